@@ -1,0 +1,1 @@
+"""Plans: the model (plain data), the planner, table/schema diffs and renderers."""

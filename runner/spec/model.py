@@ -1,0 +1,148 @@
+"""The validated, rendered spec as immutable data.
+
+These are built by :func:`runner.spec.load_spec` after rendering and validation, so
+every field here is already checked: names match their patterns, references resolve,
+enums hold. String fields that came from ``secret()`` are :class:`Secret` objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from runner.spec.secrets import Secret
+
+Vendor = Literal["sqlite", "postgres", "redshift", "mysql"]
+Action = Literal["create", "load", "createAndLoad", "truncateAndLoad", "dropAndLoad", "upsert"]
+Format = Literal["avro", "csv", "json", "parquet", "pqt", "hyper"]
+
+ACTIONS: tuple[str, ...] = (
+    "create",
+    "load",
+    "createAndLoad",
+    "truncateAndLoad",
+    "dropAndLoad",
+    "upsert",
+)
+#: actions that remove or replace rows a table already holds
+REPLACING_ACTIONS: frozenset[str] = frozenset({"truncateAndLoad", "dropAndLoad"})
+VENDORS: tuple[str, ...] = ("sqlite", "postgres", "redshift", "mysql")
+LOCAL_FORMATS: tuple[str, ...] = ("avro", "csv", "json", "parquet")
+
+Value = str | Secret
+
+
+@dataclass(frozen=True)
+class Position:
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Platform:
+    type: Literal["local", "trifacta"] = "local"
+    url: str | None = None
+    token: Secret | None = None
+    #: trifacta only: allow plain http:// to a host that is not loopback
+    allowInsecureHttp: bool = False
+    #: trifacta only: seconds to wait for a job group or a publish job
+    jobTimeout: float = 3600.0
+    #: trifacta only: seconds between status polls (first poll; backs off from there)
+    pollInterval: float = 2.0
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    backend: Literal["local", "postgres"] = "local"
+    path: str = ".publish/"
+    url: Value | None = None
+
+
+@dataclass(frozen=True)
+class Connection:
+    name: str
+    vendor: Vendor | None = None  # None only for an adopted connection (id alone)
+    id: int | None = None  # trifacta: adopt a connection made in the application
+    host: str | None = None
+    port: int | None = None
+    database: str | None = None  # sqlite: a file path, relative to the spec's folder
+    username: str | None = None
+    password: Secret | str | None = None
+    params: Mapping[str, Value] = field(default_factory=dict)
+    description: str | None = None
+
+    @property
+    def address(self) -> str:
+        return f"connection.{self.name}"
+
+    @property
+    def adopted(self) -> bool:
+        return self.id is not None
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    inputs: Mapping[str, str] = field(default_factory=dict)  # local: table name -> file
+    recipe: str | None = None  # local: SQL over the inputs
+    outputs: tuple[str, ...] = ("avro",)
+    wrangledDataset: int | None = None  # trifacta: the recipe to run
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    runParameters: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def address(self) -> str:
+        return f"job.{self.name}"
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    job: str
+    connection: str
+    table: str
+    path: tuple[str, ...] = ()
+    action: Action = "create"
+    inputFormat: str = "avro"
+    key: tuple[str, ...] = ()
+    protect: bool = False
+    via: Literal["publish", "overrides"] = "publish"
+
+    @property
+    def address(self) -> str:
+        return f"target.{self.name}"
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    file: Path  # the spec file, absolute
+    environment: str  # the --env name, or "default"
+    version: int = 1
+    platform: Platform = field(default_factory=Platform)
+    state: StateConfig = field(default_factory=StateConfig)
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    connections: Mapping[str, Connection] = field(default_factory=dict)
+    jobs: Mapping[str, Job] = field(default_factory=dict)
+    targets: Mapping[str, Target] = field(default_factory=dict)
+    #: sha256 of the spec file's bytes
+    sha256: str = ""
+    #: sha256 of the rendered spec, secrets replaced by their fingerprints
+    rendered_sha256: str = ""
+    #: where each JSON path of the spec was written (for errors found after validation)
+    positions: Mapping[str, Position] = field(default_factory=dict)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.file.parent
+
+    def position_of(self, json_path: str) -> str:
+        """``FILE:LINE:COL`` of a JSON path such as ``$.targets.x.table``, or the file."""
+        pos = self.positions.get(json_path)
+        return str(pos) if pos else str(self.file)

@@ -1,0 +1,1 @@
+"""The record of what was published: models and backends (local JSON file, postgres)."""

@@ -1,0 +1,1 @@
+"""Relational targets: describe tables, and publish results into them atomically."""

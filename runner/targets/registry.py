@@ -1,0 +1,34 @@
+"""Open the target for a connection of the spec, by its vendor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from runner.errors import TargetError
+from runner.spec.model import Connection
+from runner.targets.base import Target
+
+
+def open_target(connection: Connection, base_dir: Path) -> Target:
+    """The target for ``connection``; ``base_dir`` resolves relative SQLite paths."""
+    vendor = connection.vendor
+    if vendor == "sqlite":
+        from runner.targets.sqlite import SqliteTarget
+
+        return SqliteTarget(connection, base_dir)
+    if vendor == "postgres":
+        from runner.targets.postgres import PostgresTarget
+
+        return PostgresTarget(connection)
+    if vendor == "redshift":
+        from runner.targets.redshift import RedshiftTarget
+
+        return RedshiftTarget(connection)
+    if vendor == "mysql":
+        from runner.targets.mysql import MysqlTarget
+
+        return MysqlTarget(connection)
+    raise TargetError(
+        f"connection.{connection.name}: publish cannot open a {vendor or 'adopted'} connection "
+        "itself; on the local platform give vendor and its settings"
+    )
