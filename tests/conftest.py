@@ -1,0 +1,70 @@
+"""Shared fixtures: real database servers (skip on a laptop without them, fail in CI)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+PG_HOST = os.environ.get("PUBLISH_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("PUBLISH_TEST_PG_PORT", "5432"))
+MYSQL_HOST = os.environ.get("PUBLISH_TEST_MYSQL_HOST", "127.0.0.1")
+MYSQL_PORT = int(os.environ.get("PUBLISH_TEST_MYSQL_PORT", "3306"))
+REQUIRE_SERVICES = os.environ.get("PUBLISH_REQUIRE_SERVICES") == "1"
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip when the server is not there, unless PUBLISH_REQUIRE_SERVICES=1 (CI): then fail."""
+    if _reachable(host, port):
+        return
+    message = f"{name} is not reachable on {host}:{port}"
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{message} and PUBLISH_REQUIRE_SERVICES=1", pytrace=False)
+    pytest.skip(f"{message}; start it to run this test")
+
+
+@pytest.fixture
+def pg_schema() -> Iterator[str]:
+    """A fresh schema in database `test` on the local PostgreSQL, dropped afterwards."""
+    require_service("PostgreSQL", PG_HOST, PG_PORT)
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname="test", autocommit=True) as c:
+        c.execute(f'create schema "{schema}"')
+    try:
+        yield schema
+    finally:
+        with psycopg.connect(
+            host=PG_HOST, port=PG_PORT, user="postgres", dbname="test", autocommit=True
+        ) as c:
+            c.execute(f'drop schema if exists "{schema}" cascade')
+
+
+@pytest.fixture
+def mysql_database() -> Iterator[str]:
+    """A fresh database on the local MariaDB, dropped afterwards."""
+    require_service("MariaDB", MYSQL_HOST, MYSQL_PORT)
+    import pymysql
+
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    conn = pymysql.connect(host=MYSQL_HOST, port=MYSQL_PORT, user="root", password="", autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"create database `{name}`")
+        yield name
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"drop database if exists `{name}`")
+        conn.close()
