@@ -103,9 +103,38 @@ class ResultSet:
         )
 
 
+_SIMPLE: dict[type[pl.DataType], str] = {
+    pl.Boolean: "boolean",
+    pl.Int8: "int8",
+    pl.Int16: "int16",
+    pl.Int32: "int32",
+    pl.Int64: "int64",
+    pl.UInt8: "int16",
+    pl.UInt16: "int32",
+    pl.UInt32: "int64",
+    pl.UInt64: "decimal(20,0)",
+    pl.Float32: "float32",
+    pl.Float64: "float64",
+    pl.String: "string",
+    pl.Categorical: "string",
+    pl.Enum: "string",
+    pl.Binary: "binary",
+    pl.Date: "date",
+    pl.Time: "time",
+    pl.Null: "string",
+}
+
+
 def logical_type(dtype: pl.DataType) -> str:
-    """The logical type of a polars dtype."""
-    raise NotImplementedError  # filled in by the results/local-platform work
+    """The logical type of a polars dtype (nested types are published as JSON strings)."""
+    if isinstance(dtype, pl.Datetime):
+        return "timestamptz" if dtype.time_zone else "timestamp"
+    if isinstance(dtype, pl.Decimal):
+        return f"decimal({dtype.precision or 38},{dtype.scale or 0})"
+    for cls, name in _SIMPLE.items():
+        if isinstance(dtype, cls):
+            return name
+    return "string"
 
 
 def schema_of(schema: pl.Schema) -> ResultSchema:
@@ -113,5 +142,20 @@ def schema_of(schema: pl.Schema) -> ResultSchema:
 
 
 def iter_frames(results: ResultSet, batch_rows: int = 250_000) -> Iterator[pl.DataFrame]:
-    """Stream the rows of a result set as frames of at most ``batch_rows`` rows."""
-    raise NotImplementedError  # filled in by the results/local-platform work
+    """Stream the rows of a result set as frames of at most ``batch_rows`` rows.
+
+    First version: reads one part file at a time (bounded by the part size the writer
+    chose); the local platform's writer keeps parts small enough for that.
+    """
+    for path in results.files:
+        if results.format == "avro":
+            frame = pl.read_avro(path)
+        elif results.format in ("parquet", "pqt"):
+            frame = pl.read_parquet(path)
+        elif results.format == "csv":
+            frame = pl.read_csv(path, try_parse_dates=True)
+        elif results.format == "json":
+            frame = pl.read_ndjson(path)
+        else:
+            raise ValueError(f"cannot read results in format {results.format!r}")
+        yield from frame.iter_slices(batch_rows)
