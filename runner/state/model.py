@@ -61,6 +61,8 @@ class State:
     publications: Mapping[str, PublicationRecord] = field(default_factory=dict)
     #: ids of saved plans already applied (a plan file is applied at most once)
     applied_plans: tuple[str, ...] = ()
+    #: the last failed step per address: {"run_id", "error", "at"}; cleared on success
+    failures: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def replace(self, **changes: Any) -> State:
         return dataclasses.replace(self, **changes)
@@ -73,6 +75,15 @@ class State:
 
     def with_publication(self, record: PublicationRecord) -> State:
         return self.replace(publications={**self.publications, record.target: record})
+
+    def with_failure(self, address: str, run_id: str | None, error: str, at: str) -> State:
+        failure = {"run_id": run_id, "error": error, "at": at}
+        return self.replace(failures={**self.failures, address: failure})
+
+    def without_failure(self, address: str) -> State:
+        if address not in self.failures:
+            return self
+        return self.replace(failures={k: v for k, v in self.failures.items() if k != address})
 
     def without(self, address: str) -> State:
         kind, _, name = address.partition(".")
@@ -108,6 +119,7 @@ class State:
                 k: dataclasses.asdict(v) for k, v in sorted(self.publications.items())
             },
             "applied_plans": list(self.applied_plans),
+            "failures": {k: dict(v) for k, v in sorted(self.failures.items())},
         }
 
     @classmethod
@@ -124,6 +136,7 @@ class State:
             jobs={k: JobRunRecord(**v) for k, v in data["jobs"].items()},
             publications={k: PublicationRecord(**v) for k, v in data["publications"].items()},
             applied_plans=tuple(data.get("applied_plans", ())),
+            failures={k: dict(v) for k, v in data.get("failures", {}).items()},
         )
 
 
