@@ -103,7 +103,7 @@ class Secret:
     def __hash__(self) -> int:
         return hash(("Secret", self.fingerprint))
 
-    def __reduce__(self) -> object:  # never pickle the value
+    def __reduce__(self) -> str | tuple[object, ...]:  # never pickle the value
         raise TypeError("a Secret cannot be pickled")
 
 

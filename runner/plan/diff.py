@@ -1,0 +1,152 @@
+"""What a publish will do to a table: schema diffs, plan errors and consequences.
+
+The diff compares the columns the results carry (logical types) with the columns the
+table has now (as the database spells them). It ignores column order, defaults,
+constraints other than the key, and comments: only names and types decide.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from runner.plan.model import SchemaChange
+from runner.results import ResultSchema
+from runner.targets.base import TableInfo, Target
+
+
+def schema_diff(
+    results: ResultSchema, table: TableInfo, target: Target
+) -> tuple[SchemaChange, ...]:
+    """Columns added (only in the results), removed (only in the table) and retyped."""
+    changes: list[SchemaChange] = []
+    for col in results.columns:
+        existing = table.column(col.name)
+        wanted = target.sql_type(col.type)
+        if existing is None:
+            changes.append(SchemaChange(col.name, "added", None, wanted, "additive"))
+        elif not target.type_matches(existing, col.type):
+            changes.append(
+                SchemaChange(col.name, "retyped", existing.sql_type, wanted, "destructive")
+            )
+    names = set(results.names)
+    for existing in table.columns:
+        if existing.name not in names:
+            changes.append(
+                SchemaChange(existing.name, "removed", existing.sql_type, None, "destructive")
+            )
+    return tuple(changes)
+
+
+def describe_diff(diff: tuple[SchemaChange, ...]) -> str:
+    parts = []
+    for d in diff:
+        if d.change == "added":
+            parts.append(f"{d.column} is not in the table")
+        elif d.change == "removed":
+            parts.append(f"{d.column} is not in the results")
+        else:
+            parts.append(f"{d.column} is {d.from_type} in the table, {d.to_type} in the results")
+    return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one publication would do, or why it cannot."""
+
+    consequence: str
+    destructive: bool
+    diff: tuple[SchemaChange, ...] = ()
+    error: str | None = None
+
+
+def _rows(n: int | None, estimated: bool = False) -> str:
+    if n is None:
+        return "the new run's rows"
+    approx = "about " if estimated else ""
+    return f"{approx}{n:,} row{'s' if n != 1 else ''}"
+
+
+def outcome(
+    *,
+    address: str,
+    action: str,
+    table_name: str,
+    table: TableInfo | None,
+    results: ResultSchema | None,
+    target: Target | None,
+    key: tuple[str, ...],
+    incoming: int | None,
+) -> Outcome:
+    """The consequence of publishing with ``action``, per the table in CONTRACT.md."""
+    if results is not None and action == "upsert":
+        missing = [k for k in key if k not in results.names]
+        if missing:
+            return Outcome(
+                "",
+                False,
+                error=(
+                    f"{address}: upsert key {', '.join(missing)} is not a column of the results "
+                    f"(columns: {', '.join(results.names)}); fix `key`"
+                ),
+            )
+    new_rows = _rows(incoming)
+    if table is None:
+        if action == "load":
+            return Outcome(
+                "",
+                False,
+                error=(
+                    f"{address}: action load needs an existing table, and {table_name} does not "
+                    "exist; use createAndLoad to create it on the first run"
+                ),
+            )
+        return Outcome(f"create table {table_name} and load {new_rows}", False)
+
+    existing = _rows(table.rows, table.rows_estimated)
+    diff = schema_diff(results, table, target) if results is not None and target is not None else ()
+    if action == "create":
+        return Outcome(
+            "",
+            False,
+            error=(
+                f"{address}: action create needs a new table, and {table_name} already exists "
+                f"({existing}); use createAndLoad, truncateAndLoad or dropAndLoad to publish into "
+                "it, or template the table name"
+            ),
+        )
+    if action == "dropAndLoad":
+        lossy = any(d.change_class == "destructive" for d in diff)
+        return Outcome(
+            f"drop {table_name} ({existing}), recreate it from the results' schema and load {new_rows}",
+            table.rows > 0 or lossy,
+            diff,
+        )
+    if diff:
+        return Outcome(
+            "",
+            False,
+            diff,
+            error=(
+                f"{address}: the results do not match the columns of {table_name} "
+                f"({describe_diff(diff)}); action {action} keeps the table's definition: "
+                "change the recipe, or use dropAndLoad to recreate the table"
+            ),
+        )
+    if action == "upsert" and target is not None:
+        missing_key = [k for k in key if table.column(k) is None]
+        if missing_key:  # pragma: no cover - the diff above already reports it
+            return Outcome("", False, error=f"{address}: key {missing_key} not in {table_name}")
+    if action in ("load", "createAndLoad"):
+        return Outcome(f"append {new_rows} to {table_name} ({existing} now)", False)
+    if action == "truncateAndLoad":
+        return Outcome(
+            f"replace all {existing} of {table_name} with {new_rows}; keep its definition, "
+            "grants and views",
+            table.rows > 0,
+        )
+    # upsert
+    return Outcome(
+        f"insert new keys and update existing rows by ({', '.join(key)}) in {table_name} "
+        f"({existing} now) from {new_rows}",
+        False,
+    )

@@ -1,0 +1,19 @@
+"""Open the platform a spec names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from runner.platforms.base import Platform
+from runner.spec.model import Spec
+
+
+def open_platform(spec: Spec, state_dir: Path) -> Platform:
+    """The platform of ``spec``; ``state_dir`` holds local job results."""
+    if spec.platform.type == "trifacta":
+        from runner.platforms.trifacta.platform import TrifactaPlatform
+
+        return TrifactaPlatform(spec)
+    from runner.platforms.local.platform import LocalPlatform
+
+    return LocalPlatform(spec, state_dir)
