@@ -9,7 +9,7 @@ methods, which never change anything; the executor calls the others.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -97,7 +97,11 @@ class Platform(Protocol):
         fingerprint: str,
         cancel: CancelEvent,
         progress: RunProgress | None = None,
-    ) -> JobRun: ...
+        *,
+        publications: Sequence[tuple[Target, Connection, int | None]] = (),
+    ) -> JobRun:
+        """Run the job; ``publications`` ride on the run's overrides (trifacta ``via: overrides``)."""
+        ...
 
     def publish(
         self,
@@ -106,6 +110,10 @@ class Platform(Protocol):
         run: JobRun,
         cancel: CancelEvent,
         progress: Progress | None = None,
-    ) -> PublishResult: ...
+        *,
+        connection_id: int | None = None,
+    ) -> PublishResult:
+        """Publish the run's results to the target; ``connection_id`` is the remote id in state."""
+        ...
 
     def close(self) -> None: ...
