@@ -1,0 +1,1 @@
+"""Apply: execute a Plan's steps in dependency order, journalling each into state."""

@@ -1,0 +1,276 @@
+"""The executor: runs a Plan's changes exactly, in dependency order, never deciding anything.
+
+Steps whose dependencies finished run in parallel (``--parallelism``). Each finished
+step is written to state at once (the journal), so an interrupted or failed apply
+keeps what it did and a rerun continues where it stopped. A failed step stops its
+dependents (reported as skipped). Ctrl-C sets ``cancel``: running steps stop at their
+next safe point (database loads roll back, remote jobs are canceled), nothing new starts.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from runner.apply.journal import Journal, now
+from runner.errors import PublishError
+from runner.plan.model import Change, Plan
+from runner.platforms.base import JobRun, Platform
+from runner.results import ResultSchema, ResultSet
+from runner.spec.model import Spec
+from runner.spec.secrets import redact
+from runner.state.model import ConnectionRecord, JobRunRecord, PublicationRecord, State
+
+StepStatus = Literal["done", "failed", "skipped"]
+
+
+@dataclass(frozen=True)
+class StepResult:
+    address: str
+    action: str
+    status: StepStatus
+    message: str
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class ApplyReport:
+    steps: tuple[StepResult, ...]
+    interrupted: bool = False
+
+    def by_status(self, status: StepStatus) -> list[StepResult]:
+        return [s for s in self.steps if s.status == status]
+
+    @property
+    def ok(self) -> bool:
+        return not self.interrupted and all(s.status == "done" for s in self.steps)
+
+
+class Events:
+    """What the executor tells the user; the CLI supplies a printing implementation."""
+
+    def started(self, change: Change) -> None: ...
+    def progress(self, change: Change, rows: int) -> None: ...
+    def finished(self, result: StepResult) -> None: ...
+
+
+def _job_run_from(record: JobRunRecord, state_dir: Path) -> JobRun:
+    return JobRun(
+        job=record.job,
+        run_id=record.run_id,
+        fingerprint=record.fingerprint,
+        results={k: ResultSet.from_json(v, state_dir) for k, v in record.results.items()},
+        rows=record.rows,
+        schema=ResultSchema.from_json(record.schema) if record.schema else None,
+        remote_id=record.remote_id,
+    )
+
+
+class Executor:
+    def __init__(
+        self,
+        plan: Plan,
+        spec: Spec,
+        journal: Journal,
+        platform: Platform,
+        state_dir: Path,
+        *,
+        parallelism: int = 4,
+        cancel: threading.Event | None = None,
+        events: Events | None = None,
+    ) -> None:
+        self.plan = plan
+        self.spec = spec
+        self.journal = journal
+        self.platform = platform
+        self.state_dir = state_dir
+        self.parallelism = max(1, parallelism)
+        self.cancel = cancel or threading.Event()
+        self.events = events or Events()
+
+    # --- one step ---------------------------------------------------------------------
+    def _run(self, change: Change) -> str:
+        kind, name = change.kind, change.name
+        if change.action == "delete":
+            self.journal.record(lambda s: s.without(change.address).without_failure(change.address))
+            return "forgotten"
+        if kind == "connection":
+            return self._connection(change)
+        if kind == "job":
+            return self._job(change)
+        if kind == "target":
+            return self._publish(change)
+        raise AssertionError(f"unknown step {change.address}")  # pragma: no cover
+
+    def _connection(self, change: Change) -> str:
+        conn = self.spec.connections[change.name]
+        record = self.journal.state.connections.get(change.name)
+        result = self.platform.ensure_connection(conn, record.remote_id if record else conn.id)
+        rec = ConnectionRecord(
+            name=conn.name,
+            fingerprint=change.fingerprint or "",
+            remote_id=result.remote_id if result.remote_id is not None else conn.id,
+            vendor=conn.vendor,
+        )
+        self.journal.record(lambda s: s.with_connection(rec).without_failure(change.address))
+        return f"{change.action}d" + (f" (id {rec.remote_id})" if rec.remote_id is not None else "")
+
+    def _job(self, change: Change) -> str:
+        job = self.spec.jobs[change.name]
+        assert change.run_id is not None and change.fingerprint is not None
+        riding = []
+        for t in self.spec.targets.values():
+            if t.job == job.name and t.via == "overrides" and self.plan.change(t.address):
+                crec = self.journal.state.connections.get(t.connection)
+                riding.append(
+                    (t, self.spec.connections[t.connection], crec.remote_id if crec else None)
+                )
+        run = self.platform.run_job(
+            job,
+            change.run_id,
+            change.fingerprint,
+            self.cancel,
+            None,
+            publications=tuple(riding),
+        )
+        record = JobRunRecord(
+            job=job.name,
+            run_id=run.run_id,
+            fingerprint=run.fingerprint,
+            finished_at=now(),
+            rows=run.rows,
+            schema=run.schema.to_json() if run.schema else None,
+            results={k: v.to_json(self.state_dir) for k, v in run.results.items()},
+            remote_id=run.remote_id,
+        )
+        self.journal.record(lambda s: s.with_job(record).without_failure(change.address))
+        rows = f"{run.rows:,} rows" if run.rows is not None else "finished"
+        return f"run {run.run_id}: {rows}"
+
+    def _publish(self, change: Change) -> str:
+        target = self.spec.targets[change.name]
+        state = self.journal.state
+        record = state.jobs.get(target.job)
+        if record is None or record.run_id != change.run_id:
+            raise PublishError(
+                f"{change.address}: the plan publishes run {change.run_id} of job.{target.job}, "
+                f"but state holds run {record.run_id if record else 'none'}; plan again"
+            )
+        crec = state.connections.get(target.connection)
+        run = _job_run_from(record, self.state_dir)
+        started = time.monotonic()
+        result = self.platform.publish(
+            target,
+            self.spec.connections[target.connection],
+            run,
+            self.cancel,
+            lambda rows: self.events.progress(change, rows),
+            connection_id=crec.remote_id if crec else None,
+        )
+        seconds = time.monotonic() - started
+        pub = PublicationRecord(
+            target=target.name,
+            run_id=run.run_id,
+            table=change.table or "",
+            action=target.action,
+            rows_loaded=result.rows_loaded,
+            rows_after=result.rows_after,
+            columns=[[c.name, c.sql_type] for c in result.columns],
+            published_at=now(),
+        )
+        self.journal.record(lambda s: s.with_publication(pub).without_failure(change.address))
+        if result.already_published:
+            return f"already published run {run.run_id} (found in the table's ledger); recorded"
+        rate = (
+            f", {result.rows_loaded / seconds:,.0f} rows/s"
+            if seconds > 0 and result.rows_loaded
+            else ""
+        )
+        return f"{target.action}: {result.rows_loaded:,} rows loaded, {result.rows_after:,} in the table{rate}"
+
+    def _step(self, change: Change) -> StepResult:
+        self.events.started(change)
+        started = time.monotonic()
+        try:
+            if self.cancel.is_set():
+                return StepResult(change.address, change.action, "skipped", "interrupted")
+            message = self._run(change)
+            status: StepStatus = "done"
+        except PublishError as exc:
+            message, status = redact(str(exc)), "failed"
+            self._record_failure(change, message)
+        except Exception as exc:  # a bug or an unexpected driver error: keep going, report it
+            message = redact(f"{type(exc).__name__}: {exc}")
+            status = "failed"
+            self._record_failure(change, message)
+        return StepResult(
+            change.address, change.action, status, message, time.monotonic() - started
+        )
+
+    def _record_failure(self, change: Change, message: str) -> None:
+        try:
+            self.journal.record(
+                lambda s: s.with_failure(change.address, change.run_id, message, now())
+            )
+        except PublishError:
+            pass  # the step's own error is what the user needs to see
+
+    # --- the whole plan --------------------------------------------------------------------
+    def run(self) -> ApplyReport:
+        changes = {c.address: c for c in self.plan.changes}
+        pending = dict(changes)
+        results: dict[str, StepResult] = {}
+        running: dict[Future[StepResult], str] = {}
+
+        def blocked_by(change: Change) -> str | None:
+            for dep in change.depends_on:
+                r = results.get(dep)
+                if r is not None and r.status != "done":
+                    return dep
+            return None
+
+        def ready(change: Change) -> bool:
+            return all(
+                d not in changes or (d in results and results[d].status == "done")
+                for d in change.depends_on
+            )
+
+        with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="apply") as pool:
+            while pending or running:
+                # skip what can no longer run
+                for addr, change in list(pending.items()):
+                    dep = blocked_by(change)
+                    if dep is not None or self.cancel.is_set():
+                        why = f"{dep} did not finish" if dep else "interrupted"
+                        results[addr] = StepResult(addr, change.action, "skipped", why)
+                        self.events.finished(results[addr])
+                        del pending[addr]
+                for addr, change in list(pending.items()):
+                    if len(running) >= self.parallelism:
+                        break
+                    if ready(change):
+                        running[pool.submit(self._step, change)] = addr
+                        del pending[addr]
+                if not running:
+                    if pending:  # pragma: no cover - cycles cannot be planned
+                        raise AssertionError(f"steps cannot start: {sorted(pending)}")
+                    break
+                done, _ = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    addr = running.pop(fut)
+                    results[addr] = fut.result()
+                    self.events.finished(results[addr])
+        ordered = tuple(results[c.address] for c in self.plan.changes if c.address in results)
+        return ApplyReport(ordered, interrupted=self.cancel.is_set())
+
+
+def mark_applied(journal: Journal, plan_id: str) -> Callable[[State], State]:
+    def update(state: State) -> State:
+        return state.replace(applied_plans=(*state.applied_plans[-49:], plan_id))
+
+    return update

@@ -1,0 +1,96 @@
+"""`publish plan`: show what apply would change; optionally save the plan."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from runner.commands.context import Context, Echo, open_context, use_color
+from runner.plan.model import Plan
+from runner.plan.planner import PlanOptions, make_plan
+from runner.plan.render import render_plan
+from runner.state.model import State
+from runner.targets.pool import TargetPool
+
+
+def build_plan(
+    ctx: Context,
+    state: State | None,
+    *,
+    spec_path: str,
+    select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    replace: Sequence[str] = (),
+    allow_destructive: bool = False,
+    refresh: bool = True,
+) -> Plan:
+    options = PlanOptions(
+        select=tuple(select),
+        exclude=tuple(exclude),
+        replace=tuple(replace),
+        allow_destructive=allow_destructive,
+        refresh=refresh,
+        load=ctx.load_options,
+        spec_path=spec_path,
+    )
+    platform = ctx.platform()
+    try:
+        with TargetPool(ctx.spec.base_dir) as pool:
+            return make_plan(ctx.spec, state, platform, pool, options)
+    finally:
+        platform.close()
+
+
+def write_plan_file(plan: Plan, out: str) -> None:
+    """Write the plan atomically, readable by its owner only."""
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(plan.dumps())
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def plan_command(
+    spec_path: str,
+    *,
+    environment: str | None,
+    cli_vars: Mapping[str, str],
+    var_files: Sequence[str],
+    out: str | None,
+    fmt: str,
+    select: Sequence[str],
+    exclude: Sequence[str],
+    replace: Sequence[str],
+    allow_destructive: bool,
+    refresh: bool,
+    echo: Echo,
+) -> bool:
+    """Make and show the plan; returns whether it has changes."""
+    ctx = open_context(spec_path, environment=environment, cli_vars=cli_vars, var_files=var_files)
+    state = ctx.backend.read()
+    plan = build_plan(
+        ctx,
+        state,
+        spec_path=spec_path,
+        select=select,
+        exclude=exclude,
+        replace=replace,
+        allow_destructive=allow_destructive,
+        refresh=refresh,
+    )
+    echo(render_plan(plan, fmt, color=use_color() and fmt == "text"), nl=False)  # type: ignore[arg-type]
+    if out:
+        write_plan_file(plan, out)
+        if fmt == "text":
+            echo(f"\nSaved the plan to {out}. Apply exactly this plan with: publish apply {out}")
+    return plan.has_changes

@@ -1,0 +1,76 @@
+"""`publish state list|show|rm` and `publish force-unlock`."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+
+from runner.commands.context import Echo, open_context
+from runner.errors import PublishError
+
+
+def state_command(
+    operation: str,
+    spec_path: str,
+    address: str | None,
+    *,
+    environment: str | None,
+    cli_vars: Mapping[str, str],
+    var_files: Sequence[str],
+    lock_timeout: float,
+    echo: Echo,
+) -> None:
+    ctx = open_context(spec_path, environment=environment, cli_vars=cli_vars, var_files=var_files)
+    if operation == "rm":
+        if not address:
+            raise PublishError(
+                "publish state rm needs an ADDRESS (target.NAME, job.NAME or connection.NAME)"
+            )
+        with ctx.backend.lock("state rm", timeout=lock_timeout):
+            state = ctx.backend.read()
+            if state is None or address not in state.addresses():
+                raise PublishError(f"{address}: not in state ({ctx.backend.describe()})")
+            ctx.backend.write(state.without(address).without_failure(address))
+        echo(f"Removed {address} from state. Its table and rows were not touched.")
+        return
+    state = ctx.backend.read()
+    if state is None:
+        echo(
+            f"No state yet for {ctx.spec.name} ({ctx.spec.environment}) in {ctx.backend.describe()}."
+        )
+        return
+    if operation == "list":
+        for addr in (
+            address and [a for a in state.addresses() if a.startswith(address)] or state.addresses()
+        ):
+            echo(addr)
+        return
+    if address is None:
+        echo(json.dumps(state.to_json(), indent=2))
+        return
+    kind, _, name = address.partition(".")
+    table = {"connection": state.connections, "job": state.jobs, "target": state.publications}.get(
+        kind
+    )
+    record = table.get(name) if table is not None else None
+    if record is None:
+        raise PublishError(f"{address}: not in state ({ctx.backend.describe()})")
+    data = dataclasses.asdict(record)  # type: ignore[call-overload]
+    if address in state.failures:
+        data["last_failure"] = dict(state.failures[address])
+    echo(json.dumps(data, indent=2))
+
+
+def force_unlock_command(
+    spec_path: str,
+    lock_id: str,
+    *,
+    environment: str | None,
+    cli_vars: Mapping[str, str],
+    var_files: Sequence[str],
+    echo: Echo,
+) -> None:
+    ctx = open_context(spec_path, environment=environment, cli_vars=cli_vars, var_files=var_files)
+    ctx.backend.force_unlock(lock_id)
+    echo(f"Lock {lock_id} removed from {ctx.backend.describe()}.")
