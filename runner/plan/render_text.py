@@ -1,0 +1,259 @@
+"""The text form of a plan (terminals and CI logs), and the wording both renderers share.
+
+Markers, as in Terraform:
+
+====  ===========================================================================
+``+``  create a connection, or publish into a table that does not exist yet
+``~``  update a connection, or load into an existing table (append, upsert, truncate)
+``-``  delete
+``-/+`` drop the existing table and recreate it (dropAndLoad)
+``>``  run a job
+====  ===========================================================================
+
+A destructive change carries a ``(destructive)`` tag. Drift is listed apart, after the
+changes. Output is deterministic: changes keep the plan's order (it is the order apply
+follows); drift, ``depends_on``, ``pulled_in`` and detail keys are sorted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import click
+
+from runner.plan.model import Change, Drift, Plan, SchemaChange
+
+NO_CHANGES = "No changes. Every target holds the results of its job's latest run."
+DRIFT_HEADING = "Objects changed outside publish (drift)"
+LEGEND = (
+    "Markers: + create, ~ update or load into an existing table, - delete, "
+    "-/+ drop and recreate, > run a job."
+)
+#: longest compact body of an API call shown; the rest is cut with "..."
+BODY_LIMIT = 300
+
+_COLORS = {"+": "green", "~": "yellow", "-": "red", "-/+": "red", ">": "cyan"}
+_DRIFT_WORDS = {
+    "table_dropped": "table dropped",
+    "rows_changed": "rows changed",
+    "columns_changed": "columns changed",
+}
+# control characters would let a hostile value move the cursor or colour the terminal
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F]}
+
+
+# --- wording shared with the markdown renderer ---------------------------------------------
+
+
+def marker(change: Change) -> str:
+    if change.action == "run":
+        return ">"
+    if change.action == "delete":
+        return "-"
+    if change.action == "update":
+        return "~"
+    if change.action == "publish":
+        if change.rows_existing is None:
+            return "+"
+        return "-/+" if change.publishAction == "dropAndLoad" else "~"
+    return "+"
+
+
+def headline(change: Change) -> str:
+    """``target.x: truncateAndLoad into warehouse.main.orders`` (no marker, no tag)."""
+    if change.action == "publish":
+        return f"{change.address}: {change.publishAction} into {change.table}"
+    return f"{change.address}: {change.action}"
+
+
+def plural(n: int, word: str, words: str) -> str:
+    return f"{n:,} {word if n == 1 else words}"
+
+
+def summary_sentence(plan: Plan) -> str:
+    s = plan.summary()
+    line = (
+        f"Plan: {s['create']:,} to create, {s['update']:,} to update, {s['delete']:,} to delete, "
+        f"{plural(s['run'], 'job run', 'job runs')}, "
+        f"{plural(s['publish'], 'publication', 'publications')}"
+    )
+    if s["destructive"]:
+        line += f" ({s['destructive']:,} destructive)"
+    return line + "."
+
+
+def rows_existing(change: Change) -> str:
+    if change.rows_existing is None:
+        return "none, the table does not exist yet"
+    about = "about " if change.rows_estimated else ""
+    return f"{about}{change.rows_existing:,}"
+
+
+def rows_incoming(change: Change) -> str:
+    if change.rows_incoming is None:
+        return "known after the job runs"
+    return f"{change.rows_incoming:,}"
+
+
+def schema_line(sc: SchemaChange) -> str:
+    if sc.change == "added":
+        return f"+ column {sc.column} {sc.to_type or ''}".rstrip() + f" ({sc.change_class})"
+    if sc.change == "removed":
+        return f"- column {sc.column} ({sc.change_class})"
+    return f"~ column {sc.column} {sc.from_type} -> {sc.to_type} ({sc.change_class})"
+
+
+def _is_secret_ref(value: object) -> bool:
+    return (
+        isinstance(value, Mapping)
+        and "secret" in value
+        and set(value)
+        <= {
+            "secret",
+            "fingerprint",
+        }
+    )
+
+
+def _masked(value: Any) -> Any:
+    """``value`` with every secret reference replaced by a short ``(sensitive ...)`` text."""
+    if _is_secret_ref(value):
+        raw = value.get("secret")
+        names = [raw] if isinstance(raw, str) else [str(n) for n in raw or ()]
+        return f"(sensitive: {', '.join(names)})" if names else "(sensitive)"
+    if isinstance(value, Mapping):
+        return {str(k): _masked(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(v) for v in value]
+    return value
+
+
+def compact(value: Any, limit: int | None = None) -> str:
+    """A one-line, key-sorted JSON form of ``value``; secret references shown as sensitive."""
+    masked = _masked(value)
+    if isinstance(masked, str):
+        text = masked
+    else:
+        text = json.dumps(
+            masked, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+        )
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return text
+
+
+def api_call_line(call: Mapping[str, Any]) -> str:
+    line = f"{call.get('method', '?')} {call.get('path', '?')}"
+    if call.get("body") is not None:
+        line += " " + compact(call["body"], BODY_LIMIT)
+    return line
+
+
+def detail_lines(change: Change) -> list[tuple[str, str | list[str]]]:
+    """The labelled facts of a change, in a fixed order; a list value is shown as sub-lines."""
+    out: list[tuple[str, str | list[str]]] = []
+    if change.reason:
+        out.append(("reason", change.reason))
+    if change.depends_on:
+        out.append(("depends on", ", ".join(sorted(change.depends_on))))
+    if change.action == "publish":
+        out.append(("existing rows", rows_existing(change)))
+        out.append(("incoming rows", rows_incoming(change)))
+        if change.consequence:
+            out.append(("consequence", change.consequence))
+        if change.schemaDiff:
+            out.append(("schema changes", [schema_line(s) for s in change.schemaDiff]))
+    if change.run_id is not None:
+        out.append(("run id", change.run_id))
+    if change.fingerprint is not None:
+        out.append(("fingerprint", change.fingerprint))
+    if change.api_calls:
+        out.append(("api calls", [api_call_line(c) for c in change.api_calls]))
+    if change.details:
+        out.append(
+            ("details", [f"{k}: {compact(change.details[k])}" for k in sorted(change.details)])
+        )
+    return out
+
+
+def drift_words(drift: Drift) -> str:
+    return _DRIFT_WORDS.get(drift.kind, drift.kind)
+
+
+def sorted_drift(drift: Iterable[Drift]) -> list[Drift]:
+    return sorted(drift, key=lambda d: (d.address, d.kind, d.message))
+
+
+def context_line(plan: Plan) -> str:
+    state = (
+        f"state serial {plan.serial} (lineage {plan.lineage})"
+        if plan.lineage is not None
+        else "no state yet"
+    )
+    return (
+        f"Spec {plan.spec_name} ({plan.spec_path}), environment {plan.environment}, "
+        f"{state}, plan {plan.plan_id}."
+    )
+
+
+# --- the text renderer ---------------------------------------------------------------------
+
+
+def clean(text: str) -> str:
+    """``text`` with control characters shown as ``\\xNN`` (no terminal escapes from values)."""
+    return text.translate(_CONTROL)
+
+
+def render_text(plan: Plan, *, color: bool = False) -> str:
+    style: Callable[..., str] = click.style if color else _no_style
+    lines: list[str] = []
+    if plan.changes:
+        lines.append(style(summary_sentence(plan), bold=True))
+    else:
+        lines.append(style(NO_CHANGES, bold=True))
+    for change in plan.changes:
+        lines.append("")
+        lines.extend(_change_lines(change, style))
+    if plan.drift:
+        lines += ["", style(f"{DRIFT_HEADING}:", fg="yellow", bold=True)]
+        for d in sorted_drift(plan.drift):
+            lines.append(f"  {clean(d.address)}: {drift_words(d)}: {clean(d.message)}")
+            if d.recorded is not None:
+                lines.append(f"      recorded: {clean(compact(d.recorded))}")
+            if d.actual is not None:
+                lines.append(f"      actual: {clean(compact(d.actual))}")
+    if plan.pulled_in:
+        pulled = ", ".join(sorted(plan.pulled_in))
+        lines += ["", f"Pulled in because selected objects need them: {clean(pulled)}"]
+    lines += ["", clean(context_line(plan))]
+    if plan.changes:
+        lines.append(LEGEND)
+    return "\n".join(lines) + "\n"
+
+
+def _no_style(text: str, **_: object) -> str:
+    return text
+
+
+def _change_lines(change: Change, style: Callable[..., str]) -> list[str]:
+    mark = marker(change)
+    head = f"{style(f'{mark:>3}', fg=_COLORS.get(mark), bold=True)} {clean(headline(change))}"
+    if change.destructive:
+        head += " " + style("(destructive)", fg="red", bold=True)
+    lines = [head]
+    for label, value in detail_lines(change):
+        if isinstance(value, list):
+            lines.append(f"      {label}:")
+            lines.extend(f"        {_styled_sub(clean(v), label, style)}" for v in value)
+        else:
+            lines.append(f"      {label}: {clean(value)}")
+    return lines
+
+
+def _styled_sub(line: str, label: str, style: Callable[..., str]) -> str:
+    if label != "schema changes":
+        return line
+    color = "red" if line.endswith("(destructive)") else "green"
+    return str(style(line, fg=color))
