@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 
 from runner.plan import render_text as words
 from runner.plan.model import Change, Drift, Plan
+from runner.spec.secrets import redact
 
 #: the whole markdown text is shorter than this many characters
 MARKDOWN_LIMIT = 60_000
@@ -37,8 +38,12 @@ _ESCAPES = {ord(c): f"&#{ord(c)};" for c in _SPECIAL} | {
 
 
 def esc(value: object) -> str:
-    """``value`` as inline markdown/HTML text that shows exactly itself, on one line."""
-    return str(value).translate(_ESCAPES)
+    """``value`` as inline markdown/HTML text that shows exactly itself, on one line.
+
+    Registered secret values are masked first: once escaped, redaction of the whole
+    output could no longer recognise them.
+    """
+    return redact(str(value)).translate(_ESCAPES)
 
 
 def code(value: object) -> str:
@@ -100,8 +105,8 @@ def _head(plan: Plan) -> str:
         sentence = f"**{esc(words.summary_sentence(plan))}**"
     else:
         sentence = f"**{esc(words.NO_CHANGES)}**"
-        if plan.drift:
-            sentence += f" Drift found: {len(plan.drift):,} (see below)."
+    if plan.drift:
+        sentence += f" {esc(words.drift_sentence(plan))}"
     title = f"## Plan for {esc(plan.spec_name)} (environment {esc(plan.environment)})"
     return f"{title}\n\n{table}\n{sentence}\n\n"
 

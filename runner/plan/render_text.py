@@ -24,6 +24,7 @@ from typing import Any
 import click
 
 from runner.plan.model import Change, Drift, Plan, SchemaChange
+from runner.spec.secrets import redact
 
 NO_CHANGES = "No changes. Every target holds the results of its job's latest run."
 DRIFT_HEADING = "Objects changed outside publish (drift)"
@@ -64,7 +65,8 @@ def marker(change: Change) -> str:
 def headline(change: Change) -> str:
     """``target.x: truncateAndLoad into warehouse.main.orders`` (no marker, no tag)."""
     if change.action == "publish":
-        return f"{change.address}: {change.publishAction} into {change.table}"
+        action = change.publishAction or "publish"
+        return f"{change.address}: {action} into {change.table or 'a table not named'}"
     return f"{change.address}: {change.action}"
 
 
@@ -82,6 +84,11 @@ def summary_sentence(plan: Plan) -> str:
     if s["destructive"]:
         line += f" ({s['destructive']:,} destructive)"
     return line + "."
+
+
+def drift_sentence(plan: Plan) -> str:
+    n = len(plan.drift)
+    return f"Drift: {plural(n, 'object', 'objects')} changed outside publish, listed below."
 
 
 def rows_existing(change: Change) -> str:
@@ -202,8 +209,9 @@ def context_line(plan: Plan) -> str:
 
 
 def clean(text: str) -> str:
-    """``text`` with control characters shown as ``\\xNN`` (no terminal escapes from values)."""
-    return text.translate(_CONTROL)
+    """``text`` with secrets masked and control characters shown as ``\\xNN`` (no terminal
+    escapes from values)."""
+    return redact(text).translate(_CONTROL)
 
 
 def render_text(plan: Plan, *, color: bool = False) -> str:
@@ -213,6 +221,8 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         lines.append(style(summary_sentence(plan), bold=True))
     else:
         lines.append(style(NO_CHANGES, bold=True))
+    if plan.drift:
+        lines.append(style(drift_sentence(plan), fg="yellow"))
     for change in plan.changes:
         lines.append("")
         lines.extend(_change_lines(change, style))
