@@ -176,8 +176,8 @@ class PostgresStateBackend:
                 (self.spec_name, self.environment, serial),
             ).fetchone()
             delete = (
-                f"delete from publish_state where spec = '{self.spec_name}' and "
-                f"environment = '{self.environment}' and serial = {serial}"
+                f"delete from publish_state where spec = {_literal(self.spec_name)} and "
+                f"environment = {_literal(self.environment)} and serial = {serial}"
             )
             if previous is None or previous[0] is None:
                 return (
@@ -343,6 +343,11 @@ _HOLDERS = (
     "and database = (select oid from pg_database where datname = current_database()) "
     "and classid = %s::bigint::oid and objid = %s::bigint::oid and objsubid = 1"
 )
+
+
+def _literal(text: str) -> str:
+    """A SQL string literal, for the recovery commands shown to the user."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _split_key(key: int) -> tuple[int, int]:
