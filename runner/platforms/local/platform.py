@@ -1,0 +1,306 @@
+"""Jobs run in-process with polars; results are published with our own loaders.
+
+A job's inputs become tables named by the spec's ``inputs`` keys; the recipe is polars
+SQL over them, run lazily and streamed into the result files. The output schema comes
+from the lazy query's schema, so the planner knows it before anything runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from runner.errors import PlatformError
+from runner.platforms.base import (
+    ApiCall,
+    CancelEvent,
+    ConnectionResult,
+    JobRun,
+    RunProgress,
+)
+from runner.platforms.local.inputs import INPUT_EXTENSIONS, file_sha256, scan_input
+from runner.results import (
+    EXTENSIONS,
+    ResultsCancelled,
+    ResultSchema,
+    normalise_format,
+    remove_results,
+    schema_of,
+    write_results,
+)
+from runner.spec.model import Connection, Job, Spec, Target
+from runner.spec.secrets import Secret
+from runner.targets.base import Progress, PublishRequest, PublishResult, TableRef
+from runner.targets.base import Target as TableTarget
+from runner.targets.registry import open_target
+
+_POLARS_ERRORS: tuple[type[BaseException], ...] = (
+    pl.exceptions.PolarsError,
+    pl.exceptions.PanicException,
+)
+
+
+def _polars_message(exc: BaseException) -> str:
+    """The first paragraph of a polars error (without the plan dump that follows)."""
+    text = str(exc).strip() or type(exc).__name__
+    return text.split("\n\n", 1)[0].strip()
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _fingerprint_value(value: Any) -> Any:
+    return value.fingerprint if isinstance(value, Secret) else value
+
+
+class LocalPlatform:
+    """The ``local`` platform of :mod:`runner.platforms.base`."""
+
+    type = "local"
+
+    def __init__(self, spec: Spec, state_dir: Path) -> None:
+        self.spec = spec
+        self.state_dir = state_dir
+        self._lock = threading.Lock()
+        self._targets: dict[str, TableTarget] = {}
+
+    # --- plan time --------------------------------------------------------------------
+    def connection_fingerprint(self, connection: Connection) -> str:
+        data = {
+            "vendor": connection.vendor,
+            "id": connection.id,
+            "host": connection.host,
+            "port": connection.port,
+            "database": connection.database,
+            "username": connection.username,
+            "password": _fingerprint_value(connection.password),
+            "params": {k: _fingerprint_value(v) for k, v in sorted(connection.params.items())},
+        }
+        return hashlib.sha256(_canonical(data).encode()).hexdigest()
+
+    def _input_path(self, job: Job, table: str) -> Path:
+        path = self.spec.base_dir / job.inputs[table]
+        if not path.is_file():
+            raise PlatformError(
+                f"{job.address}: input {table}: file {job.inputs[table]} not found "
+                f"(looked at {path}); paths are relative to the spec's folder"
+            )
+        return path
+
+    def job_fingerprint(self, job: Job) -> str:
+        definition = {
+            "inputs": dict(sorted(job.inputs.items())),
+            "recipe": job.recipe,
+            "outputs": list(job.outputs),
+        }
+        digest = hashlib.sha256(_canonical(definition).encode())
+        for table in sorted(job.inputs):
+            path = self._input_path(job, table)
+            digest.update(f"\0{table}\0{file_sha256(path)}".encode())
+        return digest.hexdigest()
+
+    def _query(self, job: Job, *, schema_only: bool) -> pl.LazyFrame:
+        if not job.inputs:
+            raise PlatformError(
+                f"{job.address}: a local job needs inputs (table name -> file); "
+                "wrangledDataset runs only on the trifacta platform"
+            )
+        frames: dict[str, pl.LazyFrame] = {}
+        for table in job.inputs:
+            path = self._input_path(job, table)
+            try:
+                frames[table] = scan_input(path, schema_only=schema_only)
+            except ValueError as exc:
+                raise PlatformError(f"{job.address}: input {table}: {exc}") from None
+            except _POLARS_ERRORS as exc:
+                raise PlatformError(
+                    f"{job.address}: input {table}: cannot read {job.inputs[table]}: "
+                    f"{_polars_message(exc)}"
+                ) from None
+        if not job.recipe:
+            if len(frames) != 1:
+                raise PlatformError(
+                    f"{job.address}: a recipe is needed to combine {len(frames)} inputs "
+                    f"({', '.join(sorted(frames))})"
+                )
+            return next(iter(frames.values()))
+        try:
+            query = pl.SQLContext(frames=frames, eager=False).execute(job.recipe)
+            query.collect_schema()
+        except _POLARS_ERRORS as exc:
+            raise PlatformError(f"{job.address}: recipe: {_polars_message(exc)}") from None
+        return query
+
+    def result_schema(self, job: Job) -> ResultSchema | None:
+        query = self._query(job, schema_only=True)
+        try:
+            return schema_of(query.collect_schema())
+        except _POLARS_ERRORS as exc:
+            raise PlatformError(f"{job.address}: recipe: {_polars_message(exc)}") from None
+
+    def check(self, spec: Spec) -> list[str]:
+        problems: list[str] = []
+        for job in spec.jobs.values():
+            if not job.inputs:
+                problems.append(
+                    f"{job.address}: a local job needs inputs (table name -> file); "
+                    "wrangledDataset runs only on the trifacta platform"
+                )
+            elif not job.recipe and len(job.inputs) > 1:
+                problems.append(
+                    f"{job.address}: a recipe is needed to combine {len(job.inputs)} inputs"
+                )
+            for table, file in job.inputs.items():
+                if not file.lower().endswith(INPUT_EXTENSIONS):
+                    problems.append(
+                        f"{job.address}: input {table}: cannot read {file}; the extension "
+                        f"must be one of {', '.join(INPUT_EXTENSIONS)}"
+                    )
+            for fmt in job.outputs:
+                if normalise_format(fmt) not in EXTENSIONS:
+                    problems.append(
+                        f"{job.address}: output {fmt} is not written by the local platform; "
+                        f"use {', '.join(sorted(EXTENSIONS))}"
+                    )
+        for target in spec.targets.values():
+            source = spec.jobs.get(target.job)
+            fmt = normalise_format(target.inputFormat)
+            if source is not None and fmt not in {normalise_format(f) for f in source.outputs}:
+                problems.append(
+                    f"{target.address}: inputFormat {target.inputFormat} is not among "
+                    f"{source.address}'s outputs ({', '.join(source.outputs)}); add it there"
+                )
+            conn = spec.connections.get(target.connection)
+            if conn is not None and conn.vendor is None:
+                problems.append(
+                    f"{target.address}: {conn.address} has no vendor; the local platform "
+                    "publishes with its own loaders and needs vendor and its settings"
+                )
+        return problems
+
+    def connection_calls(self, connection: Connection, remote_id: int | None) -> list[ApiCall]:
+        return []
+
+    def job_calls(self, job: Job, run_id: str) -> list[ApiCall]:
+        return []
+
+    def publish_calls(self, target: Target, connection: Connection) -> list[ApiCall]:
+        return []
+
+    # --- apply time -------------------------------------------------------------------
+    def ensure_connection(self, connection: Connection, remote_id: int | None) -> ConnectionResult:
+        return ConnectionResult()
+
+    def results_dir(self, job: str, run_id: str) -> Path:
+        return self.state_dir / "results" / job / run_id
+
+    def run_job(
+        self,
+        job: Job,
+        run_id: str,
+        fingerprint: str,
+        cancel: CancelEvent,
+        progress: RunProgress | None = None,
+        *,
+        publications: Sequence[tuple[Target, Connection, int | None]] = (),
+    ) -> JobRun:
+        def say(message: str) -> None:
+            if progress is not None:
+                progress(message)
+
+        if cancel.is_set():
+            raise PlatformError(f"{job.address}: cancelled before it ran")
+        run_dir = self.results_dir(job.name, run_id)
+        remove_results(run_dir)
+        say("reading inputs")
+        query = self._query(job, schema_only=False)
+        if cancel.is_set():
+            raise PlatformError(f"{job.address}: cancelled before it ran")
+        say(f"writing {', '.join(job.outputs)}")
+        try:
+            results = write_results(query, run_dir, job.outputs, cancel=cancel)
+        except ResultsCancelled:
+            remove_results(run_dir)
+            raise PlatformError(
+                f"{job.address}: cancelled; its partial results were removed"
+            ) from None
+        except _POLARS_ERRORS as exc:
+            remove_results(run_dir)
+            raise PlatformError(f"{job.address}: recipe: {_polars_message(exc)}") from None
+        except OSError as exc:
+            remove_results(run_dir)
+            raise PlatformError(
+                f"{job.address}: cannot write results under {run_dir}: {exc}"
+            ) from None
+        first = next(iter(results.values()))
+        say(f"{first.rows:,} rows")
+        return JobRun(
+            job=job.name,
+            run_id=run_id,
+            fingerprint=fingerprint,
+            results=results,
+            rows=first.rows,
+            schema=first.schema,
+            details={"results_dir": str(run_dir)},
+        )
+
+    def _target(self, connection: Connection) -> TableTarget:
+        with self._lock:
+            target = self._targets.get(connection.name)
+            if target is None:
+                target = open_target(connection, self.spec.base_dir)
+                self._targets[connection.name] = target
+            return target
+
+    def publish(
+        self,
+        target: Target,
+        connection: Connection,
+        run: JobRun,
+        cancel: CancelEvent,
+        progress: Progress | None = None,
+        *,
+        connection_id: int | None = None,
+    ) -> PublishResult:
+        fmt = normalise_format(target.inputFormat)
+        results = run.results.get(fmt) or run.results.get(target.inputFormat)
+        if results is None:
+            wrote = ", ".join(sorted(run.results)) or "nothing"
+            raise PlatformError(
+                f"{target.address}: run {run.run_id} of job.{run.job} has no {fmt} results "
+                f"(it wrote {wrote}); add {fmt} to the job's outputs and run it again"
+            )
+        if cancel.is_set():
+            raise PlatformError(f"{target.address}: cancelled before publishing")
+
+        def report(rows: int) -> None:
+            if cancel.is_set():
+                raise PlatformError(
+                    f"{target.address}: cancelled while loading; the table was left as it was"
+                )
+            if progress is not None:
+                progress(rows)
+
+        request = PublishRequest(
+            target=target.name,
+            ref=TableRef(connection.name, tuple(target.path), target.table),
+            action=target.action,
+            results=results,
+            run_id=run.run_id,
+            key=tuple(target.key),
+        )
+        return self._target(connection).publish(request, report)
+
+    def close(self) -> None:
+        with self._lock:
+            targets = list(self._targets.values())
+            self._targets.clear()
+        for target in targets:
+            target.close()
