@@ -887,3 +887,35 @@ def test_token_and_passwords_never_in_errors_logs_reprs_or_plans(
     for text in texts:
         assert TOKEN_VALUE not in text
         assert PG_PASSWORD not in text
+
+
+def test_job_calls_show_override_publications_with_placeholders(
+    rsps: responses.RequestsMock, clock: FakeClock
+) -> None:
+    target = Target("o", job="clean", connection="pg", path=("public",), table="t", via="overrides")
+    spec = make_spec(connections={"pg": PG}, targets={"o": target})
+    platform = make_platform(spec, clock)
+    pubs = platform.override_publications(spec.jobs["clean"])
+    body = platform.job_calls(spec.jobs["clean"], "r", publications=pubs)[0].body
+    assert body["overrides"]["publications"] == [
+        {
+            "path": ["public"],
+            "tableName": "t",
+            "action": "create",
+            "targetType": "postgres",
+            "connectionId": "{connection.pg.id}",
+        }
+    ]
+    with pytest.raises(PlatformError, match=r"remote id of connection\.pg is unknown"):
+        platform.run_job(spec.jobs["clean"], "r", "fp", threading.Event(), publications=pubs)
+    assert len(rsps.calls) == 0
+
+
+def test_a_run_answer_without_a_job_group_id_is_an_error(
+    rsps: responses.RequestsMock, clock: FakeClock
+) -> None:
+    rsps.post(f"{BASE}/v4/jobGroups", status=201, body="")
+    with pytest.raises(PlatformError, match="answered no job group id"):
+        make_platform(make_spec(), clock).run_job(
+            make_spec().jobs["clean"], "r", "fp", threading.Event()
+        )

@@ -233,8 +233,13 @@ class TrifactaPlatform:
         for target, connection, remote_id in publications:
             cid = remote_id if remote_id is not None else connection.id
             vendor = connection.vendor
-            if vendor is None and connection.id is not None and not masked:
-                info = self.describe_connection(connection.id) or {}
+            if vendor is None and connection.id is not None:
+                # at apply time read the adopted connection; at plan time use what check() read
+                if masked:
+                    with self._lock:
+                        info = self._connections.get(connection.id) or {}
+                else:
+                    info = self.describe_connection(connection.id) or {}
                 vendor = info.get("vendor")
             body = override_publication(target, str(vendor or ""), cid)
             if cid is None:
@@ -395,7 +400,10 @@ class TrifactaPlatform:
                         "(304) but it is not among recent runs: check the job history"
                     )
                 return found
-            answer = response.json()
+            try:
+                answer = response.json()
+            except ValueError:
+                answer = None
             group = answer.get("id", answer.get("jobgroupId")) if isinstance(answer, dict) else None
             if group is None:
                 raise PlatformError(f"{job.address}: POST {JOB_GROUPS} answered no job group id")
