@@ -919,3 +919,34 @@ def test_a_run_answer_without_a_job_group_id_is_an_error(
         make_platform(make_spec(), clock).run_job(
             make_spec().jobs["clean"], "r", "fp", threading.Event()
         )
+
+
+def test_the_documented_example_spec_file_drives_the_documented_put(
+    rsps: responses.RequestsMock, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec_file = Path(__file__).parents[2] / "publish_specs" / "trifacta-redshift.yaml"
+    if not spec_file.exists():  # pragma: no cover - the example is another module's file
+        pytest.skip(f"{spec_file} is missing")
+    from runner.spec.api import load_spec
+
+    monkeypatch.setenv("TRIFACTA_TOKEN", TOKEN_VALUE)
+    monkeypatch.setenv("TRIFACTA_URL", BASE)
+    spec = load_spec(spec_file)
+    platform = make_platform(spec, clock)
+    (connection,) = spec.connections.values()
+    (job,) = spec.jobs.values()
+    (target,) = spec.targets.values()
+    rsps.get(f"{BASE}/v4/connections/2", json={"id": 2, "vendor": "redshift"})
+    assert platform.check(spec) == []
+    assert platform.ensure_connection(connection, connection.id).remote_id == 2
+    rsps.post(f"{BASE}/v4/jobGroups", status=201, json={"id": 961})
+    statuses(rsps, 961, "Complete")
+    run = platform.run_job(job, "run-1", "fp", threading.Event())
+    rsps.put(f"{BASE}/v4/jobGroups/961/publish", json={"jobgroupId": 962, "reason": "JobStarted"})
+    statuses(rsps, 962, "Complete")
+    platform.publish(target, connection, run, threading.Event())
+    put = next(c for c in rsps.calls if c.request.method == "PUT")
+    assert put.request.body == (
+        b'{"connection": {"id": 2}, "path": ["public"], "table": "test_table2", '
+        b'"action": "create", "inputFormat": "avro", "flowNodeId": 28629}'
+    )
