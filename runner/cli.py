@@ -142,7 +142,11 @@ def validate(
                 json.dumps({"valid": False, "errors": [i.to_json() for i in exc.issues]}, indent=2)
             )
             raise Exit(EXIT_ERROR) from exc
-        raise
+        for issue in exc.issues:
+            echo(str(issue), err=True)
+        count = len(exc.issues)
+        echo(f"{spec}: {count} error{'s' if count != 1 else ''}", err=True)
+        raise Exit(EXIT_ERROR) from exc
     if fmt == "json":
         echo(json.dumps({"valid": True, "errors": []}, indent=2))
     else:

@@ -1,0 +1,155 @@
+"""Build the frozen model (:mod:`runner.spec.model`) from validated, rendered data."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from runner.spec.model import (
+    Connection,
+    Job,
+    Platform,
+    Position,
+    Spec,
+    StateConfig,
+    Target,
+    Value,
+)
+from runner.spec.secrets import Secret
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, Secret):
+        return value.reveal()  # registered: still masked in any output
+    return str(value)
+
+
+def _value(value: Any) -> Value:
+    if isinstance(value, Secret):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _secret(value: Any) -> Secret | None:
+    if value is None:
+        return None
+    return value if isinstance(value, Secret) else Secret(str(value))
+
+
+def _map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def build_platform(data: Mapping[str, Any]) -> Platform:
+    return Platform(
+        type=data.get("type", "local"),
+        url=_text(data.get("url")),
+        token=_secret(data.get("token")),
+        allowInsecureHttp=bool(data.get("allowInsecureHttp", False)),
+        jobTimeout=float(data.get("jobTimeout", 3600.0)),
+        pollInterval=float(data.get("pollInterval", 2.0)),
+    )
+
+
+def build_state(data: Mapping[str, Any]) -> StateConfig:
+    url = data.get("url")
+    return StateConfig(
+        backend=data.get("backend", "local"),
+        path=str(data.get("path", ".publish/")),
+        url=None if url is None else _value(url),
+    )
+
+
+def build_connection(name: str, data: Mapping[str, Any]) -> Connection:
+    password = data.get("password")
+    port = data.get("port")
+    cid = data.get("id")
+    return Connection(
+        name=name,
+        vendor=data.get("vendor"),
+        id=None if cid is None else int(cid),
+        host=_text(data.get("host")),
+        port=None if port is None else int(port),
+        database=_text(data.get("database")),
+        username=_text(data.get("username")),
+        password=password if isinstance(password, Secret) else _text(password),
+        params={str(k): _value(v) for k, v in _map(data.get("params")).items()},
+        description=_text(data.get("description")),
+    )
+
+
+def build_job(name: str, data: Mapping[str, Any]) -> Job:
+    dataset = data.get("wrangledDataset")
+    return Job(
+        name=name,
+        inputs={str(k): str(_text(v)) for k, v in _map(data.get("inputs")).items()},
+        recipe=_text(data.get("recipe")),
+        outputs=tuple(str(o) for o in data.get("outputs", ["avro"])),
+        wrangledDataset=None if dataset is None else int(dataset),
+        overrides=dict(_map(data.get("overrides"))),
+        runParameters=dict(_map(data.get("runParameters"))),
+    )
+
+
+def build_target(name: str, data: Mapping[str, Any]) -> Target:
+    return Target(
+        name=name,
+        job=str(data["job"]),
+        connection=str(data["connection"]),
+        table=str(_text(data["table"])),
+        path=tuple(str(_text(p)) for p in data.get("path", ())),
+        action=data.get("action", "create"),
+        inputFormat=str(data.get("inputFormat", "avro")),
+        key=tuple(str(_text(k)) for k in data.get("key", ())),
+        protect=bool(data.get("protect", False)),
+        via=data.get("via", "publish"),
+    )
+
+
+def canonical_sha256(data: Any) -> str:
+    """sha256 of canonical JSON of ``data``, every Secret replaced by its fingerprint."""
+    prints: dict[str, str] = {}
+
+    def default(obj: object) -> object:
+        if isinstance(obj, Secret):
+            value = obj.reveal()
+            if value not in prints:
+                prints[value] = obj.fingerprint
+            return {"secret": prints[value]}
+        raise TypeError(f"cannot hash a {type(obj).__name__}")
+
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=default)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def build_spec(
+    data: Mapping[str, Any],
+    *,
+    file: Path,
+    environment: str,
+    sha256: str,
+    positions: Mapping[str, Position],
+) -> Spec:
+    """The frozen Spec of validated data (with Secret objects in place)."""
+    return Spec(
+        name=str(data["name"]),
+        file=file,
+        environment=environment,
+        version=int(data.get("version", 1)),
+        platform=build_platform(_map(data.get("platform"))),
+        state=build_state(_map(data.get("state"))),
+        vars=dict(_map(data.get("vars"))),
+        connections={n: build_connection(n, c) for n, c in _map(data.get("connections")).items()},
+        jobs={n: build_job(n, j) for n, j in _map(data.get("jobs")).items()},
+        targets={n: build_target(n, t) for n, t in _map(data.get("targets")).items()},
+        sha256=sha256,
+        rendered_sha256=canonical_sha256(data),
+        positions=dict(positions),
+    )

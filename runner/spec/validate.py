@@ -1,0 +1,197 @@
+"""Validation of a rendered spec: the JSON Schema, then the references between sections.
+
+Every problem is collected (schema errors, cross-references, missing files), each at the
+source position of its JSON path, so a user fixes them all in one pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from runner.errors import SpecIssue
+from runner.spec import paths
+from runner.spec.load import Document
+from runner.spec.model import LOCAL_FORMATS
+from runner.spec.render import Rendered
+from runner.spec.schema import IssueMaker, coerce, did_you_mean, schema_issues, type_at
+from runner.spec.secrets import Secret
+
+
+def reveal_tree(value: Any) -> Any:
+    """A copy of ``value`` with every Secret as its plain string (for checks only)."""
+    if isinstance(value, dict):
+        return {k: reveal_tree(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reveal_tree(v) for v in value]
+    if isinstance(value, Secret):
+        return value.reveal()
+    return value
+
+
+def coerce_templated(rendered: Rendered) -> None:
+    """Turn template results into the integer/number/boolean the schema wants there."""
+    for parts in rendered.templated:
+        kind = type_at(parts)
+        if kind not in ("integer", "number", "boolean"):
+            continue
+        holder: Any = rendered.data
+        for part in parts[:-1]:
+            holder = holder[part]
+        last = parts[-1]
+        holder[last] = coerce(holder[last], kind)
+
+
+def sort_issues(issues: Iterable[SpecIssue]) -> list[SpecIssue]:
+    unique = {(i.file, i.line, i.column, i.path, i.message): i for i in issues}
+    return sorted(
+        unique.values(), key=lambda i: (i.file, i.line or 0, i.column or 0, i.path, i.message)
+    )
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+class _Checker:
+    def __init__(self, data: Mapping[str, Any], maker: IssueMaker, base_dir: Path) -> None:
+        self.data = data
+        self.maker = maker
+        self.base_dir = base_dir
+        self.issues: list[SpecIssue] = []
+        platform = _mapping(data.get("platform"))
+        kind = platform.get("type", "local")
+        self.platform = kind if isinstance(kind, str) else "local"
+        self.connections = _mapping(data.get("connections"))
+        self.jobs = _mapping(data.get("jobs"))
+        self.targets = _mapping(data.get("targets"))
+
+    def add(self, path: str, message: str, *, key: bool = False) -> None:
+        self.issues.append(self.maker.at(path, message, key=key))
+
+    def run(self) -> list[SpecIssue]:
+        self.check_state()
+        for name, conn in self.connections.items():
+            if isinstance(conn, dict):
+                self.check_connection(paths.child("$.connections", name), conn)
+        for name, job in self.jobs.items():
+            if isinstance(job, dict):
+                self.check_job(paths.child("$.jobs", name), name, job)
+        for name, target in self.targets.items():
+            if isinstance(target, dict):
+                self.check_target(paths.child("$.targets", name), target)
+        return self.issues
+
+    def check_state(self) -> None:
+        state = _mapping(self.data.get("state"))
+        folder = state.get("path")
+        if state.get("backend", "local") != "local" or not isinstance(folder, str):
+            return
+        where = "$.state.path"
+        if Path(folder).is_absolute() or folder.startswith("~"):
+            self.add(where, f"'{folder}' must be a folder relative to the spec's folder")
+            return
+        base = self.base_dir.resolve()
+        resolved = (base / folder).resolve()
+        if not resolved.is_relative_to(base):
+            self.add(where, f"'{folder}' leaves the spec's folder; keep the state inside it")
+
+    def check_connection(self, at: str, conn: Mapping[str, Any]) -> None:
+        if self.platform == "local" and "id" in conn:
+            self.add(
+                paths.child(at, "id"),
+                "a connection adopted by id exists on the trifacta platform only; "
+                "on the local platform give vendor and its settings",
+            )
+
+    def check_job(self, at: str, name: str, job: Mapping[str, Any]) -> None:
+        inputs = job.get("inputs")
+        if self.platform == "trifacta":
+            if "wrangledDataset" not in job:
+                self.add(
+                    at,
+                    f"job '{name}' needs wrangledDataset on the trifacta platform "
+                    "(the id of the recipe to run)",
+                    key=True,
+                )
+            return
+        if not isinstance(inputs, dict) or not inputs:
+            if inputs is None:
+                self.add(
+                    at,
+                    f"job '{name}' needs inputs on the local platform (table name: file)",
+                    key=True,
+                )
+            return
+        if "recipe" not in job and len(inputs) != 1:
+            self.add(
+                at,
+                f"job '{name}' needs a recipe (SQL over its inputs) unless it has exactly "
+                "one input",
+                key=True,
+            )
+        outputs = job.get("outputs")
+        if isinstance(outputs, list):
+            for i, fmt in enumerate(outputs):
+                if isinstance(fmt, str) and fmt not in LOCAL_FORMATS:
+                    self.add(
+                        paths.child(paths.child(at, "outputs"), i),
+                        f"'{fmt}' exists on the trifacta platform only; local jobs write "
+                        f"{', '.join(LOCAL_FORMATS)}",
+                    )
+        for table, file in inputs.items():
+            if not isinstance(file, str) or not file:
+                continue
+            path = Path(file)
+            full = path if path.is_absolute() else self.base_dir / path
+            if not full.is_file():
+                self.add(
+                    paths.child(paths.child(at, "inputs"), table),
+                    f"input file '{file}' does not exist (paths are relative to the spec's folder)",
+                )
+
+    def check_target(self, at: str, target: Mapping[str, Any]) -> None:
+        job = target.get("job")
+        if isinstance(job, str) and job not in self.jobs:
+            hint = did_you_mean(job, self.jobs) or "; no jobs are defined"
+            self.add(paths.child(at, "job"), f"job '{job}' is not defined under jobs{hint}")
+        conn = target.get("connection")
+        if isinstance(conn, str) and conn not in self.connections:
+            hint = did_you_mean(conn, self.connections) or "; no connections are defined"
+            self.add(
+                paths.child(at, "connection"),
+                f"connection '{conn}' is not defined under connections{hint}",
+            )
+        fmt = target.get("inputFormat", "avro")
+        job_def = self.jobs.get(job) if isinstance(job, str) else None
+        if isinstance(job_def, dict) and isinstance(fmt, str):
+            outputs = job_def.get("outputs", ["avro"])
+            if isinstance(outputs, list) and fmt not in outputs:
+                shown = ", ".join(str(o) for o in outputs)
+                where = paths.child(at, "inputFormat") if "inputFormat" in target else at
+                self.add(
+                    where,
+                    f"job '{job}' does not output {fmt} (its outputs: {shown}); add {fmt} to "
+                    f"jobs.{job}.outputs or publish one of those",
+                    key="inputFormat" not in target,
+                )
+
+
+def check_references(data: Mapping[str, Any], maker: IssueMaker, base_dir: Path) -> list[SpecIssue]:
+    """Cross-section checks: names that must exist, platform rules, files, state path."""
+    return _Checker(data, maker, base_dir).run()
+
+
+def validate(raw: Document, rendered: Rendered, base_dir: Path) -> list[SpecIssue]:
+    """Every issue of a rendered spec, sorted by position (empty when it is valid)."""
+    issues = list(rendered.issues)
+    raw_maker = IssueMaker(raw.label, raw.positions, raw.key_positions)
+    issues += schema_issues(raw.data, raw_maker, loose_environments=True)
+    coerce_templated(rendered)
+    plain = reveal_tree(rendered.data)
+    maker = IssueMaker(raw.label, rendered.positions, rendered.key_positions)
+    schema_found = schema_issues(plain, maker, skip=rendered.failed)
+    issues += schema_found
+    issues += check_references(plain, maker, base_dir)
+    return sort_issues(issues)
