@@ -281,12 +281,13 @@ class LocalPlatform:
             raise PlatformError(f"{target.address}: cancelled before publishing")
 
         def report(rows: int) -> None:
+            # called by the target after each batch, inside its transaction: raising rolls back
+            if progress is not None and not cancel.is_set():
+                progress(rows)
             if cancel.is_set():
                 raise PlatformError(
                     f"{target.address}: cancelled while loading; the table was left as it was"
                 )
-            if progress is not None:
-                progress(rows)
 
         request = PublishRequest(
             target=target.name,
