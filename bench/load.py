@@ -1,0 +1,316 @@
+"""Load benchmark: Avro results -> Postgres and MariaDB with every action, vs the CLI clients.
+
+    .venv/bin/python bench/load.py                      # 1M rows, postgres and mysql
+    .venv/bin/python bench/load.py --rows 200000 --only postgres
+    .venv/bin/python bench/load.py --memory-rows 10000000 --only postgres
+
+Generates orders-like rows (10 columns, some nulls) as Avro parts plus the same rows as
+one CSV, then times the reference (``psql \\copy`` / ``mysql --local-infile`` LOAD DATA of
+the CSV into a fresh table) and our target with each action, each load in a child
+process so its peak RSS (ru_maxrss) is its own. Prints rows/s, the ratio to the
+reference and the peak memory. Data lives under bench/.data/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import polars as pl  # noqa: E402
+
+from runner.results import ResultSet, schema_of  # noqa: E402
+from runner.spec.model import Connection  # noqa: E402
+from runner.targets.base import PublishRequest, TableRef  # noqa: E402
+
+PART_ROWS = 250_000
+PG = Connection(
+    name="bench",
+    vendor="postgres",
+    host="127.0.0.1",
+    port=5432,
+    database="test",
+    username="postgres",
+)
+MY = Connection(
+    name="bench",
+    vendor="mysql",
+    host="127.0.0.1",
+    port=3306,
+    database="test",
+    username="root",
+)
+
+
+def frame(start: int, n: int) -> pl.DataFrame:
+    """Rows ``start .. start+n`` of the orders-like data set (deterministic)."""
+    i = pl.int_range(start, start + n, dtype=pl.Int64, eager=True)
+    return pl.DataFrame({"id": i}).with_columns(
+        customer=pl.format("customer-{}", pl.col("id") % 50_000),
+        amount=(pl.col("id") * 7919 % 1_000_000).cast(pl.Float64) / 100,
+        quantity=(pl.col("id") % 97).cast(pl.Int32),
+        status=pl.when(pl.col("id") % 3 == 0).then(pl.lit("shipped")).otherwise(pl.lit("open")),
+        created=pl.datetime(2024, 1, 1) + pl.duration(seconds=pl.col("id") * 37),
+        shipped=pl.when(pl.col("id") % 5 == 0)
+        .then(None)
+        .otherwise(pl.date(2024, 1, 1) + pl.duration(days=pl.col("id") % 365)),
+        paid=pl.col("id") % 2 == 0,
+        note=pl.when(pl.col("id") % 4 == 0)
+        .then(None)
+        .otherwise(pl.format("note {} for order", pl.col("id"))),
+        weight=(pl.col("id") % 1000).cast(pl.Float64) / 7,
+    )
+
+
+def generate(folder: Path, start: int, rows: int, csv: bool) -> ResultSet:
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    csv_path = folder / "all.csv"
+    with open(csv_path, "wb") if csv else open(os.devnull, "wb") as out:
+        for k, s in enumerate(range(start, start + rows, PART_ROWS)):
+            f = frame(s, min(PART_ROWS, start + rows - s))
+            path = folder / f"part-{k:05d}.avro"
+            f.write_avro(path)
+            files.append(path)
+            if csv:
+                f.write_csv(out, include_header=False)
+    return ResultSet("avro", tuple(files), schema_of(frame(0, 1).schema), rows, "bench")
+
+
+# -- child: one publish, timed, with its own peak RSS ------------------------------------
+
+
+def child(args: argparse.Namespace) -> None:
+    results = ResultSet.from_json(json.loads(Path(args.child).read_text()), Path("/"))
+    if args.vendor == "postgres":
+        from runner.targets.postgres import PostgresTarget
+
+        target: object = PostgresTarget(PG)
+        ref = TableRef("bench", ("public",), args.table)
+    else:
+        from runner.targets.mysql import MysqlTarget
+
+        target = MysqlTarget(MY)
+        ref = TableRef("bench", ("test",), args.table)
+    request = PublishRequest("bench", ref, args.action, results, args.run_id, key=("id",))
+    t0 = time.perf_counter()
+    result = target.publish(request)  # type: ignore[attr-defined]
+    seconds = time.perf_counter() - t0
+    target.close()  # type: ignore[attr-defined]
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "rows": result.rows_loaded, "rss_mb": rss_mb}))
+
+
+def run_child(vendor: str, table: str, action: str, results: ResultSet, work: Path) -> dict:
+    spec = work / f"results-{results.rows}-{results.files[0].parent.name}.json"
+    spec.write_text(json.dumps(results.to_json(Path("/"))))
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            str(spec),
+            "--vendor",
+            vendor,
+            "--table",
+            table,
+            "--action",
+            action,
+            "--run-id",
+            f"bench-{time.time_ns()}",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"{vendor} {action} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# -- postgres --------------------------------------------------------------------------
+
+
+def psql(command: str) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(
+        [
+            "psql",
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "test",
+            "-c",
+            command,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return time.perf_counter() - t0
+
+
+def pg_columns(results: ResultSet) -> str:
+    from runner.targets.postgres import PostgresTarget
+
+    t = PostgresTarget(PG)
+    return ", ".join(f'"{c.name}" {t.sql_type(c.type)}' for c in results.schema.columns)
+
+
+def bench_postgres(base: ResultSet, overlap: ResultSet, fresh: ResultSet, work: Path) -> None:
+    rows = base.rows
+    cols = pg_columns(base)
+    csv_path = base.files[0].parent / "all.csv"
+    psql("drop table if exists bench_ref")
+    psql(f"create table bench_ref ({cols})")
+    ref_s = psql(f"\\copy bench_ref from '{csv_path}' with (format csv)")
+    print(
+        f"\npostgres, {rows:,} rows x {len(base.schema.columns)} columns (Avro parts of "
+        f"{PART_ROWS:,})"
+    )
+    label = "psql \\copy (CSV, reference)"
+    print(f"  {label:34} {ref_s:7.2f} s {rows / ref_s:>11,.0f} rows/s")
+    setups = {
+        "create": "drop table if exists bench_t",
+        "load": "drop table if exists bench_t; create table bench_t as table bench_ref; "
+        "alter table bench_t add primary key (id)",
+        "createAndLoad": "drop table if exists bench_t; create table bench_t (like bench_ref)",
+        "truncateAndLoad": "drop table if exists bench_t; create table bench_t as table bench_ref",
+        "dropAndLoad": "drop table if exists bench_t; create table bench_t as table bench_ref",
+        "upsert": "drop table if exists bench_t; create table bench_t as table bench_ref; "
+        "alter table bench_t add primary key (id)",
+    }
+    for action, setup in setups.items():
+        psql(setup)
+        psql("checkpoint")
+        results = {"upsert": overlap, "load": fresh}.get(action, base)
+        r = run_child("postgres", "bench_t", action, results, work)
+        note = " (10 % overlap)" if action == "upsert" else ""
+        note = " (into 1M rows with a PK)" if action == "load" else note
+        print(
+            f"  {action + note:34} {r['seconds']:7.2f} s {rows / r['seconds']:>11,.0f} rows/s "
+            f"{ref_s / r['seconds']:5.2f}x psql   peak {r['rss_mb']:6.0f} MB"
+        )
+    psql("drop table if exists bench_t; drop table if exists bench_ref")
+
+
+# -- mysql ----------------------------------------------------------------------------
+
+
+def mysql(command: str) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(
+        ["mysql", "--local-infile=1", "-h", "127.0.0.1", "-u", "root", "test", "-e", command],
+        check=True,
+        capture_output=True,
+    )
+    return time.perf_counter() - t0
+
+
+def bench_mysql(base: ResultSet, overlap: ResultSet, fresh: ResultSet, work: Path) -> None:
+    from runner.targets.mysql import MysqlTarget
+
+    t = MysqlTarget(MY)
+    cols = ", ".join(f"`{c.name}` {t.sql_type(c.type)}" for c in base.schema.columns)
+    rows = base.rows
+    csv_path = base.files[0].parent / "all.csv"
+    mysql(f"drop table if exists bench_ref; create table bench_ref ({cols}) engine=innodb")
+    ref_s = mysql(
+        f"load data local infile '{csv_path}' into table bench_ref fields terminated by ',' "
+        "optionally enclosed by '\"' (id, customer, amount, quantity, status, created, "
+        "@shipped, @paid, @note, weight) set shipped = nullif(@shipped, ''), "
+        "paid = (@paid = 'true'), note = nullif(@note, '')"
+    )
+    print(f"\nmariadb, {rows:,} rows x {len(base.schema.columns)} columns")
+    print(
+        f"  {'mysql LOAD DATA LOCAL (reference)':34} {ref_s:7.2f} s {rows / ref_s:>11,.0f} rows/s"
+    )
+    setups = {
+        "create": "drop table if exists bench_t",
+        "load": "drop table if exists bench_t; create table bench_t like bench_ref; "
+        "insert into bench_t select * from bench_ref; alter table bench_t add primary key (id)",
+        "truncateAndLoad": "drop table if exists bench_t; create table bench_t like bench_ref; "
+        "insert into bench_t select * from bench_ref",
+        "dropAndLoad": "drop table if exists bench_t; create table bench_t like bench_ref; "
+        "insert into bench_t select * from bench_ref",
+        "upsert": "drop table if exists bench_t; create table bench_t like bench_ref; "
+        "insert into bench_t select * from bench_ref; alter table bench_t add primary key (id)",
+    }
+    for action, setup in setups.items():
+        mysql(setup)
+        results = {"upsert": overlap, "load": fresh}.get(action, base)
+        r = run_child("mysql", "bench_t", action, results, work)
+        note = " (10 % overlap)" if action == "upsert" else ""
+        note = " (into 1M rows with a PK)" if action == "load" else note
+        print(
+            f"  {action + note:34} {r['seconds']:7.2f} s {rows / r['seconds']:>11,.0f} rows/s "
+            f"{ref_s / r['seconds']:5.2f}x mysql  peak {r['rss_mb']:6.0f} MB"
+        )
+    mysql("drop table if exists bench_t; drop table if exists bench_ref")
+
+
+def bench_memory(rows: int, work: Path) -> None:
+    data = generate(work / f"mem-{rows}", 0, rows, csv=False)
+    psql("drop table if exists bench_mem")
+    r = run_child("postgres", "bench_mem", "truncateAndLoad", data, work)
+    verdict = "OK" if r["rss_mb"] < 500 else "OVER 500 MB"
+    print(
+        f"memory: {rows:,} rows Avro -> Postgres truncateAndLoad (new table) in "
+        f"{r['seconds']:.1f} s ({rows / r['seconds']:,.0f} rows/s), peak RSS "
+        f"{r['rss_mb']:.0f} MB: {verdict}"
+    )
+    psql("drop table if exists bench_mem")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--rows", type=int, default=1_000_000)
+    p.add_argument("--only", choices=("postgres", "mysql"))
+    p.add_argument("--memory-rows", type=int, help="only check peak memory for this many rows")
+    p.add_argument("--keep", action="store_true", help="keep the generated data")
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    p.add_argument("--vendor", help=argparse.SUPPRESS)
+    p.add_argument("--table", help=argparse.SUPPRESS)
+    p.add_argument("--action", help=argparse.SUPPRESS)
+    p.add_argument("--run-id", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        child(args)
+        return
+    data_root = ROOT / "bench" / ".data"
+    data_root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="load-", dir=data_root))
+    try:
+        if args.memory_rows:
+            bench_memory(args.memory_rows, work)
+            return
+        t0 = time.perf_counter()
+        base = generate(work / "base", 0, args.rows, csv=True)
+        overlap = generate(work / "overlap", int(args.rows * 0.9), args.rows, csv=False)
+        fresh = generate(work / "fresh", args.rows, args.rows, csv=False)
+        print(f"generated {args.rows:,} rows as Avro + CSV in {time.perf_counter() - t0:.1f} s")
+        if args.only in (None, "postgres"):
+            bench_postgres(base, overlap, fresh, work)
+        if args.only in (None, "mysql"):
+            bench_mysql(base, overlap, fresh, work)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

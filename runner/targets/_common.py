@@ -1,0 +1,156 @@
+"""Helpers shared by the warehouse targets (Postgres, Redshift, MySQL/MariaDB).
+
+Nothing here talks to a database: naming of staging tables, error messages that name
+the connection and host (never a secret), logical-type parsing, and a small prefetching
+iterator that overlaps decoding/encoding of the next batch with the load of this one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import re
+import threading
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+from runner.errors import TargetError
+from runner.results import ResultSchema
+from runner.spec.model import Connection
+from runner.spec.secrets import redact, reveal
+from runner.targets.base import PublishRequest, TableInfo
+
+T = TypeVar("T")
+
+#: tables whose catalog estimate is below this many rows are counted exactly
+EXACT_COUNT_LIMIT = 1_000_000
+#: rows per batch read from the result files on the load path
+BATCH_ROWS = 250_000
+#: seconds to wait for a connection to open
+CONNECT_TIMEOUT = 10
+#: statement timeout for loads (seconds); describe uses DESCRIBE_TIMEOUT
+LOAD_TIMEOUT = 3600
+DESCRIBE_TIMEOUT = 120
+
+_DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
+
+
+def decimal_parts(logical: str) -> tuple[int, int] | None:
+    """``(precision, scale)`` of a ``decimal(P,S)`` logical type, else None."""
+    m = _DECIMAL.match(logical.strip().lower())
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def staging_name(kind: str, table: str, run_id: str, limit: int) -> str:
+    """A table name for staging ``table`` in run ``run_id``, at most ``limit`` bytes.
+
+    ``_pub_<kind>_<table prefix>_<hash>``: the hash covers the whole table name and the
+    run id, so truncating the readable part never makes two names collide.
+    """
+    digest = hashlib.sha256(f"{table}\0{run_id}".encode()).hexdigest()[:12]
+    head = f"_pub_{kind}_"
+    room = limit - len(head.encode()) - len(digest) - 1
+    readable = re.sub(r"[^A-Za-z0-9_]", "", table).lower().encode()[: max(room, 0)].decode()
+    return f"{head}{readable}_{digest}"
+
+
+def staging_prefix(kind: str, table: str, limit: int) -> str:
+    """The readable prefix every staging table of ``table`` starts with (for cleanup)."""
+    name = staging_name(kind, table, "", limit)
+    return name[: name.rfind("_") + 1]
+
+
+def where(connection: Connection) -> str:
+    """``connection.NAME (host:port)``: how errors name a connection."""
+    host = connection.host or "localhost"
+    port = f":{connection.port}" if connection.port else ""
+    return f"{connection.address} ({host}{port})"
+
+
+def driver_error(connection: Connection, exc: BaseException, doing: str) -> TargetError:
+    """A TargetError for a driver exception, naming the connection, never a secret."""
+    message = str(exc).strip() or type(exc).__name__
+    password = reveal(connection.password)
+    if password:
+        message = message.replace(password, "***")
+    return TargetError(redact(f"{where(connection)}: {doing}: {message}"))
+
+
+def params_of(connection: Connection) -> dict[str, str]:
+    """The connection's extra driver parameters, with secrets revealed for the driver."""
+    return {k: str(reveal(v)) for k, v in connection.params.items()}
+
+
+def check_columns(request: PublishRequest, info: TableInfo | None) -> None:
+    """Every result column must exist in an existing table (load-type actions)."""
+    schema: ResultSchema = request.results.schema
+    if info is None or request.action == "dropAndLoad":
+        return
+    missing = [c.name for c in schema.columns if info.column(c.name) is None]
+    if missing:
+        raise TargetError(
+            f"target.{request.target}: table {request.ref} has no column "
+            f"{', '.join(repr(m) for m in missing)}; use dropAndLoad to recreate it "
+            "from the results, or add the columns"
+        )
+
+
+def check_key(request: PublishRequest) -> None:
+    if request.action != "upsert":
+        return
+    if not request.key:
+        raise TargetError(f"target.{request.target}: upsert needs `key` (the key columns)")
+    missing = [k for k in request.key if request.results.schema.get(k) is None]
+    if missing:
+        raise TargetError(
+            f"target.{request.target}: key column {', '.join(map(repr, missing))} "
+            "is not in the results"
+        )
+
+
+_END = object()
+
+
+def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:
+    """Iterate ``items`` in a background thread, up to ``depth`` items ahead.
+
+    polars releases the GIL while it decodes and encodes, and the drivers release it
+    while they send, so on two cores the next batch is prepared while this one loads.
+    Exceptions in the producer are re-raised in the consumer; leaving the loop early
+    stops the producer.
+    """
+    q: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(_END)
+        except BaseException as exc:  # handed to the consumer
+            q.put(exc)
+
+    thread = threading.Thread(target=produce, name="publish-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                thread.join(0.05)

@@ -1,0 +1,619 @@
+"""MySQL / MariaDB target: LOAD DATA LOCAL INFILE into a staging table, then a swap.
+
+The rows are spooled by polars to a temporary CSV, loaded with ``LOAD DATA LOCAL INFILE``
+into a staging InnoDB table ``_pub_stg_<table>_<hash>`` (or, when the server forbids
+LOCAL INFILE, by multi-row INSERTs of about 2 MB). A staging table of an existing target
+is ``CREATE TABLE ... LIKE`` the target, so a value that does not fit fails while
+staging, with its row (LOAD DATA counts rows like the results, from 1), and the target
+is never touched. Then, per action:
+
+- a missing table (any action but ``load``): ``RENAME TABLE staging TO target``;
+- ``load`` / ``createAndLoad``: ``INSERT INTO target SELECT ... FROM staging`` and the
+  ledger row in one InnoDB transaction;
+- ``truncateAndLoad``: the staging table already is a copy of the target's definition;
+  ``RENAME TABLE target TO old, staging TO target`` (one atomic statement), ledger row,
+  ``DROP TABLE old``. Grants (per table name) and views (which name the table) survive;
+  triggers and foreign keys pointing at the table stay with the old table and go with it;
+- ``dropAndLoad``: the same swap, with a staging table built from the results' schema;
+- ``upsert``: a unique key on the key columns is added if missing (DDL, committed before
+  the data step), then ``INSERT ... SELECT ... ON DUPLICATE KEY UPDATE`` and the ledger
+  row in one transaction.
+
+DDL commits implicitly in MySQL, so the swap and the ledger row cannot share a
+transaction. The steps are ordered so that a crash before the ``RENAME`` leaves the old
+table intact (and a leftover staging table that the next publish of this table drops),
+and the ledger row is written right after it. The one window is between the ``RENAME``
+and the ledger ``INSERT`` (one round trip): a crash there leaves the new rows published
+without a ledger row, so a retry publishes the same rows again, which for the replacing
+actions gives the same table. Every publish of a table holds ``GET_LOCK`` on its name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import polars as pl
+import pymysql
+
+from runner.errors import TargetError
+from runner.results import ResultSchema, iter_frames
+from runner.spec.model import Connection
+from runner.spec.secrets import reveal
+from runner.targets import _common as common
+from runner.targets.base import (
+    LEDGER_TABLE,
+    ColumnInfo,
+    Progress,
+    PublishRequest,
+    PublishResult,
+    TableInfo,
+    TableRef,
+)
+
+NAME_LIMIT = 64
+INSERT_BYTES = 2 * 1024 * 1024  # multi-row INSERT size when LOCAL INFILE is forbidden
+
+_TYPES: Mapping[str, str] = {
+    "boolean": "tinyint(1)",
+    "int8": "tinyint",
+    "int16": "smallint",
+    "int32": "int",
+    "int64": "bigint",
+    "float32": "float",
+    "float64": "double",
+    "string": "longtext",
+    "binary": "longblob",
+    "date": "date",
+    "time": "time(6)",
+    "timestamp": "datetime(6)",
+    "timestamptz": "datetime(6)",  # stored as UTC: MySQL keeps no offset
+}
+_INT_WIDTH = {"tinyint": 8, "smallint": 16, "mediumint": 24, "int": 32, "bigint": 64}
+_LOGICAL_INT = {"boolean": 1, "int8": 8, "int16": 16, "int32": 32, "int64": 64}
+_STRINGS = ("char", "varchar", "tinytext", "text", "mediumtext", "longtext")
+_BINARIES = ("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob")
+_ROW = re.compile(r"at row (\d+)")
+_COLUMN = re.compile(r"column '([^']+)'")
+_BOOL_PARAMS = {"ssl_verify_cert", "ssl_verify_identity", "ssl_disabled", "compress"}
+
+
+def quote(name: str) -> str:
+    """A MySQL identifier in backticks, any backtick inside doubled."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def normalise_type(column_type: str) -> str:
+    """``int(11)`` -> ``int`` (display widths mean nothing); ``tinyint(1)`` stays."""
+    t = column_type.strip().lower()
+    if t.startswith("tinyint(1)"):
+        return t
+    return re.sub(r"^(tinyint|smallint|mediumint|int|bigint)\(\d+\)", r"\1", t)
+
+
+def mysql_type_matches(sql_type: str, logical: str) -> bool:
+    """Whether a MySQL column holds every value of ``logical`` unchanged.
+
+    Conservative: integers (and booleans, stored as 0/1) need a signed integer column
+    at least as wide; float32 fits float and double, float64 only double;
+    decimal(p,s) needs decimal(P,S) with S >= s and P - S >= p - s; strings fit any
+    char/text column (a bounded length is checked by the load, which fails with the
+    row); binary fits any binary/blob column; timestamps need datetime(6) or
+    timestamp(6) (fewer fractional digits would round); time needs time(6).
+    """
+    t = normalise_type(sql_type)
+    m = re.match(r"^([a-z]+)(?:\(([\d,]+)\))?(\s+unsigned)?", t)
+    if not m:
+        return False
+    name, args = m.group(1), tuple(int(a) for a in (m.group(2) or "").split(",") if a)
+    unsigned = bool(m.group(3))
+    logical = logical.strip().lower()
+    if logical in _LOGICAL_INT:
+        return not unsigned and _INT_WIDTH.get(name, 0) >= _LOGICAL_INT[logical]
+    if logical == "float32":
+        return name in ("float", "double")
+    if logical == "float64":
+        return name == "double"
+    dec = common.decimal_parts(logical)
+    if dec is not None:
+        if name != "decimal" or not args:
+            return False
+        big_p, big_s = args[0], args[1] if len(args) > 1 else 0
+        return big_s >= dec[1] and big_p - big_s >= dec[0] - dec[1]
+    if logical == "string":
+        return name in _STRINGS
+    if logical == "binary":
+        return name in _BINARIES
+    if logical == "date":
+        return name == "date"
+    if logical == "time":
+        return name == "time" and args == (6,)
+    if logical in ("timestamp", "timestamptz"):
+        return name in ("datetime", "timestamp") and args == (6,)
+    return False
+
+
+def mysql_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """Booleans as 0/1, binary as hex (UNHEX on load), aware timestamps as UTC wall time."""
+    exprs: list[pl.Expr] = []
+    for name, dtype in frame.schema.items():
+        if isinstance(dtype, pl.Boolean):
+            exprs.append(pl.col(name).cast(pl.Int8))
+        elif isinstance(dtype, pl.Binary):
+            exprs.append(pl.col(name).bin.encode("hex"))
+        elif isinstance(dtype, pl.Datetime) and dtype.time_zone:
+            exprs.append(pl.col(name).dt.convert_time_zone("UTC").dt.replace_time_zone(None))
+    return frame.with_columns(exprs) if exprs else frame
+
+
+def write_csv(frame: pl.DataFrame, out: Any) -> None:
+    """CSV that LOAD DATA reads back exactly: strings quoted, NULL as a bare word."""
+    mysql_frame(frame).write_csv(
+        out,
+        include_header=False,
+        quote_style="non_numeric",
+        null_value="NULL",
+        datetime_format="%Y-%m-%d %H:%M:%S%.6f",
+        time_format="%H:%M:%S%.6f",
+    )
+
+
+class MysqlTarget:
+    """A MySQL or MariaDB server reached through one connection of the spec."""
+
+    vendor = "mysql"
+
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        statement_timeout: float = common.LOAD_TIMEOUT,
+        connect_timeout: int = common.CONNECT_TIMEOUT,
+        local_infile: bool = True,
+    ) -> None:
+        self.connection = connection
+        self.introspection_queries = 0
+        self.statement_timeout = statement_timeout
+        self.connect_timeout = connect_timeout
+        #: False forces the multi-row INSERT path (also chosen when the server forbids it)
+        self.local_infile = local_infile
+        self.mariadb = False
+        self._conn: Any = None
+
+    # -- connection ---------------------------------------------------------------------
+
+    def _open(self) -> Any:
+        c = self.connection
+        params: dict[str, Any] = dict(common.params_of(c))
+        for k in _BOOL_PARAMS & params.keys():
+            params[k] = str(params[k]).lower() in ("1", "true", "yes", "on")
+        conn = pymysql.connect(
+            host=c.host or "localhost",
+            port=c.port or 3306,
+            user=c.username or "root",
+            password=reveal(c.password) or "",
+            database=c.database or None,
+            connect_timeout=self.connect_timeout,
+            read_timeout=int(self.statement_timeout) + 60,
+            write_timeout=int(self.statement_timeout) + 60,
+            local_infile=True,
+            charset="utf8mb4",
+            autocommit=True,
+            **params,
+        )
+        with conn.cursor() as cur:
+            cur.execute("select version(), @@local_infile")
+            row = cur.fetchone()
+            self.mariadb = "mariadb" in str(row[0]).lower()
+            if not int(row[1] or 0):
+                self.local_infile = False
+            cur.execute(
+                "set session sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,"
+                "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00'"
+            )
+            if self.mariadb:
+                cur.execute("set session max_statement_time = %s", (self.statement_timeout,))
+        return conn
+
+    @property
+    def conn(self) -> Any:
+        if self._conn is None or not self._conn.open:
+            try:
+                self._conn = self._open()
+            except pymysql.MySQLError as exc:
+                raise common.driver_error(self.connection, exc, "cannot connect") from None
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(pymysql.MySQLError):
+                self._conn.close()
+            self._conn = None
+
+    # -- types --------------------------------------------------------------------------
+
+    def sql_type(self, logical: str) -> str:
+        dec = common.decimal_parts(logical)
+        if dec is not None:
+            return f"decimal({dec[0]},{dec[1]})"
+        try:
+            return _TYPES[logical.strip().lower()]
+        except KeyError:
+            raise TargetError(f"mysql has no column type for {logical!r}") from None
+
+    def type_matches(self, column: ColumnInfo, logical: str) -> bool:
+        return mysql_type_matches(column.sql_type, logical)
+
+    # -- describe -----------------------------------------------------------------------
+
+    _CATALOG = """
+        select c.TABLE_NAME, c.COLUMN_NAME, c.COLUMN_TYPE, c.IS_NULLABLE = 'YES',
+               coalesce(t.TABLE_ROWS, 0), c.COLUMN_KEY = 'PRI'
+          from information_schema.COLUMNS c
+          join information_schema.TABLES t
+            on t.TABLE_SCHEMA = c.TABLE_SCHEMA and t.TABLE_NAME = c.TABLE_NAME
+         where c.TABLE_SCHEMA = %s and c.TABLE_NAME in %s
+         order by c.TABLE_NAME, c.ORDINAL_POSITION
+    """
+
+    def _database(self, ref: TableRef) -> str:
+        if ref.path:
+            return ref.path[0]
+        if self.connection.database:
+            return self.connection.database
+        raise TargetError(f"{ref}: give the database in the target's path")
+
+    def describe(self, tables: Sequence[TableRef]) -> dict[TableRef, TableInfo | None]:
+        out: dict[TableRef, TableInfo | None] = {t: None for t in tables}
+        by_db: dict[str, list[TableRef]] = {}
+        for t in tables:
+            by_db.setdefault(self._database(t), []).append(t)
+        try:
+            with self.conn.cursor() as cur:
+                for db, refs in by_db.items():
+                    out.update(self._describe_db(cur, db, refs))
+        except pymysql.MySQLError as exc:
+            raise common.driver_error(self.connection, exc, "cannot read the catalog") from None
+        return out
+
+    def _describe_db(self, cur: Any, db: str, refs: list[TableRef]) -> dict[TableRef, TableInfo]:
+        cur.execute(self._CATALOG, (db, tuple(sorted({r.table for r in refs}))))
+        self.introspection_queries += 1
+        cols: dict[str, list[ColumnInfo]] = {}
+        estimates: dict[str, int] = {}
+        pks: dict[str, list[str]] = {}
+        for table, name, typ, nullable, rows, pk in cur.fetchall():
+            cols.setdefault(table, []).append(ColumnInfo(name, normalise_type(typ), bool(nullable)))
+            estimates[table] = int(rows)
+            if pk:
+                pks.setdefault(table, []).append(name)
+        small = [t for t, n in estimates.items() if n < common.EXACT_COUNT_LIMIT]
+        counts: dict[str, int] = {}
+        if small:
+            cur.execute(
+                " union all ".join(
+                    f"select %s, count(*) from {quote(db)}.{quote(t)}" for t in small
+                ),
+                tuple(small),
+            )
+            self.introspection_queries += 1
+            counts = {str(t): int(n) for t, n in cur.fetchall()}
+        return {
+            ref: TableInfo(
+                ref=ref,
+                columns=tuple(cols[ref.table]),
+                rows=counts.get(ref.table, estimates[ref.table]),
+                rows_estimated=ref.table not in counts,
+                primary_key=tuple(pks.get(ref.table, ())),
+            )
+            for ref in refs
+            if ref.table in cols
+        }
+
+    # -- publish ------------------------------------------------------------------------
+
+    def _name(self, ref: TableRef, table: str | None = None) -> str:
+        return f"{quote(self._database(ref))}.{quote(table or ref.table)}"
+
+    def publish(self, request: PublishRequest, progress: Progress | None = None) -> PublishResult:
+        common.check_key(request)
+        started = time.monotonic()
+        conn = self.conn
+        cur = conn.cursor()
+        lock = f"publish:{self._database(request.ref)}.{request.ref.table}"[:64]
+        try:
+            self._ensure_ledger(cur, request.ref)
+            cur.execute("select get_lock(%s, %s)", (lock, int(self.statement_timeout)))
+            if (cur.fetchone() or (0,))[0] != 1:
+                raise TargetError(f"target.{request.target}: {request.ref} is locked by a publish")
+            try:
+                result = self._publish_locked(cur, request, progress)
+            finally:
+                with contextlib.suppress(pymysql.MySQLError):
+                    cur.execute("select release_lock(%s)", (lock,))
+        except pymysql.MySQLError as exc:
+            with contextlib.suppress(pymysql.MySQLError):
+                conn.rollback()
+            raise self._load_error(request, exc) from None
+        finally:
+            cur.close()
+        return PublishResult(
+            rows_loaded=result[0],
+            rows_after=result[1],
+            columns=result[2],
+            already_published=result[3],
+            seconds=time.monotonic() - started,
+        )
+
+    def _publish_locked(
+        self, cur: Any, request: PublishRequest, progress: Progress | None
+    ) -> tuple[int, int, tuple[ColumnInfo, ...], bool]:
+        ref = request.ref
+        info = self._describe_one(cur, ref)
+        done = self._ledger_rows(cur, request)
+        if done is not None:
+            after = self._count(cur, ref) if info else done
+            return 0, after, info.columns if info else (), True
+        self._drop_leftovers(cur, ref)
+        common.check_columns(request, info)
+        action = request.action
+        if info is None and action == "load":
+            raise TargetError(
+                f"target.{request.target}: table {ref} does not exist; "
+                "use createAndLoad to create it"
+            )
+        if info is not None and action == "create":
+            raise TargetError(
+                f"target.{request.target}: table {ref} already exists; create only makes a "
+                "new table (use load, truncateAndLoad or dropAndLoad)"
+            )
+        stage = common.staging_name("stg", ref.table, request.run_id, NAME_LIMIT)
+        old = common.staging_name("old", ref.table, request.run_id, NAME_LIMIT)
+        like = info is not None and action != "dropAndLoad"
+        if like:
+            cur.execute(f"create table {self._name(ref, stage)} like {self._name(ref)}")
+        else:
+            keys = request.key if action == "upsert" else ()
+            self._create(cur, ref, stage, request.results.schema, keys)
+        try:
+            rows = self._stage(cur, request, stage, progress)
+            if info is None:
+                cur.execute(f"rename table {self._name(ref, stage)} to {self._name(ref)}")
+                self._write_ledger(cur, request, rows)
+                after = rows
+            elif action in ("truncateAndLoad", "dropAndLoad"):
+                cur.execute(
+                    f"rename table {self._name(ref)} to {self._name(ref, old)}, "
+                    f"{self._name(ref, stage)} to {self._name(ref)}"
+                )
+                self._write_ledger(cur, request, rows)
+                cur.execute(f"drop table if exists {self._name(ref, old)}")
+                after = rows
+            else:
+                if action == "upsert":
+                    self._ensure_unique(cur, request)
+                self._merge(cur, request, stage, rows)
+                after = self._count(cur, ref)
+        finally:
+            cur.execute(f"drop table if exists {self._name(ref, stage)}")
+        final = self._describe_one(cur, ref)
+        return rows, after, final.columns if final else (), False
+
+    def _merge(self, cur: Any, request: PublishRequest, stage: str, rows: int) -> None:
+        """INSERT ... SELECT (ON DUPLICATE KEY UPDATE for upsert) + ledger, one transaction."""
+        ref, names = request.ref, request.results.schema.names
+        cols = ", ".join(quote(n) for n in names)
+        sql = f"insert into {self._name(ref)} ({cols}) select {cols} from {self._name(ref, stage)}"
+        if request.action == "upsert":
+            updates = [n for n in names if n not in request.key] or list(request.key[:1])
+            sql += " on duplicate key update " + ", ".join(
+                f"{quote(n)} = values({quote(n)})" for n in updates
+            )
+        conn = cur.connection
+        conn.begin()
+        try:
+            cur.execute(sql)
+            self._write_ledger(cur, request, rows)
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+
+    def _create(
+        self, cur: Any, ref: TableRef, table: str, schema: ResultSchema, key: Sequence[str]
+    ) -> None:
+        defs = []
+        for c in schema.columns:
+            typ = self.sql_type(c.type)
+            if c.name in key:
+                # a key needs a bounded length to be indexed
+                typ = {"longtext": "varchar(255)", "longblob": "varbinary(255)"}.get(typ, typ)
+                typ += " not null"
+            defs.append(f"{quote(c.name)} {typ}")
+        if key:
+            defs.append(f"primary key ({', '.join(quote(k) for k in key)})")
+        cur.execute(
+            f"create table {self._name(ref, table)} ({', '.join(defs)}) "
+            "engine=InnoDB default charset=utf8mb4"
+        )
+
+    def _frames(self, request: PublishRequest) -> Iterator[pl.DataFrame]:
+        return iter_frames(request.results, common.BATCH_ROWS)
+
+    def _stage(
+        self, cur: Any, request: PublishRequest, stage: str, progress: Progress | None
+    ) -> int:
+        if self.local_infile:
+            return self._load_data(cur, request, stage, progress)
+        return self._insert_rows(cur, request, stage, progress)
+
+    def _load_data(
+        self, cur: Any, request: PublishRequest, stage: str, progress: Progress | None
+    ) -> int:
+        schema = request.results.schema
+        fd, path = tempfile.mkstemp(prefix="publish-", suffix=".csv")
+        rows = 0
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for frame in common.prefetch(self._frames(request)):
+                    write_csv(frame, out)
+                    rows += len(frame)
+            targets, sets = [], []
+            for i, c in enumerate(schema.columns):
+                if c.type == "binary":
+                    targets.append(f"@v{i}")
+                    sets.append(f"{quote(c.name)} = unhex(@v{i})")
+                else:
+                    targets.append(quote(c.name))
+            sql = (
+                f"load data local infile %s into table {self._name(request.ref, stage)} "
+                "character set utf8mb4 fields terminated by ',' optionally enclosed by '\"' "
+                f"escaped by '' lines terminated by '\\n' ({', '.join(targets)})"
+            )
+            if sets:
+                sql += " set " + ", ".join(sets)
+            cur.execute(sql, (path,))
+            self._raise_warnings(cur)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        if progress is not None:
+            progress(rows)
+        return rows
+
+    def _raise_warnings(self, cur: Any, offset: int = 0) -> None:
+        """LOCAL loads turn bad values into warnings: any warning fails the load."""
+        cur.execute("show warnings limit 1")
+        row = cur.fetchone()
+        if row and str(row[0]).lower() in ("warning", "error"):
+            raise pymysql.err.DataError(int(row[1]), str(row[2]))
+
+    def _insert_rows(
+        self, cur: Any, request: PublishRequest, stage: str, progress: Progress | None
+    ) -> int:
+        schema = request.results.schema
+        head = (
+            f"insert into {self._name(request.ref, stage)} "
+            f"({', '.join(quote(n) for n in schema.names)}) values "
+        )
+        conn = cur.connection
+        rows = 0
+        for frame in self._frames(request):
+            prepared = mysql_frame(frame)
+            binary = [c.type == "binary" for c in schema.columns]
+            batch: list[str] = []
+            size, first = 0, rows
+            for values in prepared.iter_rows():
+                row = (
+                    "("
+                    + ", ".join(
+                        f"unhex({conn.escape(v)})" if b and v is not None else conn.escape(v)
+                        for v, b in zip(values, binary, strict=True)
+                    )
+                    + ")"
+                )
+                batch.append(row)
+                size += len(row)
+                rows += 1
+                if size >= INSERT_BYTES:
+                    self._insert_batch(cur, head, batch, first)
+                    batch, size, first = [], 0, rows
+            if batch:
+                self._insert_batch(cur, head, batch, first)
+            if progress is not None:
+                progress(rows)
+        return rows
+
+    def _insert_batch(self, cur: Any, head: str, batch: list[str], first: int) -> None:
+        try:
+            cur.execute(head + ", ".join(batch))
+        except pymysql.MySQLError as exc:
+            m = _ROW.search(str(exc))
+            if m and exc.args and isinstance(exc.args[0], int):
+                text = _ROW.sub(f"at row {first + int(m.group(1))}", str(exc.args[1]))
+                raise type(exc)(exc.args[0], text) from None
+            raise
+
+    def _ensure_unique(self, cur: Any, request: PublishRequest) -> None:
+        ref, key = request.ref, sorted(request.key)
+        cur.execute(
+            "select INDEX_NAME, group_concat(COLUMN_NAME order by SEQ_IN_INDEX separator '\\0') "
+            "from information_schema.STATISTICS where TABLE_SCHEMA = %s and TABLE_NAME = %s "
+            "and NON_UNIQUE = 0 group by INDEX_NAME",
+            (self._database(ref), ref.table),
+        )
+        if any(sorted(str(cols).split("\0")) == key for _, cols in cur.fetchall()):
+            return
+        index = common.staging_name("key", ref.table, "", NAME_LIMIT)
+        cur.execute(
+            f"alter table {self._name(ref)} add unique key {quote(index)} "
+            f"({', '.join(quote(k) for k in request.key)})"
+        )
+
+    def _describe_one(self, cur: Any, ref: TableRef) -> TableInfo | None:
+        cur.execute(self._CATALOG, (self._database(ref), (ref.table,)))
+        cols = [ColumnInfo(n, normalise_type(t), bool(nl)) for _, n, t, nl, _, _ in cur.fetchall()]
+        return TableInfo(ref, tuple(cols), -1, True) if cols else None
+
+    def _count(self, cur: Any, ref: TableRef) -> int:
+        cur.execute(f"select count(*) from {self._name(ref)}")
+        return int(cur.fetchone()[0])
+
+    def _drop_leftovers(self, cur: Any, ref: TableRef) -> None:
+        prefixes = [common.staging_prefix(k, ref.table, NAME_LIMIT) for k in ("stg", "old")]
+        cur.execute(
+            "select TABLE_NAME from information_schema.TABLES where TABLE_SCHEMA = %s "
+            "and (left(TABLE_NAME, %s) = %s or left(TABLE_NAME, %s) = %s)",
+            (self._database(ref), len(prefixes[0]), prefixes[0], len(prefixes[1]), prefixes[1]),
+        )
+        for (name,) in cur.fetchall():
+            cur.execute(f"drop table if exists {self._name(ref, name)}")
+
+    # -- ledger -------------------------------------------------------------------------
+
+    def _ensure_ledger(self, cur: Any, ref: TableRef) -> None:
+        cur.execute(
+            f"create table if not exists {self._name(ref, LEDGER_TABLE)} ("
+            "run_id varchar(200) not null, target varchar(200) not null, "
+            "table_name varchar(500) not null, action varchar(32) not null, "
+            "`rows` bigint not null, published_at timestamp(6) default current_timestamp(6), "
+            "primary key (run_id, target)) engine=InnoDB default charset=utf8mb4"
+        )
+
+    def _ledger_rows(self, cur: Any, request: PublishRequest) -> int | None:
+        cur.execute(
+            f"select `rows` from {self._name(request.ref, LEDGER_TABLE)} "
+            "where run_id = %s and target = %s",
+            (request.run_id, request.target),
+        )
+        row = cur.fetchone()
+        return int(row[0]) if row else None
+
+    def _write_ledger(self, cur: Any, request: PublishRequest, rows: int) -> None:
+        cur.execute(
+            f"insert into {self._name(request.ref, LEDGER_TABLE)} "
+            "(run_id, target, table_name, action, `rows`) values (%s, %s, %s, %s, %s)",
+            (request.run_id, request.target, str(request.ref), request.action, rows),
+        )
+
+    # -- errors -------------------------------------------------------------------------
+
+    def _load_error(self, request: PublishRequest, exc: pymysql.MySQLError) -> TargetError:
+        text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+        where = ""
+        row, col = _ROW.search(text), _COLUMN.search(text)
+        if row:
+            where = f" at row {int(row.group(1))}"
+            if col:
+                where += f", column {col.group(1)!r}"
+        base = common.driver_error(
+            self.connection,
+            Exception(text),
+            f"target.{request.target}: {request.action} into {request.ref} failed{where}",
+        )
+        return TargetError(f"{base}; the table is unchanged")
