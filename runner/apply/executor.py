@@ -9,6 +9,7 @@ next safe point (database loads roll back, remote jobs are canceled), nothing ne
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -163,6 +164,9 @@ class Executor:
             )
         crec = state.connections.get(target.connection)
         run = _job_run_from(record, self.state_dir)
+        publication_id = change.details.get("publication_id")
+        if publication_id:  # --replace target: publish the same results under a new ledger id
+            run = dataclasses.replace(run, run_id=str(publication_id))
         started = time.monotonic()
         result = self.platform.publish(
             target,
@@ -175,7 +179,7 @@ class Executor:
         seconds = time.monotonic() - started
         pub = PublicationRecord(
             target=target.name,
-            run_id=run.run_id,
+            run_id=record.run_id,
             table=change.table or "",
             action=target.action,
             rows_loaded=result.rows_loaded,
@@ -185,7 +189,7 @@ class Executor:
         )
         self.journal.record(lambda s: s.with_publication(pub).without_failure(change.address))
         if result.already_published:
-            return f"already published run {run.run_id} (found in the table's ledger); recorded"
+            return f"already published run {record.run_id} (found in the table's ledger); recorded"
         rate = (
             f", {result.rows_loaded / seconds:,.0f} rows/s"
             if seconds > 0 and result.rows_loaded

@@ -74,7 +74,7 @@ def check_state_unchanged(plan: Plan, state: State | None, planfile: str) -> Non
     again = f"Make a new plan: publish plan {plan.spec_path} --out {planfile}"
     if state is not None and plan.plan_id in state.applied_plans:
         raise StalePlanError(
-            f"saved plan {planfile} was already applied; a plan is applied once. {again}"
+            f"saved plan {planfile} is stale: it was already applied (a plan is applied at most once). {again}"
         )
     if plan.lineage is None and state is not None:
         raise StalePlanError(

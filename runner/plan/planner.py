@@ -293,6 +293,10 @@ def make_plan(
                 consequence=out.consequence,
                 run_id=run_id,
                 api_calls=_calls(platform.publish_calls(target, conn)),
+                # a forced publish of results already in the table gets its own ledger id
+                details={"publication_id": f"{run_id}.{state.serial if state else 0}"}
+                if reason.startswith("--replace")
+                else {},
             )
         )
 

@@ -1,0 +1,72 @@
+"""Run the CLI in-process and build small specs in a temp folder."""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from runner.cli import run
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+def publish(capsys: pytest.CaptureFixture[str], *args: str) -> Result:
+    code = run(list(args))
+    captured = capsys.readouterr()
+    return Result(code, captured.out, captured.err)
+
+
+ORDERS_CSV = """\
+id,customer,amount
+1,alice,10.5
+2,bob,
+3,carol,7.25
+4,dave,3.0
+"""
+
+
+def write_spec(folder: Path, body: str, *, csv: str = ORDERS_CSV) -> Path:
+    (folder / "data").mkdir(parents=True, exist_ok=True)
+    (folder / "data" / "orders.csv").write_text(csv)
+    spec = folder / "publish.yaml"
+    spec.write_text(textwrap.dedent(body))
+    return spec
+
+
+BASIC = """\
+version: 1
+name: shop
+connections:
+  warehouse:
+    vendor: sqlite
+    database: warehouse.db
+jobs:
+  orders_clean:
+    inputs:
+      orders: data/orders.csv
+    recipe: select id, customer, amount from orders where amount is not null
+    outputs: [avro, csv]
+targets:
+  orders_out:
+    job: orders_clean
+    connection: warehouse
+    path: [main]
+    table: orders
+    action: truncateAndLoad
+    inputFormat: avro
+  orders_copy:
+    job: orders_clean
+    connection: warehouse
+    path: [main]
+    table: orders_copy
+    action: dropAndLoad
+    inputFormat: csv
+"""
