@@ -19,14 +19,15 @@ import json
 import os
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 
 from runner.errors import LockError, StateError
 from runner.state.common import (
+    StateEncoder,
     check_successor,
-    dumps_state,
     lock_info_from_json,
     lock_info_to_json,
     locked_message,
@@ -57,6 +58,9 @@ class LocalStateBackend:
         self.path = self.folder / f"{spec_name}.{environment}.state.json"
         self.backup_path = self.path.with_name(self.path.name + ".backup")
         self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self._encoder = StateEncoder()
+        #: the file this object last wrote (device, inode, size, mtime) and its state
+        self._written: tuple[tuple[int, int, int, int] | None, State] | None = None
 
     def describe(self) -> str:
         return str(self.path)
@@ -129,17 +133,49 @@ class LocalStateBackend:
                 f"{state.environment!r} to {self.path} (spec {self.spec_name!r} environment "
                 f"{self.environment!r})"
             )
-        loaded = self._load()  # refuses an unreadable state, or a missing one with a backup
-        stored = loaded[0] if loaded else None
+        stored = self._stored()
         check_successor(stored, state, str(self.path))
         new = state.replace(serial=state.serial + 1)
+        text = self._encoder.dumps(new).encode()
         self.folder.mkdir(parents=True, exist_ok=True)
         self._remove_orphan_temps()
-        if loaded is not None:
-            # the current text parsed above; keep exactly it as the backup before replacing
-            self._atomic_write(self.backup_path, loaded[1])
-        self._atomic_write(self.path, dumps_state(new).encode())
+        if stored is not None:
+            self._keep_backup()
+        self._atomic_write(self.path, text)
+        self._written = (_file_key(self.path), new)
         return new
+
+    def _stored(self) -> State | None:
+        """The stored state, checked; not parsed again when it is the file this object wrote."""
+        if self._written is not None and _file_key(self.path) == self._written[0]:
+            return self._written[1]
+        loaded = self._load()  # refuses an unreadable state, or a missing one with a backup
+        return loaded[0] if loaded else None
+
+    def _keep_backup(self) -> None:
+        """Make the current state file (checked to parse) the backup, atomically.
+
+        The state file is only ever replaced, never changed in place, so a hard link to
+        it is a stable copy; where links are not possible its bytes are copied.
+        """
+        temp = (
+            self.folder / f".{self.backup_path.name}.{os.getpid()}.{uuid.uuid4().hex}{_TEMP_SUFFIX}"
+        )
+        current = _file_key(self.path)
+        backup = _file_key(self.backup_path)
+        if current and backup and current[:2] == backup[:2]:
+            return  # already linked (a write was cut short after its backup step)
+        try:
+            os.link(self.path, temp)
+        except OSError:
+            self._atomic_write(self.backup_path, self.path.read_bytes())
+            return
+        try:
+            os.replace(temp, self.backup_path)
+        finally:
+            # rename() does nothing when both names are links to one file: never leave it
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
 
     def _atomic_write(self, target: Path, data: bytes) -> None:
         fd, temp = tempfile.mkstemp(
@@ -259,6 +295,14 @@ class LocalStateBackend:
         # the holder keeps its flock on the unlinked file; new applies lock a new file
         self.lock_path.unlink()
         _fsync_dir(self.folder)
+
+
+def _file_key(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _same_file(fd: int, path: Path) -> bool:

@@ -24,11 +24,11 @@ from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from psycopg.types.json import Jsonb
 
 from runner.errors import LockError, StateError
 from runner.spec.secrets import Secret, redact, register, reveal
 from runner.state.common import (
+    StateEncoder,
     check_successor,
     locked_message,
     new_lock_info,
@@ -96,6 +96,7 @@ class PostgresStateBackend:
         self._lock_key = advisory_key(spec_name, environment)
         self._write_key = advisory_key(spec_name, environment, "write")
         self._tables_ready = False
+        self._encoder = StateEncoder()
 
     def describe(self) -> str:
         host = self._params.get("host") or self._params.get("hostaddr") or "localhost"
@@ -201,13 +202,13 @@ class PostgresStateBackend:
             try:
                 conn.execute(
                     "insert into publish_state (spec, environment, lineage, serial, data) "
-                    "values (%s, %s, %s, %s, %s)",
+                    "values (%s, %s, %s, %s, %s::jsonb)",
                     (
                         self.spec_name,
                         self.environment,
                         new.lineage,
                         new.serial,
-                        Jsonb(new.to_json()),
+                        self._encoder.dumps(new),
                     ),
                 )
             except psycopg.errors.UniqueViolation:

@@ -47,6 +47,7 @@ state = backend.read()
 tempfile.mkstemp = step("mkstemp", tempfile.mkstemp)
 os.fsync = step("fsync", os.fsync)
 os.replace = step("replace", os.replace)
+os.link = step("link", os.link)
 backend.write(state.with_connection(ConnectionRecord("wh", "new")))
 print(len(steps), flush=True)
 """
@@ -91,7 +92,7 @@ def test_kill_before_each_step_of_a_write(tmp_path: Path) -> None:
         check=True,
     )
     steps = int(count.stdout)
-    assert steps >= 6  # temp file, fsync, rename for the backup and for the state
+    assert steps >= 5  # link and rename for the backup; temp file, fsync, rename, fsync
 
     for kill_at in range(1, steps + 1):
         folder = tmp_path / f"kill{kill_at}"

@@ -230,19 +230,95 @@ def test_crash_in_replace_leaves_old_state_and_backup(
         assert {p.name: p.read_bytes() for p in backend.folder.iterdir()} == before
 
 
+@pytest.mark.parametrize("links", [True, False])
 def test_crash_in_fsync_leaves_old_state(
-    backend: LocalStateBackend, two_writes: State, monkeypatch: pytest.MonkeyPatch
+    backend: LocalStateBackend,
+    two_writes: State,
+    monkeypatch: pytest.MonkeyPatch,
+    links: bool,
 ) -> None:
     def fsync(fd: int) -> None:
         raise OSError(5, "Input/output error")
 
+    def link(src: str, dst: str) -> None:
+        raise OSError(1, "Operation not permitted")
+
     monkeypatch.setattr(os, "fsync", fsync)
+    if not links:  # a file system without hard links: the backup is a copy
+        monkeypatch.setattr(os, "link", link)
     with pytest.raises(OSError, match="Input/output error"):
         backend.write(two_writes)
     monkeypatch.undo()
     assert backend.read() == two_writes
-    assert parses(backend.backup_path).serial == 1
+    # with links the backup is already the current file; a copy failed before it replaced
+    assert parses(backend.backup_path).serial == (2 if links else 1)
     assert len(list(backend.folder.iterdir())) == 2
+
+
+def test_backup_is_copied_where_links_are_not_possible(
+    backend: LocalStateBackend, two_writes: State, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def link(src: str, dst: str) -> None:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", link)
+    s3 = backend.write(two_writes)
+    assert parses(backend.backup_path) == two_writes
+    assert os.stat(backend.backup_path).st_ino != os.stat(backend.path).st_ino
+    assert backend.read() == s3
+
+
+def test_file_changed_by_hand_between_writes_is_checked_again(
+    backend: LocalStateBackend, two_writes: State
+) -> None:
+    data = json.loads(backend.path.read_text())
+    data["lineage"] = "edited"
+    backend.path.write_text(json.dumps(data))
+    with pytest.raises(StateError, match="stored lineage edited"):
+        backend.write(two_writes)
+    backend.path.write_text("{")
+    with pytest.raises(StateError, match="is unreadable"):
+        backend.write(two_writes)
+
+
+def varied_state() -> State:
+    state = State("lin", 0, "sales", "default", applied_plans=("p1", "p2"))
+    state = state.with_connection(ConnectionRecord("wh", "fp", vendor="sqlite"))
+    state = state.with_connection(ConnectionRecord("Ärger", "fp2", remote_id=7))
+    for i in range(3):
+        state = state.with_job(
+            JobRunRecord(
+                f"j{i}",
+                f"r{i}",
+                "fp",
+                "2026",
+                rows=i,
+                schema=[["a", "int"]],
+                results={"avro": {"path": "x/ü.avro", "rows": i}},
+            )
+        )
+    return state.with_failure("target.t", "r9", 'bad "quote"\nline', "2026")
+
+
+def test_encoder_matches_plain_json_across_writes(backend: LocalStateBackend) -> None:
+    from runner.state.common import StateEncoder, dumps_state
+    from runner.state.model import PublicationRecord
+
+    encoder = StateEncoder()
+    empty = first_state()
+    assert encoder.dumps(empty) == dumps_state(empty)
+    state = varied_state()
+    assert encoder.dumps(state) == dumps_state(state)
+    changed = state.with_job(JobRunRecord("j1", "r-new", "fp", "2027")).without("job.j0")
+    changed = changed.with_publication(
+        PublicationRecord("t", "r1", "wh.main.t", "create", 1, 1, [["a", "integer"]], "2026")
+    )
+    assert encoder.dumps(changed) == dumps_state(changed)
+    # the same record object under another key
+    moved = changed.replace(jobs={"other": changed.jobs["j2"], **changed.jobs})
+    assert encoder.dumps(moved) == dumps_state(moved)
+    written = backend.write(moved)
+    assert backend.path.read_text() == dumps_state(written)
 
 
 def test_temp_files_of_dead_writers_are_removed(
