@@ -346,10 +346,7 @@ class PostgresTarget:
         try:
             with conn.transaction():
                 cur = conn.cursor()
-                cur.execute(
-                    "select pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                    (f"{self._schema(request.ref)}.{request.ref.table}",),
-                )
+                self._lock(cur, request.ref)
                 done = self._ledger_rows(cur, request)
                 if done is not None:
                     info = self._describe_in(cur, request.ref)
@@ -374,6 +371,13 @@ class PostgresTarget:
             rows_after=after,
             columns=final.columns if final else (),
             seconds=time.monotonic() - started,
+        )
+
+    def _lock(self, cur: psycopg.Cursor[Any], ref: TableRef) -> None:
+        """Serialise publishes of one table (held until the transaction ends)."""
+        cur.execute(
+            "select pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            (f"{self._schema(ref)}.{ref.table}",),
         )
 
     def _describe_in(self, cur: psycopg.Cursor[Any], ref: TableRef) -> TableInfo | None:
@@ -506,10 +510,13 @@ class PostgresTarget:
               join pg_rewrite r on r.oid = d.objid
               join pg_class v on v.oid = r.ev_class
               join pg_namespace vn on vn.oid = v.relnamespace
-             where d.refobjid = to_regclass(%s) and v.oid <> d.refobjid
+             where d.refobjid = (select c.oid from pg_class c
+                                   join pg_namespace n on n.oid = c.relnamespace
+                                  where n.nspname = %s and c.relname = %s)
+               and v.oid <> d.refobjid
              order by 1
             """,
-            (sql.Identifier(self._schema(ref), ref.table).as_string(cur),),
+            (self._schema(ref), ref.table),
         )
         return [str(r[0]) for r in cur.fetchall()]
 
@@ -564,10 +571,13 @@ class PostgresTarget:
               from pg_index i
               cross join unnest(i.indkey) with ordinality as k(attnum, ord)
               join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
-             where i.indrelid = to_regclass(%s) and i.indisunique and i.indpred is null
+             where i.indrelid = (select c.oid from pg_class c
+                                   join pg_namespace n on n.oid = c.relnamespace
+                                  where n.nspname = %s and c.relname = %s)
+               and i.indisunique and i.indpred is null
              group by i.indexrelid
             """,
-            (self._ident(ref).as_string(cur),),
+            (self._schema(ref), ref.table),
         )
         if any(sorted(r[0]) == sorted(key) for r in cur.fetchall()):
             return
@@ -588,9 +598,9 @@ class PostgresTarget:
             """
             select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
              where n.nspname = %s and c.relkind = 'r'
-               and (starts_with(c.relname, %s) or starts_with(c.relname, %s))
+               and (left(c.relname, %s) = %s or left(c.relname, %s) = %s)
             """,
-            (self._schema(ref), *prefixes),
+            (self._schema(ref), len(prefixes[0]), prefixes[0], len(prefixes[1]), prefixes[1]),
         )
         for (name,) in cur.fetchall():
             cur.execute(sql.SQL("drop table if exists {}").format(self._ident(ref, name)))
@@ -647,8 +657,9 @@ class PostgresTarget:
         m = _COPY_LINE.search(diag.context or "")
         if m:
             where = f" at row {int(m.group(1))}"
-            if m.group(2):
-                where += f", column {m.group(2).strip()!r}"
+            column = m.group(2).strip() if m.group(2) else diag.column_name
+            if column:
+                where += f", column {column!r}"
         elif diag.column_name:
             where = f" in column {diag.column_name!r}"
         hint = ""
