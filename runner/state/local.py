@@ -137,11 +137,22 @@ class LocalStateBackend:
         check_successor(stored, state, str(self.path))
         new = state.replace(serial=state.serial + 1)
         text = self._encoder.dumps(new).encode()
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self._remove_orphan_temps()
-        if stored is not None:
-            self._keep_backup()
-        self._atomic_write(self.path, text)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._remove_orphan_temps()
+            if stored is not None:
+                self._keep_backup()
+            self._atomic_write(self.path, text)
+        except OSError as exc:
+            kept = (
+                f"the stored state (serial {stored.serial}) is intact"
+                if stored
+                else ("no state was stored")
+            )
+            raise StateError(
+                f"cannot write state {self.path}: {exc.strerror or exc}; {kept}. Free space "
+                "or fix permissions on the folder, then apply again"
+            ) from exc
         self._written = (_file_key(self.path), new)
         return new
 
@@ -209,8 +220,11 @@ class LocalStateBackend:
 
     @contextlib.contextmanager
     def _lock(self, operation: str, timeout: float) -> Iterator[LockInfo]:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd = self._acquire(timeout)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd = self._acquire(timeout)
+        except OSError as exc:
+            raise StateError(f"cannot lock state {self.lock_path}: {exc.strerror or exc}") from exc
         try:
             info = new_lock_info(operation)
             text = json.dumps(lock_info_to_json(info), indent=2, sort_keys=True) + "\n"

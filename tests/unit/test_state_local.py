@@ -218,7 +218,9 @@ def test_crash_in_replace_leaves_old_state_and_backup(
         real_replace(src, dst)
 
     monkeypatch.setattr(os, "replace", replace)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(
+        StateError, match=r"No space left on device; the stored state \(serial 2\) is intact"
+    ):
         backend.write(two_writes.with_connection(ConnectionRecord("wh", "fp")))
     monkeypatch.undo()
 
@@ -246,7 +248,7 @@ def test_crash_in_fsync_leaves_old_state(
     monkeypatch.setattr(os, "fsync", fsync)
     if not links:  # a file system without hard links: the backup is a copy
         monkeypatch.setattr(os, "link", link)
-    with pytest.raises(OSError, match="Input/output error"):
+    with pytest.raises(StateError, match=r"cannot write state .*: Input/output error"):
         backend.write(two_writes)
     monkeypatch.undo()
     assert backend.read() == two_writes
