@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from runner.plan.planner import PlanOptions, make_plan
+from runner.plan.render import render_plan
 from runner.platforms.registry import open_platform
 from runner.spec.api import load_spec
 from runner.targets.pool import TargetPool
@@ -58,7 +59,7 @@ def build(folder: Path, targets: int) -> Path:
     return spec
 
 
-def measure(targets: int) -> tuple[float, int, int]:
+def measure(targets: int) -> tuple[float, int, int, int]:
     with tempfile.TemporaryDirectory() as tmp:
         spec_path = build(Path(tmp), targets)
         started = time.perf_counter()
@@ -69,7 +70,8 @@ def measure(targets: int) -> tuple[float, int, int]:
             queries = pool.introspection_queries()
         elapsed = time.perf_counter() - started
         platform.close()
-        return elapsed, queries, len(plan.changes)
+        markdown = render_plan(plan, "markdown")
+        return elapsed, queries, len(plan.changes), len(markdown)
 
 
 def main() -> None:
@@ -78,10 +80,10 @@ def main() -> None:
     args = parser.parse_args()
     measure(50)  # warm imports
     for n in (args.targets // 4, args.targets):
-        elapsed, queries, changes = measure(n)
+        elapsed, queries, changes, md = measure(n)
         print(
             f"{n:>6} targets over {CONNECTIONS} connections: plan in {elapsed:.2f} s, "
-            f"{queries} introspection queries, {changes} changes"
+            f"{queries} introspection queries, {changes} changes, markdown {md:,} chars"
         )
     limit = 3.0
     print(f"limit for {args.targets} targets: {limit:.1f} s")
