@@ -1,0 +1,237 @@
+"""The MySQL/MariaDB target against the local MariaDB (LOAD DATA and the INSERT fallback)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import itertools
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pymysql
+import pytest
+from _warehouse_data import make_results
+
+from runner.errors import TargetError
+from runner.results import ResultSet
+from runner.spec.model import Connection
+from runner.spec.secrets import Secret
+from runner.targets import _common
+from runner.targets.base import ColumnInfo, PublishRequest, TableRef
+from runner.targets.mysql import MysqlTarget, quote
+
+pytestmark = pytest.mark.mysql
+
+HOST = os.environ.get("PUBLISH_TEST_MYSQL_HOST", "127.0.0.1")
+PORT = int(os.environ.get("PUBLISH_TEST_MYSQL_PORT", "3306"))
+CONN = Connection(name="my", vendor="mysql", host=HOST, port=PORT, username="root")
+_runs = itertools.count()
+
+
+@pytest.fixture(params=["load_data", "inserts"])
+def target(request: pytest.FixtureRequest, mysql_database: str) -> Iterator[MysqlTarget]:
+    t = MysqlTarget(CONN, local_infile=request.param == "load_data")
+    yield t
+    t.close()
+
+
+@pytest.fixture
+def db(mysql_database: str) -> Iterator[Any]:
+    c = pymysql.connect(host=HOST, port=PORT, user="root", database=mysql_database, autocommit=True)
+    yield c.cursor()
+    c.close()
+
+
+def publish(
+    t: MysqlTarget,
+    database: str,
+    results: ResultSet,
+    action: str,
+    *,
+    table: str = "orders",
+    key: tuple[str, ...] = (),
+    run_id: str | None = None,
+) -> Any:
+    ref = TableRef("my", (database,), table)
+    run = run_id or f"run-{next(_runs)}"
+    return t.publish(PublishRequest("out", ref, action, results, run, key))
+
+
+def rows(db: Any, table: str = "orders") -> list[tuple[Any, ...]]:
+    db.execute(f"select * from {quote(table)} order by 1")
+    return list(db.fetchall())
+
+
+def frame(ids: range, tag: str = "a") -> pl.DataFrame:
+    return pl.DataFrame({"id": list(ids), "name": [f"{tag}{i}" for i in ids]})
+
+
+def test_types_round_trip(
+    target: MysqlTarget, mysql_database: str, db: Any, tmp_path: Path
+) -> None:
+    data = pl.DataFrame(
+        {
+            "id": [1, 2, 3, 4],
+            "s": ["plain", "", None, "NULL"],  # '' and NULL and the word NULL stay apart
+            "long": ["x" * 100_000, 'q " c , n \n \\N end', None, None],
+            "flag": [True, False, None, None],
+            "amount": pl.Series(
+                [decimal.Decimal("12.34"), None, decimal.Decimal("-0.01"), None],
+                dtype=pl.Decimal(12, 2),
+            ),
+            "at": [dt.datetime(2024, 5, 1, 12, 30, 15, 123456, tzinfo=dt.UTC), None, None, None],
+            "day": [dt.date(2024, 2, 29), None, None, None],
+            "blob": [b'\x00\xff,"\n', b"", None, None],
+        }
+    )
+    result = publish(target, mysql_database, make_results(tmp_path / "r", data), "create")
+    assert result.rows_after == 4
+    got = rows(db)
+    assert [r[1] for r in got] == ["plain", "", None, "NULL"]
+    assert got[0][2] == "x" * 100_000 and got[1][2] == 'q " c , n \n \\N end'
+    assert [r[3] for r in got] == [1, 0, None, None]
+    assert [r[4] for r in got][:3] == [decimal.Decimal("12.34"), None, decimal.Decimal("-0.01")]
+    assert got[0][5] == dt.datetime(2024, 5, 1, 12, 30, 15, 123456)  # stored as UTC
+    assert got[0][6] == dt.date(2024, 2, 29)
+    assert [r[7] for r in got][:3] == [b'\x00\xff,"\n', b"", None]
+    types = {c.name: c.sql_type for c in result.columns}
+    assert types == {
+        "id": "bigint", "s": "longtext", "long": "longtext", "flag": "tinyint(1)",
+        "amount": "decimal(12,2)", "at": "datetime(6)", "day": "date", "blob": "longblob",
+    }  # fmt: skip
+
+
+def test_every_action(target: MysqlTarget, mysql_database: str, db: Any, tmp_path: Path) -> None:
+    first = make_results(tmp_path / "1", frame(range(1, 4)))
+    more = make_results(tmp_path / "2", frame(range(4, 6), "b"))
+    overlap = make_results(tmp_path / "3", frame(range(3, 7), "u"))
+    name = mysql_database
+
+    with pytest.raises(TargetError, match="does not exist"):
+        publish(target, name, first, "load")
+    assert publish(target, name, first, "create").rows_after == 3
+    with pytest.raises(TargetError, match="already exists"):
+        publish(target, name, first, "create")
+    assert publish(target, name, more, "load").rows_after == 5
+    assert publish(target, name, more, "createAndLoad").rows_after == 7
+    assert publish(target, name, first, "truncateAndLoad").rows_after == 3
+    assert rows(db) == [(1, "a1"), (2, "a2"), (3, "a3")]
+    assert publish(target, name, overlap, "upsert", key=("id",)).rows_after == 6
+    assert rows(db) == [(1, "a1"), (2, "a2"), (3, "u3"), (4, "u4"), (5, "u5"), (6, "u6")]
+    assert publish(target, name, more, "dropAndLoad").rows_after == 2
+    assert rows(db) == [(4, "b4"), (5, "b5")]
+    for i, action in enumerate(["createAndLoad", "truncateAndLoad", "dropAndLoad", "upsert"]):
+        res = publish(target, name, first, action, table=f"new{i}", key=("id",))
+        assert res.rows_after == 3 and rows(db, f"new{i}") == rows(db, "new0")
+    db.execute("select count(*) from information_schema.TABLES where TABLE_SCHEMA = %s "
+               "and TABLE_NAME like '\\_pub\\_%%'", (name,))  # fmt: skip
+    assert db.fetchone() == (0,)
+
+
+def test_truncate_and_load_keeps_views_and_definition(
+    target: MysqlTarget, mysql_database: str, db: Any, tmp_path: Path
+) -> None:
+    db.execute("create table orders (id bigint primary key, name varchar(20) not null default 'z')")
+    db.execute("insert into orders values (1, 'old')")
+    db.execute("create view v_orders as select * from orders where id > 1")
+    new = make_results(tmp_path / "n", frame(range(5, 9)))
+    publish(target, mysql_database, new, "truncateAndLoad")
+    db.execute("select count(*) from v_orders")
+    assert db.fetchone() == (4,)
+    db.execute("show create table orders")
+    ddl = db.fetchone()[1].lower()
+    assert "primary key (`id`)" in ddl and "varchar(20) not null default 'z'" in ddl
+
+
+def test_ledger_makes_a_repeat_a_no_op(
+    target: MysqlTarget, mysql_database: str, db: Any, tmp_path: Path
+) -> None:
+    results = make_results(tmp_path / "1", frame(range(1, 4)))
+    for action in ("createAndLoad", "truncateAndLoad"):
+        publish(target, mysql_database, results, action, run_id=f"same-{action}")
+        again = publish(target, mysql_database, results, "createAndLoad", run_id=f"same-{action}")
+        assert again.already_published and again.rows_after == 3
+    assert len(rows(db)) == 3
+
+
+@pytest.mark.parametrize(
+    ("ddl", "value", "message"),
+    [
+        ("name varchar(10)", "x" * 11, "Data (too long|truncated) for column 'name' at row 5"),
+        ("name decimal(5,2)", "12345.5", "Out of range value for column 'name' at row 5"),
+    ],
+)
+def test_a_value_that_does_not_fit_names_row_and_column(
+    target: MysqlTarget,
+    mysql_database: str,
+    db: Any,
+    tmp_path: Path,
+    ddl: str,
+    value: str,
+    message: str,
+) -> None:
+    db.execute(f"create table orders (id bigint not null, {ddl})")
+    db.execute("insert into orders values (1, '1')")
+    names = ["1"] * 6
+    names[4] = value
+    results = make_results(tmp_path / "r", pl.DataFrame({"id": range(10, 16), "name": names}))
+    for action in ("load", "truncateAndLoad", "upsert", "createAndLoad"):
+        with pytest.raises(TargetError) as err:
+            publish(target, mysql_database, results, action, key=("id",))
+        text = str(err.value)
+        assert (
+            re.search(message, text) and "at row 5, column 'name'" in text and "target.out" in text
+        )
+        assert rows(db) == [(1, decimal.Decimal("1.00") if "decimal" in ddl else "1")]
+
+
+def test_describe_one_query_per_database(
+    target: MysqlTarget, mysql_database: str, db: Any, monkeypatch: Any
+) -> None:
+    db.execute("create table a (id int primary key, v decimal(12,2), s varchar(10), f tinyint(1))")
+    db.execute("insert into a values (1, 1, 'x', 1), (2, 2, 'y', 0)")
+    db.execute("create table b (t datetime(6) not null)")
+    refs = [TableRef("my", (mysql_database,), n) for n in ("a", "b", "missing")]
+    info = target.describe(refs)
+    a, b = info[refs[0]], info[refs[1]]
+    assert info[refs[2]] is None and a is not None and b is not None
+    assert [c.sql_type for c in a.columns] == ["int", "decimal(12,2)", "varchar(10)", "tinyint(1)"]
+    assert (a.rows, a.rows_estimated, a.primary_key, b.rows) == (2, False, ("id",), 0)
+    assert b.columns == (ColumnInfo("t", "datetime(6)", False),)
+    assert target.introspection_queries == 2
+    monkeypatch.setattr(_common, "EXACT_COUNT_LIMIT", 0)
+    a2 = target.describe(refs[:1])[refs[0]]
+    assert a2 is not None and a2.rows_estimated
+
+
+def test_type_matches(target: MysqlTarget) -> None:
+    def ok(sql_type: str, logical: str) -> bool:
+        return target.type_matches(ColumnInfo("c", sql_type), logical)
+
+    assert ok("bigint", "int32") and ok("int(11)", "int32") and not ok("int", "int64")
+    assert not ok("int unsigned", "int32") and ok("tinyint(1)", "boolean")
+    assert ok("decimal(12,2)", "decimal(10,2)") and not ok("decimal(5,2)", "decimal(10,2)")
+    assert ok("varchar(10)", "string") and ok("longtext", "string") and not ok("blob", "string")
+    assert ok("datetime(6)", "timestamptz") and not ok("datetime", "timestamp")
+
+
+def test_identifiers_with_backticks(
+    target: MysqlTarget, mysql_database: str, db: Any, tmp_path: Path
+) -> None:
+    data = pl.DataFrame({"we`ird": [1], "na;me": ["x"]})
+    publish(target, mysql_database, make_results(tmp_path / "r", data), "create", table="t`x")
+    assert rows(db, "t`x") == [(1, "x")]
+
+
+def test_connection_errors_name_the_connection_not_the_password() -> None:
+    secret = Secret("my-s3cr3t-#/?@pw", names=["MY_PASSWORD"])
+    conn = Connection(name="wh", vendor="mysql", host=HOST, port=PORT, username="nobody",
+                      password=secret)  # fmt: skip
+    with pytest.raises(TargetError) as err:
+        MysqlTarget(conn).describe([TableRef("wh", ("test",), "x")])
+    assert f"connection.wh ({HOST}:{PORT})" in str(err.value)
+    assert "s3cr3t" not in str(err.value)
