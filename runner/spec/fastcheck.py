@@ -61,8 +61,9 @@ class _Compiler:
         if node is False:
             return _never
         props: Mapping[str, Any] = node.get("properties", {})
+        patterns = [re.compile(rx) for rx in node.get("patternProperties", {})]
         checks = [
-            self.keyword(keyword, value, props)
+            self.keyword(keyword, value, props, patterns)
             for keyword, value in node.items()
             if keyword not in _ANNOTATIONS and keyword not in ("if", "then", "else")
         ]
@@ -76,13 +77,23 @@ class _Compiler:
             )
         return _all_of(checks)
 
-    def keyword(self, keyword: str, value: Any, props: Mapping[str, Any]) -> Check:
+    def keyword(
+        self,
+        keyword: str,
+        value: Any,
+        props: Mapping[str, Any],
+        patterns: list[re.Pattern[str]],
+    ) -> Check:
         if keyword == "$ref":
             return self.ref(value)
         if keyword == "properties":
             return _properties({n: self.compile(sub) for n, sub in value.items()})
         if keyword == "additionalProperties":
-            return _additional(self.compile(value), frozenset(props))
+            return _additional(self.compile(value), frozenset(props), patterns)
+        if keyword == "patternProperties":
+            return _pattern_properties(
+                [(re.compile(rx), self.compile(sub)) for rx, sub in value.items()]
+            )
         if keyword == "items":
             return _items(self.compile(value))
         if keyword == "propertyNames":
@@ -137,9 +148,21 @@ def _properties(compiled: dict[str, Check]) -> Check:
     return check
 
 
-def _additional(extra: Check, known: frozenset[str]) -> Check:
+def _additional(extra: Check, known: frozenset[str], patterns: list[re.Pattern[str]]) -> Check:
+    def other(name: str) -> bool:
+        return name not in known and not any(p.search(name) for p in patterns)
+
     def check(v: Any) -> bool:
-        return not isinstance(v, dict) or all(extra(x) for n, x in v.items() if n not in known)
+        return not isinstance(v, dict) or all(extra(x) for n, x in v.items() if other(n))
+
+    return check
+
+
+def _pattern_properties(rules: list[tuple[re.Pattern[str], Check]]) -> Check:
+    def check(v: Any) -> bool:
+        if not isinstance(v, dict):
+            return True
+        return all(c(x) for n, x in v.items() for rx, c in rules if rx.search(n))
 
     return check
 

@@ -207,8 +207,11 @@ class IssueMaker:
             return [self.at(sub, f"'{instance}' is not a valid name: use {words}", key=True)]
         if kind == "additionalProperties" and isinstance(instance, dict):
             allowed = set(error.schema.get("properties", {}))
+            patterns = [re.compile(rx) for rx in error.schema.get("patternProperties", {})]
             out = []
             for extra in sorted(set(instance) - allowed):
+                if any(rx.search(extra) for rx in patterns):
+                    continue
                 sub = paths.child(path, extra)
                 out.append(
                     self.at(sub, f"unknown key '{extra}'{did_you_mean(extra, allowed)}", key=True)
@@ -243,7 +246,15 @@ class IssueMaker:
             wanted = error.validator_value
             names = [wanted] if isinstance(wanted, str) else list(wanted)
             words = " or ".join(_TYPE_WORDS.get(n, n) for n in names)
-            return [self.at(path, f"expected {words}, got {_describe(instance)}")]
+            hint = ""
+            scalar = bool(set(names) & {"integer", "number", "boolean"})
+            if (
+                scalar
+                and isinstance(instance, str)
+                and re.fullmatch(r"[+-]?\d+(\.\d*)?|true|false", instance.strip())
+            ):
+                hint = "; write it without quotes"
+            return [self.at(path, f"expected {words}, got {_describe(instance)}{hint}")]
         if kind == "const" and parts == ["version"]:
             return [self.at(path, f"{_describe(instance)} is not supported; only version 1 exists")]
         if kind == "uniqueItems":
@@ -271,13 +282,29 @@ def schema_issues(
         if surely_valid(data):
             return []
     v = environments_validator() if loose_environments else validator()
-    issues: list[SpecIssue] = []
+    errors = []
     for error in v.iter_errors(data):
         if loose_environments and not _structural(error):
             continue
         path = paths.join(list(error.absolute_path))
         if skip and _under_any(path, skip):
             continue
+        errors.append((path, error))
+    # a misspelt key also makes the key it meant missing: report the misspelling only
+    meant = set()
+    for path, error in errors:
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            allowed = list(error.schema.get("properties", {}))
+            for extra in set(error.instance) - set(allowed):
+                close = difflib.get_close_matches(extra, allowed, n=1, cutoff=0.6)
+                if close:
+                    meant.add((path, close[0]))
+    issues: list[SpecIssue] = []
+    for path, error in errors:
+        if error.validator == "required":
+            match = re.match(r"^'(.*)' is a required property$", error.message)
+            if match and (path, match.group(1)) in meant:
+                continue
         issues.extend(maker.from_schema_error(error))
     return issues
 

@@ -1,0 +1,76 @@
+"""Random damage to a valid spec gives SpecError (with positions) or a Spec; never a crash."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from runner.errors import SpecError
+from runner.spec.api import load_spec
+
+REPO = Path(__file__).resolve().parents[2]
+BASE = yaml.safe_load((REPO / "publish_specs" / "quickstart" / "publish.yaml").read_text())
+WEIRD: list[Any] = [
+    None,
+    True,
+    0,
+    -1,
+    1.5,
+    "",
+    "x",
+    "{{ vars.schema }}",
+    "{{ nope }}",
+    "../../etc/passwd",
+    [],
+    ["a", 1],
+    {},
+    {"a": {"b": []}},
+    "a`b;",
+    "é" * 70,
+]
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            out += _paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            out += _paths(value, (*prefix, i))
+    return out
+
+
+def _damaged(rng: random.Random) -> Any:
+    doc = yaml.safe_load(yaml.safe_dump(BASE))
+    for _ in range(rng.randint(1, 3)):
+        path = rng.choice(_paths(doc)[1:])
+        holder = doc
+        for part in path[:-1]:
+            holder = holder[part]
+        if rng.random() < 0.2 and isinstance(holder, dict):
+            del holder[path[-1]]
+        else:
+            holder[path[-1]] = rng.choice(WEIRD)
+    return doc
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_damaged_spec_fails_cleanly(seed: int, tmp_path: Path) -> None:
+    rng = random.Random(seed)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "orders.csv").write_text("id\n1\n")
+    spec = tmp_path / "publish.yaml"
+    spec.write_text(yaml.safe_dump(_damaged(rng), sort_keys=False, allow_unicode=True))
+    try:
+        load_spec(spec, environment="prod" if seed % 2 else None)
+    except SpecError as exc:
+        assert exc.issues
+        for issue in exc.issues:
+            assert issue.file == str(spec)
+            assert issue.path.startswith("$")
+            assert issue.message
