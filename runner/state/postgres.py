@@ -97,6 +97,7 @@ class PostgresStateBackend:
         self._write_key = advisory_key(spec_name, environment, "write")
         self._tables_ready = False
         self._encoder = StateEncoder()
+        self._written: tuple[int, str, str] | None = None
 
     def describe(self) -> str:
         host = self._params.get("host") or self._params.get("hostaddr") or "localhost"
@@ -197,20 +198,20 @@ class PostgresStateBackend:
         new = state.replace(serial=state.serial + 1)
         with self._connection() as conn, conn.transaction():
             conn.execute("select pg_advisory_xact_lock(%s)", (self._write_key,))
-            # lineage and serial are columns: checking them needs no parse of the data
-            # (read() checks the data, and the caller read the state it writes over)
             row = conn.execute(
-                "select serial, lineage from publish_state where spec = %s and "
+                "select serial, lineage, xmin::text from publish_state where spec = %s and "
                 "environment = %s order by serial desc limit 1",
                 (self.spec_name, self.environment),
             ).fetchone()
             if row is not None:
+                if tuple(row) != self._written:  # xmin changes when a row is updated
+                    self._read(conn)  # refuses to write over a row whose data is unreadable
                 stored = State(row[1], row[0], self.spec_name, self.environment)
                 check_successor(stored, state, self._where())
             try:
-                conn.execute(
+                inserted = conn.execute(
                     "insert into publish_state (spec, environment, lineage, serial, data) "
-                    "values (%s, %s, %s, %s, %s::jsonb)",
+                    "values (%s, %s, %s, %s, %s::jsonb) returning xmin::text",
                     (
                         self.spec_name,
                         self.environment,
@@ -224,10 +225,14 @@ class PostgresStateBackend:
                     f"refusing to write state serial {new.serial} to {self._where()}: another "
                     "writer stored that serial at the same time. Plan again"
                 ) from None
+            xmin_row = inserted.fetchone()
+            xmin = str(xmin_row[0]) if xmin_row else ""
             conn.execute(
                 "delete from publish_state where spec = %s and environment = %s and serial <= %s",
                 (self.spec_name, self.environment, new.serial - KEEP_SERIALS),
             )
+        #: the row this object wrote last: its data needs no check before the next write
+        self._written = (new.serial, new.lineage, xmin)
         return new
 
     # -- locking ---------------------------------------------------------------------
