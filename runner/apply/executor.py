@@ -9,6 +9,7 @@ next safe point (database loads roll back, remote jobs are canceled), nothing ne
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import time
@@ -96,7 +97,7 @@ class Executor:
 
     # --- one step ---------------------------------------------------------------------
     def _run(self, change: Change) -> str:
-        kind, name = change.kind, change.name
+        kind = change.kind
         if change.action == "delete":
             self.journal.record(lambda s: s.without(change.address).without_failure(change.address))
             return "forgotten"
@@ -217,12 +218,10 @@ class Executor:
         )
 
     def _record_failure(self, change: Change, message: str) -> None:
-        try:
+        with contextlib.suppress(PublishError):  # the step's own error is what the user needs
             self.journal.record(
                 lambda s: s.with_failure(change.address, change.run_id, message, now())
             )
-        except PublishError:
-            pass  # the step's own error is what the user needs to see
 
     # --- the whole plan --------------------------------------------------------------------
     def run(self) -> ApplyReport:

@@ -41,10 +41,10 @@ def state_command(
         )
         return
     if operation == "list":
-        for addr in (
-            address and [a for a in state.addresses() if a.startswith(address)] or state.addresses()
-        ):
-            echo(addr)
+        prefix = address or ""
+        for addr in state.addresses():
+            if addr.startswith(prefix):
+                echo(addr)
         return
     if address is None:
         echo(json.dumps(state.to_json(), indent=2))

@@ -223,7 +223,7 @@ def make_plan(
     for target, _, _ in wanted:
         refs_by_conn[target.connection].add(table_ref(target))
     if options.refresh and state:
-        for name, pub in state.publications.items():
+        for name in state.publications:
             t = spec.targets.get(name)
             if t is not None and f"target.{name}" in scope:
                 refs_by_conn[t.connection].add(table_ref(t))

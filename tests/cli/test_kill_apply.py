@@ -55,7 +55,9 @@ def test_sigkill_mid_truncate_and_load(tmp_path: Path) -> None:
     spec = write_spec(tmp_path, SPEC, csv=big_csv(1000, "old"))
     publish = [sys.executable, "-m", "runner.cli"]
     env = {**os.environ, "NO_COLOR": "1"}
-    done = subprocess.run([*publish, "apply", "--auto-approve", str(spec)], env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [*publish, "apply", "--auto-approve", str(spec)], env=env, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr + done.stdout
     db = tmp_path / "warehouse.db"
     assert count(db) == 1000
@@ -89,8 +91,15 @@ def test_sigkill_mid_truncate_and_load(tmp_path: Path) -> None:
     assert count(db) in (1000, ROWS)  # old rows, or the load had already committed
     state = json.loads(state_file.read_text())
     assert state["serial"] > before
-    done = subprocess.run([*publish, "apply", "--auto-approve", str(spec)], env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [*publish, "apply", "--auto-approve", str(spec)], env=env, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr + done.stdout
     assert count(db) == ROWS
-    plan = subprocess.run([*publish, "plan", "--detailed-exitcode", str(spec)], env=env, capture_output=True, text=True)
+    plan = subprocess.run(
+        [*publish, "plan", "--detailed-exitcode", str(spec)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert plan.returncode == 0, plan.stdout + plan.stderr

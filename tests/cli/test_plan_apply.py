@@ -57,7 +57,10 @@ def test_apply_without_terminal_refuses_to_ask(
     r = publish(capsys, "apply", str(spec))
     assert r.code == 1
     assert "--auto-approve" in r.err
-    assert not (spec.parent / "warehouse.db").exists() or rows(spec.parent / "warehouse.db", "orders") == []
+    assert (
+        not (spec.parent / "warehouse.db").exists()
+        or rows(spec.parent / "warehouse.db", "orders") == []
+    )
 
 
 def test_saved_plan_is_applied_once_and_refused_when_stale(
@@ -92,7 +95,9 @@ def test_saved_plan_refused_when_spec_changed(
     r = publish(capsys, "apply", str(planfile))
     assert r.code == 1
     assert "spec file changed" in r.err
-    assert not (spec.parent / "warehouse.db").exists() or not rows(spec.parent / "warehouse.db", "orders")
+    assert not (spec.parent / "warehouse.db").exists() or not rows(
+        spec.parent / "warehouse.db", "orders"
+    )
 
 
 def test_protected_drop_and_load_needs_allow_destructive(
@@ -128,7 +133,9 @@ def test_table_dropped_by_hand_is_drift(spec: Path, capsys: pytest.CaptureFixtur
     assert len(rows(spec.parent / "warehouse.db", "orders_copy")) == 3
 
 
-def test_select_pulls_in_what_a_target_needs(spec: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_select_pulls_in_what_a_target_needs(
+    spec: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     r = publish(capsys, "plan", "--format", "json", "--select", "target.orders_out", str(spec))
     assert r.code == 0, r.err
     plan = json.loads(r.out)
@@ -181,6 +188,7 @@ def test_plan_output_is_deterministic(spec: Path, capsys: pytest.CaptureFixture[
     a = publish(capsys, "plan", "--format", "json", str(spec)).out
     b = publish(capsys, "plan", "--format", "json", str(spec)).out
     assert a == b
-    assert publish(capsys, "plan", "--format", "markdown", str(spec)).out == publish(
-        capsys, "plan", "--format", "markdown", str(spec)
-    ).out
+    assert (
+        publish(capsys, "plan", "--format", "markdown", str(spec)).out
+        == publish(capsys, "plan", "--format", "markdown", str(spec)).out
+    )

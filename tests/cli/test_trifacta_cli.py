@@ -30,7 +30,9 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[responses.RequestsMock]:
     monkeypatch.setenv("TRIFACTA_URL", BASE)
     monkeypatch.setenv("TRIFACTA_TOKEN", TOKEN)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        rsps.get(f"{BASE}/v4/connections/2", json={"id": 2, "name": "redshift", "vendor": "redshift"})
+        rsps.get(
+            f"{BASE}/v4/connections/2", json={"id": 2, "name": "redshift", "vendor": "redshift"}
+        )
         rsps.get(
             f"{BASE}/v4/wrangledDatasets/28629",
             json={"id": 28629, "updatedAt": "2026-11-01T00:00:00Z"},
@@ -58,14 +60,25 @@ def test_documented_example_plans_and_applies(
     assert publish_change["publishAction"] == "create"
     assert publish_change["table"] == "redshift.public.test_table2"
     put = [c for c in publish_change["api_calls"] if c["method"] == "PUT"]
-    assert put == [{"method": "PUT", "path": "/v4/jobGroups/{jobGroupId}/publish", "body": DOCUMENTED_PUT}]
-    assert not any(c["method"] == "POST" for c in changes["connection.redshift"].get("api_calls", []))
+    assert put == [
+        {"method": "PUT", "path": "/v4/jobGroups/{jobGroupId}/publish", "body": DOCUMENTED_PUT}
+    ]
+    assert not any(
+        c["method"] == "POST" for c in changes["connection.redshift"].get("api_calls", [])
+    )
     # no call that changes anything was made while planning
     assert {c.request.method for c in api.calls} == {"GET"}
 
-    api.post(f"{BASE}/v4/jobGroups", status=201, json={"id": 961, "reason": "JobStarted", "sessionId": "s"})
+    api.post(
+        f"{BASE}/v4/jobGroups",
+        status=201,
+        json={"id": 961, "reason": "JobStarted", "sessionId": "s"},
+    )
     api.get(f"{BASE}/v4/jobGroups/961/status", json="Complete")
-    api.put(f"{BASE}/v4/jobGroups/961/publish", json={"jobgroupId": 962, "reason": "JobStarted", "sessionId": "s2"})
+    api.put(
+        f"{BASE}/v4/jobGroups/961/publish",
+        json={"jobgroupId": 962, "reason": "JobStarted", "sessionId": "s2"},
+    )
     api.get(f"{BASE}/v4/jobGroups/962/status", json="Complete")
     r = publish(capsys, "apply", "--auto-approve", str(spec))
     assert r.code == 0, r.err + r.out
@@ -88,8 +101,12 @@ def test_documented_example_plans_and_applies(
 def test_unregistered_call_fails_the_plan(
     api: responses.RequestsMock, spec: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    api.replace(responses.GET, f"{BASE}/v4/connections/2", status=404,
-                json={"exception": {"name": "NotFound", "message": "no connection 2", "details": ""}})
+    api.replace(
+        responses.GET,
+        f"{BASE}/v4/connections/2",
+        status=404,
+        json={"exception": {"name": "NotFound", "message": "no connection 2", "details": ""}},
+    )
     r = publish(capsys, "plan", str(spec))
     assert r.code == 1
     assert "connection" in r.err and "2" in r.err

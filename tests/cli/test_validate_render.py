@@ -146,3 +146,22 @@ def test_help_reads_well(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for flag in ("--env", "--var", "--var-file", "--format"):
         assert flag in out
+
+
+EXAMPLES = sorted((REPO / "publish_specs").rglob("*.yaml"))
+
+
+@pytest.mark.parametrize("spec", EXAMPLES, ids=lambda p: str(p.relative_to(REPO)))
+@pytest.mark.parametrize("environment", [None, "prod"])
+def test_every_example_validates(
+    spec: Path,
+    environment: str | None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name in ("TRIFACTA_TOKEN", "PG_PASSWORD"):
+        monkeypatch.setenv(name, NASTY)
+    if environment and f"\n  {environment}:" not in spec.read_text():
+        pytest.skip(f"{spec.name} has no {environment} environment")
+    args = ["validate", str(spec)] + (["--env", environment] if environment else [])
+    assert run(args) == 0, capsys.readouterr().err

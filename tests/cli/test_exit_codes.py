@@ -1,0 +1,78 @@
+"""Exit codes and the lock, through the whole CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from runner.spec.api import load_spec
+from runner.state.open import open_backend
+from tests.cli.helpers import BASIC, publish, write_spec
+
+
+@pytest.fixture
+def spec(tmp_path: Path) -> Path:
+    return write_spec(tmp_path, BASIC)
+
+
+def test_a_held_lock_refuses_a_second_apply(spec: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    backend = open_backend(load_spec(spec))
+    with backend.lock("apply") as held:
+        r = publish(capsys, "apply", "--auto-approve", "--lock-timeout", "0.3", str(spec))
+        assert r.code == 1
+        assert held.id in r.err
+        assert "force-unlock" in r.err
+        assert not (spec.parent / "warehouse.db").exists()
+    r = publish(capsys, "apply", "--auto-approve", str(spec))
+    assert r.code == 0, r.err
+
+
+def test_a_bug_exits_3_with_one_line_and_a_log(
+    spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PUBLISH_LOG_DIR", str(tmp_path / "logs"))
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr("runner.commands.plan.make_plan", broken)
+    r = publish(capsys, "plan", str(spec))
+    assert r.code == 3
+    assert len(r.err.strip().splitlines()) == 1
+    assert "Internal error: ZeroDivisionError: boom" in r.err
+    logs = list((tmp_path / "logs").glob("publish-crash-*.log"))
+    assert len(logs) == 1 and "Traceback" in logs[0].read_text()
+    assert "Traceback" not in r.err
+
+
+def test_ctrl_c_exits_130(
+    spec: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("runner.commands.plan.make_plan", interrupted)
+    assert publish(capsys, "plan", str(spec)).code == 130
+
+
+def test_failed_step_stops_its_dependents_and_a_rerun_continues(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    strict = BASIC.replace("select id,", "select cast(id as integer) as id,")
+    spec = write_spec(tmp_path, strict)
+    csv = spec.parent / "data" / "orders.csv"
+    good = csv.read_text()
+    assert publish(capsys, "plan", str(spec)).code == 0
+    csv.write_text(good.replace("\n1,alice", "\nnot-a-number,alice"))
+    r = publish(capsys, "apply", "--auto-approve", str(spec))
+    assert r.code == 1
+    assert "Apply failed: 1 done, 1 failed, 2 skipped." in r.out
+    assert "target.orders_out: skipped (job.orders_clean did not finish)" in r.out
+    state = json.loads(next((spec.parent / ".publish").glob("*.state.json")).read_text())
+    assert "job.orders_clean" in state["failures"]
+    csv.write_text(good)
+    r = publish(capsys, "apply", "--auto-approve", str(spec))
+    assert r.code == 0, r.err + r.out
+    assert "Apply complete: 3 done" in r.out
