@@ -203,6 +203,9 @@ def render(
     show_default=True,
     help="Compare state with the targets (drift).",
 )
+@click.option(
+    "--check-connections", is_flag=True, help="Test every connection (trifacta: status / dryRun)."
+)
 def plan(
     spec: str,
     environment: str | None,
@@ -216,6 +219,7 @@ def plan(
     replace: tuple[str, ...],
     allow_destructive: bool,
     refresh: bool,
+    check_connections: bool,
 ) -> None:
     """Show what apply would change in every target table; change nothing."""
     from runner.commands import plan_command
@@ -233,6 +237,7 @@ def plan(
         allow_destructive=allow_destructive,
         refresh=refresh,
         echo=echo,
+        check_connections=check_connections,
     )
     if detailed_exitcode and has_changes:
         raise Exit(EXIT_CHANGES)

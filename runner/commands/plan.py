@@ -25,6 +25,7 @@ def build_plan(
     replace: Sequence[str] = (),
     allow_destructive: bool = False,
     refresh: bool = True,
+    check_connections: bool = False,
 ) -> Plan:
     options = PlanOptions(
         select=tuple(select),
@@ -32,6 +33,7 @@ def build_plan(
         replace=tuple(replace),
         allow_destructive=allow_destructive,
         refresh=refresh,
+        check_connections=check_connections,
         load=ctx.load_options,
         spec_path=spec_path,
     )
@@ -74,6 +76,7 @@ def plan_command(
     allow_destructive: bool,
     refresh: bool,
     echo: Echo,
+    check_connections: bool = False,
 ) -> bool:
     """Make and show the plan; returns whether it has changes."""
     ctx = open_context(spec_path, environment=environment, cli_vars=cli_vars, var_files=var_files)
@@ -87,6 +90,7 @@ def plan_command(
         replace=replace,
         allow_destructive=allow_destructive,
         refresh=refresh,
+        check_connections=check_connections,
     )
     echo(render_plan(plan, fmt, color=use_color() and fmt == "text"), nl=False)  # type: ignore[arg-type]
     if out:

@@ -43,6 +43,8 @@ class PlanOptions:
     replace: tuple[str, ...] = ()
     allow_destructive: bool = False
     refresh: bool = True
+    #: test every connection in scope (trifacta: status / dryRun endpoints)
+    check_connections: bool = False
     #: how the spec was loaded (environment, vars, var files): recorded for apply
     load: Mapping[str, Any] = field(default_factory=dict)
     #: the spec path as the user gave it
@@ -147,6 +149,9 @@ def make_plan(
             continue
         conn_changes[name] = change
         changes.append(change)
+
+    if options.check_connections:
+        errors += _check_connections(spec, state, platform, scope)
 
     # --- jobs ----------------------------------------------------------------------
     job_runs: dict[str, tuple[str, ResultSchema | None, int | None, bool]] = {}
@@ -344,6 +349,23 @@ def make_plan(
         },
         pulled_in=tuple(pulled),
     )
+
+
+def _check_connections(
+    spec: Spec, state: State | None, platform: Platform, scope: set[str]
+) -> list[str]:
+    """Test each connection in scope; a platform without a remote test has nothing to add."""
+    check = getattr(platform, "check_connection", None)
+    if check is None:
+        return []
+    problems = []
+    for name, conn in sorted(spec.connections.items()):
+        if f"connection.{name}" in scope:
+            record = state.connections.get(name) if state else None
+            problem = check(conn, record.remote_id if record else None)
+            if problem:
+                problems.append(str(problem))
+    return problems
 
 
 def _calls(calls: Iterable[Any]) -> tuple[Mapping[str, Any], ...]:
