@@ -111,3 +111,20 @@ def test_unregistered_call_fails_the_plan(
     assert r.code == 1
     assert "connection" in r.err and "2" in r.err
     assert TOKEN not in r.err + r.out
+
+
+def test_check_connections_reports_a_failing_connection(
+    api: responses.RequestsMock, spec: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api.get(
+        f"{BASE}/v4/connections/2/status",
+        json={
+            "result": "FAILURE",
+            "reason": {"exception": {"name": "AuthError", "message": "bad password"}},
+        },
+    )
+    r = publish(capsys, "plan", "--check-connections", str(spec))
+    assert r.code == 1
+    assert "connection.redshift: the connection test failed: AuthError: bad password" in r.err
+    r = publish(capsys, "plan", str(spec))  # without the flag the connection is not tested
+    assert r.code == 0, r.err
