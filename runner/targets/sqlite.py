@@ -11,6 +11,7 @@ frames, after a columnar conversion of every value to what sqlite3 binds nativel
 from __future__ import annotations
 
 import hashlib
+import queue
 import re
 import sqlite3
 import threading
@@ -89,8 +90,11 @@ def _to_bindable(schema: ResultSchema) -> list[pl.Expr]:
         col = pl.col(c.name)
         if c.type == "boolean":
             col = col.cast(pl.Int8)
-        elif decimal_of(c.type) is not None:
-            col = col.cast(pl.String)  # exact; NUMERIC affinity stores it as a number
+        elif (dec := decimal_of(c.type)) is not None:
+            # NUMERIC affinity turns decimal text into REAL (INTEGER when whole), so up to
+            # 15 digits a bound float stores the same value for less work; wider decimals
+            # go as text and SQLite's own conversion decides (it keeps 15 significant digits)
+            col = col.cast(pl.Float64) if dec[0] <= 15 else col.cast(pl.String)
         elif c.type == "date":
             col = col.dt.to_string("%Y-%m-%d")
         elif c.type == "time":
@@ -274,6 +278,13 @@ class SqliteTarget:
                 raise TargetError(
                     f"target.{request.target}: {request.ref}: {exc}; the table was left as it was"
                 ) from None
+            except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError) as exc:
+                where = request.results.files[0].parent if request.results.files else "?"
+                raise TargetError(
+                    f"target.{request.target}: cannot read the {request.results.format} results "
+                    f"in {where}: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}"
+                    "; the table was left as it was"
+                ) from None
         seconds = time.monotonic() - started
         return PublishResult(
             result.rows_loaded,
@@ -403,22 +414,28 @@ class _Publication:
         return f"INSERT INTO {table_sql} ({names}) VALUES ({marks}){suffix}"
 
     def insert(self, sql: str) -> int:
-        """Load every row of the results with ``sql``; returns the rows loaded."""
+        """Load every row of the results with ``sql``; returns the rows loaded.
+
+        A worker thread decodes and converts the next batch (polars releases the GIL)
+        while SQLite inserts this one. Rows become tuples on this thread: doing that in
+        the worker too makes both threads fight for the GIL on every row.
+        """
         exprs = _to_bindable(self.schema)
+        frames = (frame.select(exprs) for frame in iter_frames(self.request.results, BATCH_ROWS))
         loaded = 0
-        for frame in iter_frames(self.request.results, BATCH_ROWS):
-            rows: Iterator[tuple[Any, ...]] = frame.select(exprs).iter_rows()
-            before = self.conn.total_changes
-            try:
-                self.conn.executemany(sql, rows)
-            except sqlite3.Error as exc:
-                row = loaded + (self.conn.total_changes - before) + 1
-                raise self.fail(
-                    f"{exc} at row {row:,} of the results; the table was left as it was"
-                ) from None
-            loaded += frame.height
-            if self.progress is not None:
-                self.progress(loaded)
+        with _Prefetch(frames) as ready:
+            for frame in ready:
+                before = self.conn.total_changes
+                try:
+                    self.conn.executemany(sql, frame.iter_rows())
+                except sqlite3.Error as exc:
+                    row = loaded + (self.conn.total_changes - before) + 1
+                    raise self.fail(
+                        f"{exc} at row {row:,} of the results; the table was left as it was"
+                    ) from None
+                loaded += frame.height
+                if self.progress is not None:
+                    self.progress(loaded)
         return loaded
 
     def upsert(self, existing: tuple[ColumnInfo, ...]) -> int:
@@ -488,6 +505,54 @@ class _Publication:
                 f"upsert needs a unique index on ({', '.join(key)}) but the table holds "
                 f"duplicate keys: {exc}"
             ) from None
+
+
+class _Prefetch:
+    """Run an iterator in a worker thread, at most one item ahead of the consumer."""
+
+    _DONE = object()
+
+    def __init__(self, source: Iterator[pl.DataFrame]) -> None:
+        self._source = source
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._work, name="sqlite-prefetch", daemon=True)
+
+    def _put(self, item: Any) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _work(self) -> None:
+        try:
+            for item in self._source:
+                if not self._put(item):
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            self._put(exc)
+            return
+        self._put(self._DONE)
+
+    def __enter__(self) -> Iterator[pl.DataFrame]:
+        self._thread.start()
+        return self._items()
+
+    def _items(self) -> Iterator[pl.DataFrame]:
+        while True:
+            item = self._queue.get()
+            if item is self._DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def _stage_name(table: str, run_id: str) -> str:

@@ -309,3 +309,12 @@ def test_type_matches_is_by_family(target: SqliteTarget) -> None:
         ColumnInfo("a", "date"), "timestamp"
     )
     assert m(ColumnInfo("a", ""), "binary")  # no declared type holds anything
+
+
+def test_unreadable_results_leave_table(target: SqliteTarget, tmp_path: Path) -> None:
+    seed(target, tmp_path)
+    res = results(tmp_path, pl.DataFrame({"id": [5], "name": ["x"]}))
+    res.files[0].write_bytes(b"not avro at all")
+    with pytest.raises(TargetError, match=r"target\.out: cannot read the avro results"):
+        target.publish(request(res, "truncateAndLoad"))
+    assert rows(target) == [(1, "old1"), (9, "old9")]
