@@ -1,7 +1,8 @@
 """Time `load_spec` (load, render, validate, build) on a generated 2,000-target spec.
 
-Prints the time of the whole pipeline and, as a reference measured in the same run, the
-time of a bare `yaml.load` of the same file with libyaml (no positions, no checks).
+Prints the time (wall clock and CPU) of the whole pipeline and, as a reference measured
+in the same run, the time of a bare `yaml.load` of the same file with libyaml (no
+positions, no checks).
 Goal: under 1 s on the project's 2-core machine.
 
     .venv/bin/python bench/validate_spec.py [--targets N] [--repeat R]
@@ -85,9 +86,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         spec = generate(Path(tmp), args.targets)
         size = spec.stat().st_size
-        first = time.perf_counter()
+        first, first_cpu = time.perf_counter(), time.process_time()
         loaded = load_spec(spec)
-        cold = time.perf_counter() - first
+        cold, cold_cpu = time.perf_counter() - first, time.process_time() - first_cpu
         assert len(loaded.targets) == args.targets
         warm = best_of(args.repeat, lambda: load_spec(spec))
         prod = best_of(args.repeat, lambda: load_spec(spec, environment="prod"))
@@ -95,11 +96,13 @@ def main() -> None:
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         ref = best_of(args.repeat, lambda: yaml.load(text, Loader=loader))
     print(f"spec: {args.targets} targets, {size / 1024:.0f} KiB")
-    print(f"load_spec cold (first call, schema compiled): {cold:.3f} s")
+    print(f"load_spec cold (first call, schema compiled): {cold:.3f} s (cpu {cold_cpu:.3f} s)")
     print(f"load_spec warm: {warm:.3f} s   with --env prod: {prod:.3f} s")
     print(f"reference yaml.load (libyaml, no checks): {ref:.3f} s  ratio {warm / ref:.1f}x")
     verdict = "OK" if cold < 1.0 else "TOO SLOW"
     print(f"goal: under 1 s end to end -> {verdict}")
+    if cold >= 1.0 > cold_cpu:
+        print("(the CPU time is under 1 s: the machine is busy; run again when it is quiet)")
 
 
 if __name__ == "__main__":

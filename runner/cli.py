@@ -165,12 +165,17 @@ def render(
     """Print the rendered spec (templates filled in, secrets masked)."""
     from runner.spec.api import render_for_display
 
-    echo(
-        render_for_display(
+    try:
+        text = render_for_display(
             spec, environment=environment, cli_vars=_parse_vars(cli_vars), var_files=var_files
-        ),
-        nl=False,
-    )
+        )
+    except SpecError as exc:
+        for issue in exc.issues:
+            echo(str(issue), err=True)
+        count = len(exc.issues)
+        echo(f"{spec}: {count} error{'s' if count != 1 else ''}", err=True)
+        raise Exit(EXIT_ERROR) from exc
+    echo(text, nl=False)
 
 
 @cli.command()

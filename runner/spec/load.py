@@ -38,6 +38,8 @@ class SpecLoader(_BaseLoader):  # type: ignore[misc]
 
 
 _TAG = "tag:yaml.org,2002:"
+_MERGE = _TAG + "merge"
+_KEY_TAGS = frozenset(_TAG + t for t in ("str", "int", "bool", "float", "null", "timestamp"))
 _SCALARS = yaml.constructor.SafeConstructor()
 
 
@@ -121,15 +123,18 @@ class _Composer:
 
     def _entries(self, node: yaml.MappingNode) -> Iterator[tuple[yaml.Node, yaml.Node]]:
         """Key/value pairs, with ``<<`` merge keys expanded (explicit keys win)."""
+        if all(k.tag != _MERGE for k, _ in node.value):
+            yield from node.value
+            return
         merged: list[tuple[yaml.Node, yaml.Node]] = []
         for key, value in node.value:
-            if key.tag == _TAG + "merge":
+            if key.tag == _MERGE:
                 sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
                 for src in sources:
                     if not isinstance(src, yaml.MappingNode):
                         continue  # reported by the caller through a type error below
                     merged.extend(src.value)
-        explicit = [(k, v) for k, v in node.value if k.tag != _TAG + "merge"]
+        explicit = [(k, v) for k, v in node.value if k.tag != _MERGE]
         names = {k.value for k, _ in explicit if isinstance(k, yaml.ScalarNode)}
         seen: set[str] = set()
         for key, value in merged:
@@ -149,7 +154,7 @@ class _Composer:
         out: dict[str, Any] = {}
         first_line: dict[str, int] = {}
         for key, value in node.value:
-            if key.tag == _TAG + "merge" and not (
+            if key.tag == _MERGE and not (
                 isinstance(value, yaml.MappingNode)
                 or (
                     isinstance(value, yaml.SequenceNode)
@@ -158,14 +163,7 @@ class _Composer:
             ):
                 self.issue(value, path, "a '<<' merge key needs a mapping or a list of mappings")
         for key, value in self._entries(node):
-            if not isinstance(key, yaml.ScalarNode) or key.tag not in (
-                _TAG + "str",
-                _TAG + "int",
-                _TAG + "bool",
-                _TAG + "float",
-                _TAG + "null",
-                _TAG + "timestamp",
-            ):
+            if not isinstance(key, yaml.ScalarNode) or key.tag not in _KEY_TAGS:
                 self.issue(key, path, "keys must be plain strings")
                 continue
             name = str(key.value)

@@ -359,7 +359,8 @@ def render(
     out: dict[str, Any] = {}
     for key, value in data.items():
         if key == "vars":
-            out[key] = merged_vars  # plain values; not templates
+            # plain values, not templates (a vars that is not a mapping stays for the schema)
+            out[key] = merged_vars if isinstance(value, dict) else value
         else:
             out[key] = _render_tree(value, (key,), context, table, result)
     if "vars" not in out and merged_vars:
