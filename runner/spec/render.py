@@ -35,6 +35,8 @@ from runner.spec.secrets import Secret, redact, register
 Path_ = tuple[str | int, ...]
 
 _MISSING: Any = object()
+#: the longest string or list a template may build with ``*``
+MAX_RESULT = 1_000_000
 _MARKERS = ("{{", "{%", "{#")
 _OPEN, _CLOSE = "\x1e", "\x1f"
 
@@ -46,6 +48,19 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     (``|attr('format')``) has been the way out of the sandbox before (CVE-2024-56326,
     CVE-2025-27516), and a spec has no need for them (use the ``format`` filter).
     """
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        """Refuse ``'x' * 10**9`` and ``9 ** 9 ** 9``: a template must not eat the machine."""
+        if operator == "**" and isinstance(right, int | float) and abs(right) > 1000:
+            raise SecurityError(f"the exponent {right} is too large (at most 1000)")
+        if operator == "*":
+            for seq, count in ((left, right), (right, left)):
+                sized = isinstance(seq, str | list | tuple) and isinstance(count, int)
+                if sized and len(seq) * count > MAX_RESULT:
+                    raise SecurityError(f"the result would be longer than {MAX_RESULT}")
+        return super().call_binop(context, operator, left, right)
 
     def wrap_str_format(self, value: Any) -> Any:
         if super().wrap_str_format(value) is None:

@@ -144,6 +144,19 @@ def test_sandbox_escapes_are_refused(template: str) -> None:
     assert issue.startswith("s.yaml:2:4: $.a: template refused by the sandbox: access to ")
 
 
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("{{ 'x' * 10**9 }}", "would be longer than 1000000"),
+        ("{{ [1] * 10**9 }}", "would be longer than 1000000"),
+        ("{{ 9 ** (9 ** 9) }}", "exponent 387420489 is too large"),
+    ],
+)
+def test_templates_cannot_exhaust_memory(template: str, message: str) -> None:
+    assert message in _problem(f'a: "{template}"\n')
+    assert _value("a: \"{{ 'ab' * 3 }}-{{ 2 ** 10 }}\"\n") == "ababab-1024"
+
+
 def test_syntax_error_and_other_failures() -> None:
     assert "template syntax error" in _problem("a: '{% for %}'\n")
     assert "ZeroDivisionError" in _problem("a: '{{ 1 / 0 }}'\n")
