@@ -172,18 +172,22 @@ def pg_columns(results: ResultSet) -> str:
 
 
 def bench_postgres(base: ResultSet, overlap: ResultSet, fresh: ResultSet, work: Path) -> None:
+    """Each action is timed right after a psql \\copy of the same rows (the machine is
+    shared and noisy: a reference measured next to each run keeps the ratio honest)."""
     rows = base.rows
     cols = pg_columns(base)
     csv_path = base.files[0].parent / "all.csv"
-    psql("drop table if exists bench_ref")
-    psql(f"create table bench_ref ({cols})")
-    ref_s = psql(f"\\copy bench_ref from '{csv_path}' with (format csv)")
+
+    def reference() -> float:
+        psql(f"drop table if exists bench_ref; create table bench_ref ({cols})")
+        psql("checkpoint")
+        return psql(f"\\copy bench_ref from '{csv_path}' with (format csv)")
+
     print(
-        f"\npostgres, {rows:,} rows x {len(base.schema.columns)} columns (Avro parts of "
-        f"{PART_ROWS:,})"
+        f"\npostgres, {rows:,} rows x {len(base.schema.columns)} columns "
+        f"(Avro parts of {PART_ROWS:,}); reference: psql \\copy of the same rows as CSV "
+        "into a new table, run just before each action"
     )
-    label = "psql \\copy (CSV, reference)"
-    print(f"  {label:34} {ref_s:7.2f} s {rows / ref_s:>11,.0f} rows/s")
     setups = {
         "create": "drop table if exists bench_t",
         "load": "drop table if exists bench_t; create table bench_t as table bench_ref; "
@@ -195,15 +199,19 @@ def bench_postgres(base: ResultSet, overlap: ResultSet, fresh: ResultSet, work: 
         "alter table bench_t add primary key (id)",
     }
     for action, setup in setups.items():
+        ref_s = reference()
         psql(setup)
+        if action != "create":
+            psql("vacuum analyze bench_t")
         psql("checkpoint")
         results = {"upsert": overlap, "load": fresh}.get(action, base)
         r = run_child("postgres", "bench_t", action, results, work)
-        note = " (10 % overlap)" if action == "upsert" else ""
-        note = " (into 1M rows with a PK)" if action == "load" else note
+        note = {"upsert": " (10 % overlap)", "load": " (into 1M rows + PK)"}.get(action, "")
+        note = note.replace("1M", f"{rows:,}")
         print(
-            f"  {action + note:34} {r['seconds']:7.2f} s {rows / r['seconds']:>11,.0f} rows/s "
-            f"{ref_s / r['seconds']:5.2f}x psql   peak {r['rss_mb']:6.0f} MB"
+            f"  {action + note:34} {r['seconds']:6.2f} s {rows / r['seconds']:>9,.0f} rows/s"
+            f" | psql {ref_s:5.2f} s {rows / ref_s:>9,.0f} rows/s"
+            f" | {ref_s / r['seconds']:4.2f}x psql | peak {r['rss_mb']:4.0f} MB"
         )
     psql("drop table if exists bench_t; drop table if exists bench_ref")
 

@@ -111,46 +111,67 @@ def check_key(request: PublishRequest) -> None:
 _END = object()
 
 
-def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:
+class Prefetch(Iterator[T]):
     """Iterate ``items`` in a background thread, up to ``depth`` items ahead.
 
+    The thread starts at once, so the first batches are decoded and encoded while the
+    database is still busy with what comes before the load (a DELETE, a CREATE).
     polars releases the GIL while it decodes and encodes, and the drivers release it
     while they send, so on two cores the next batch is prepared while this one loads.
-    Exceptions in the producer are re-raised in the consumer; leaving the loop early
-    stops the producer.
+    Exceptions in the producer are re-raised in the consumer. Always :meth:`close` it
+    (``with Prefetch(...) as items:``), which stops the producer.
     """
-    q: queue.Queue[object] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
 
-    def produce() -> None:
+    def __init__(self, items: Iterable[T], depth: int = 2) -> None:
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._done = False
+        self._thread = threading.Thread(
+            target=self._produce, args=(items,), name="publish-prefetch", daemon=True
+        )
+        self._thread.start()
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _produce(self, items: Iterable[T]) -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not self._put(item):
                     return
-            q.put(_END)
+            self._put(_END)
         except BaseException as exc:  # handed to the consumer
-            q.put(exc)
+            self._put(exc)
 
-    thread = threading.Thread(target=produce, name="publish-prefetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = q.get()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item  # type: ignore[misc]
-    finally:
-        stop.set()
-        while thread.is_alive():
+    def __next__(self) -> T:
+        if self._done:
+            raise StopIteration
+        item = self._queue.get()
+        if item is _END:
+            self._done = True
+            raise StopIteration
+        if isinstance(item, BaseException):
+            self._done = True
+            raise item
+        return item  # type: ignore[return-value]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._done = True
+        while self._thread.is_alive():
             try:
-                q.get_nowait()
+                self._queue.get_nowait()
             except queue.Empty:
-                thread.join(0.05)
+                self._thread.join(0.05)
+
+    def __enter__(self) -> Prefetch[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -459,8 +459,8 @@ class MysqlTarget:
         fd, path = tempfile.mkstemp(prefix="publish-", suffix=".csv")
         rows = 0
         try:
-            with os.fdopen(fd, "wb") as out:
-                for frame in common.prefetch(self._frames(request)):
+            with os.fdopen(fd, "wb") as out, common.Prefetch(self._frames(request)) as frames:
+                for frame in frames:
                     write_csv(frame, out)
                     rows += len(frame)
             targets, sets = [], []

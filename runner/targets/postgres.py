@@ -202,7 +202,8 @@ class PostgresTarget:
     def _open(self) -> psycopg.Connection[Any]:
         kwargs = self._connect_kwargs()
         kwargs["options"] = (
-            f"-c statement_timeout={int(self.statement_timeout * 1000)} -c TimeZone=UTC"
+            f"-c statement_timeout={int(self.statement_timeout * 1000)} -c TimeZone=UTC "
+            "-c temp_buffers=128MB"  # upsert's staging table stays in memory
         )
         return psycopg.connect(**kwargs)
 
@@ -414,8 +415,15 @@ class PostgresTarget:
             rows = self._load(cur, target, request, progress, fresh=False)
             return rows, self._count_table(cur, target)
         if action == "truncateAndLoad":
-            self._empty_table(cur, target)
-            rows = self._load(cur, target, request, progress, fresh=False)
+            # the first batches are decoded and encoded while the server deletes
+            early = self._early_batches(request)
+            try:
+                self._empty_table(cur, target)
+            except BaseException:
+                if early is not None:
+                    early.close()
+                raise
+            rows = self._load(cur, target, request, progress, fresh=False, batches=early)
             return rows, rows
         if action == "dropAndLoad":
             return self._drop_and_load(cur, request, progress)
@@ -456,6 +464,14 @@ class PostgresTarget:
     def _frames(self, request: PublishRequest) -> Iterator[pl.DataFrame]:
         return iter_frames(request.results, common.BATCH_ROWS)
 
+    def _encoder(self, request: PublishRequest) -> common.Prefetch[tuple[int, bytes]]:
+        """CSV batches for COPY, prepared in a background thread from now on."""
+        return common.Prefetch(((len(f), encode_csv(f)) for f in self._frames(request)), 3)
+
+    def _early_batches(self, request: PublishRequest) -> common.Prefetch[tuple[int, bytes]] | None:
+        """Batches to start preparing before the statements that precede the load."""
+        return self._encoder(request)
+
     def _load(
         self,
         cur: psycopg.Cursor[Any],
@@ -464,14 +480,15 @@ class PostgresTarget:
         progress: Progress | None,
         *,
         fresh: bool,
+        batches: common.Prefetch[tuple[int, bytes]] | None = None,
     ) -> int:
         """COPY every row of the results into ``table``; returns the row count."""
         names = sql.SQL(", ").join(map(sql.Identifier, request.results.schema.names))
         options = "format csv, null '', freeze" if fresh else "format csv, null ''"
         statement = sql.SQL("copy {} ({}) from stdin ({})").format(table, names, sql.SQL(options))
         rows = 0
-        chunks = common.prefetch((len(f), encode_csv(f)) for f in self._frames(request))
-        with cur.copy(statement) as copy:
+        chunks = batches if batches is not None else self._encoder(request)
+        with chunks, cur.copy(statement) as copy:
             for n, data in chunks:
                 view = memoryview(data)
                 for i in range(0, len(view), _WRITE_CHUNK):

@@ -152,10 +152,14 @@ class RedshiftTarget(PostgresTarget):
         progress: Progress | None,
         *,
         fresh: bool,
+        batches: common.Prefetch[tuple[int, bytes]] | None = None,
     ) -> int:
         if self.s3_staging:
             return self._load_s3(cur, table, request, progress)
         return self._load_inserts(cur, table, request, progress)
+
+    def _early_batches(self, request: PublishRequest) -> common.Prefetch[tuple[int, bytes]] | None:
+        return None  # no COPY FROM STDIN on Redshift
 
     def _load_inserts(
         self,
