@@ -77,7 +77,7 @@ def _compile(source: str) -> jinja2.Template:
 
 
 def is_template(value: object) -> bool:
-    return isinstance(value, str) and any(m in value for m in _MARKERS)
+    return isinstance(value, str) and "{" in value and any(m in value for m in _MARKERS)
 
 
 class _Problem(Exception):
@@ -101,6 +101,8 @@ class Rendered:
     issues: list[SpecIssue] = field(default_factory=list)
     #: template -> result within this render (same context, same answer)
     cache: dict[str, str | Secret] = field(default_factory=dict)
+    #: how many secret() values were read (none: the data holds no Secret)
+    secrets: int = 0
 
 
 class _SecretTable:
@@ -381,4 +383,5 @@ def render(
     if "vars" not in out and merged_vars:
         out["vars"] = merged_vars
     result.data = out
+    result.secrets = len(table.values)
     return result

@@ -189,7 +189,7 @@ def validate(raw: Document, rendered: Rendered, base_dir: Path) -> list[SpecIssu
     raw_maker = IssueMaker(raw.label, raw.positions, raw.key_positions)
     issues += schema_issues(raw.data, raw_maker, loose_environments=True)
     coerce_templated(rendered)
-    plain = reveal_tree(rendered.data)
+    plain = reveal_tree(rendered.data) if rendered.secrets else rendered.data
     maker = IssueMaker(raw.label, rendered.positions, rendered.key_positions)
     schema_found = schema_issues(plain, maker, skip=rendered.failed)
     issues += schema_found

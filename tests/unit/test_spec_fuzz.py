@@ -1,4 +1,4 @@
-"""Random damage to a valid spec gives SpecError (with positions) or a Spec; never a crash."""
+"""Random damage to a spec, or random text, gives SpecError (with positions); never a crash."""
 
 from __future__ import annotations
 
@@ -8,9 +8,14 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from runner.errors import SpecError
 from runner.spec.api import load_spec
+from runner.spec.load import parse_text
+from runner.spec.render import render
+from runner.spec.validate import validate
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = yaml.safe_load((REPO / "publish_specs" / "quickstart" / "publish.yaml").read_text())
@@ -74,3 +79,18 @@ def test_damaged_spec_fails_cleanly(seed: int, tmp_path: Path) -> None:
             assert issue.file == str(spec)
             assert issue.path.startswith("$")
             assert issue.message
+
+
+YAMLISH = "abc:-[]{},&*!|>'\"#%@`\n 01.{}~<=?\\\t\u00e9"
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet=YAMLISH, max_size=120))
+def test_any_text_loads_or_fails_with_spec_issues(text: str) -> None:
+    try:
+        doc = parse_text("version: 1\nname: fuzz\n" + text, "f.yaml")
+        rendered = render(doc)
+        validate(doc, rendered, REPO)
+    except SpecError as exc:
+        assert exc.issues
+        assert all(i.file == "f.yaml" for i in exc.issues)
