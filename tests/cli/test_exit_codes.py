@@ -76,3 +76,27 @@ def test_failed_step_stops_its_dependents_and_a_rerun_continues(
     r = publish(capsys, "apply", "--auto-approve", str(spec))
     assert r.code == 0, r.err + r.out
     assert "Apply complete: 3 done" in r.out
+
+
+def test_a_state_that_cannot_be_saved_goes_to_errored_state(
+    spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runner.errors import StateError
+    from runner.state.local import LocalStateBackend
+
+    monkeypatch.chdir(tmp_path)
+    real_write = LocalStateBackend.write
+    calls = []
+
+    def failing_write(self: LocalStateBackend, state: object) -> object:
+        calls.append(state)
+        if len(calls) > 2:  # the plan id, the connection; then the disk is "full"
+            raise StateError("cannot write the state: No space left on device")
+        return real_write(self, state)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(LocalStateBackend, "write", failing_write)
+    r = publish(capsys, "apply", "--auto-approve", "--parallelism", "1", str(spec))
+    assert r.code == 1
+    assert "errored.state.json" in r.out + r.err
+    saved = json.loads((tmp_path / "errored.state.json").read_text())
+    assert "orders_clean" in saved["jobs"]
