@@ -230,43 +230,46 @@ def mysql(command: str) -> float:
 
 
 def bench_mysql(base: ResultSet, overlap: ResultSet, fresh: ResultSet, work: Path) -> None:
+    """As for Postgres, with ``mysql --local-infile=1`` LOAD DATA as the reference."""
     from runner.targets.mysql import MysqlTarget
 
     t = MysqlTarget(MY)
     cols = ", ".join(f"`{c.name}` {t.sql_type(c.type)}" for c in base.schema.columns)
     rows = base.rows
     csv_path = base.files[0].parent / "all.csv"
-    mysql(f"drop table if exists bench_ref; create table bench_ref ({cols}) engine=innodb")
-    ref_s = mysql(
-        f"load data local infile '{csv_path}' into table bench_ref fields terminated by ',' "
-        "optionally enclosed by '\"' (id, customer, amount, quantity, status, created, "
-        "@shipped, @paid, @note, weight) set shipped = nullif(@shipped, ''), "
-        "paid = (@paid = 'true'), note = nullif(@note, '')"
-    )
-    print(f"\nmariadb, {rows:,} rows x {len(base.schema.columns)} columns")
+
+    def reference() -> float:
+        mysql(f"drop table if exists bench_ref; create table bench_ref ({cols}) engine=innodb")
+        return mysql(
+            f"load data local infile '{csv_path}' into table bench_ref fields terminated by ',' "
+            "optionally enclosed by '\"' (id, customer, amount, quantity, status, created, "
+            "@shipped, @paid, @note, weight) set shipped = nullif(@shipped, ''), "
+            "paid = (@paid = 'true'), note = nullif(@note, '')"
+        )
+
     print(
-        f"  {'mysql LOAD DATA LOCAL (reference)':34} {ref_s:7.2f} s {rows / ref_s:>11,.0f} rows/s"
+        f"\nmariadb, {rows:,} rows x {len(base.schema.columns)} columns; reference: mysql "
+        "--local-infile=1 LOAD DATA LOCAL of the same rows as CSV, run just before each action"
     )
+    copy = "drop table if exists bench_t; create table bench_t like bench_ref; "
+    copy += "insert into bench_t select * from bench_ref"
     setups = {
         "create": "drop table if exists bench_t",
-        "load": "drop table if exists bench_t; create table bench_t like bench_ref; "
-        "insert into bench_t select * from bench_ref; alter table bench_t add primary key (id)",
-        "truncateAndLoad": "drop table if exists bench_t; create table bench_t like bench_ref; "
-        "insert into bench_t select * from bench_ref",
-        "dropAndLoad": "drop table if exists bench_t; create table bench_t like bench_ref; "
-        "insert into bench_t select * from bench_ref",
-        "upsert": "drop table if exists bench_t; create table bench_t like bench_ref; "
-        "insert into bench_t select * from bench_ref; alter table bench_t add primary key (id)",
+        "load": copy + "; alter table bench_t add primary key (id)",
+        "truncateAndLoad": copy,
+        "dropAndLoad": copy,
+        "upsert": copy + "; alter table bench_t add primary key (id)",
     }
     for action, setup in setups.items():
+        ref_s = reference()
         mysql(setup)
         results = {"upsert": overlap, "load": fresh}.get(action, base)
         r = run_child("mysql", "bench_t", action, results, work)
-        note = " (10 % overlap)" if action == "upsert" else ""
-        note = " (into 1M rows with a PK)" if action == "load" else note
+        note = {"upsert": " (10 % overlap)", "load": f" (into {rows:,} rows + PK)"}.get(action, "")
         print(
-            f"  {action + note:34} {r['seconds']:7.2f} s {rows / r['seconds']:>11,.0f} rows/s "
-            f"{ref_s / r['seconds']:5.2f}x mysql  peak {r['rss_mb']:6.0f} MB"
+            f"  {action + note:34} {r['seconds']:6.2f} s {rows / r['seconds']:>9,.0f} rows/s"
+            f" | mysql {ref_s:5.2f} s {rows / ref_s:>9,.0f} rows/s"
+            f" | {ref_s / r['seconds']:4.2f}x mysql | peak {r['rss_mb']:4.0f} MB"
         )
     mysql("drop table if exists bench_t; drop table if exists bench_ref")
 

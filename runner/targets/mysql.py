@@ -8,8 +8,9 @@ staging, with its row (LOAD DATA counts rows like the results, from 1), and the 
 is never touched. Then, per action:
 
 - a missing table (any action but ``load``): ``RENAME TABLE staging TO target``;
-- ``load`` / ``createAndLoad``: ``INSERT INTO target SELECT ... FROM staging`` and the
-  ledger row in one InnoDB transaction;
+- ``load`` / ``createAndLoad``: ``LOAD DATA`` straight into the target and the ledger
+  row in one InnoDB transaction (any warning rolls it back), or with the INSERT path,
+  ``INSERT INTO target SELECT ... FROM staging`` and the ledger row in one transaction;
 - ``truncateAndLoad``: the staging table already is a copy of the target's definition;
   ``RENAME TABLE target TO old, staging TO target`` (one atomic statement), ledger row,
   ``DROP TABLE old``. Grants (per table name) and views (which name the table) survive;
@@ -372,6 +373,8 @@ class MysqlTarget:
                 f"target.{request.target}: table {ref} already exists; create only makes a "
                 "new table (use load, truncateAndLoad or dropAndLoad)"
             )
+        if info is not None and action in ("load", "createAndLoad") and self.local_infile:
+            return self._append_direct(cur, request, progress)
         stage = common.staging_name("stg", ref.table, request.run_id, NAME_LIMIT)
         old = common.staging_name("old", ref.table, request.run_id, NAME_LIMIT)
         like = info is not None and action != "dropAndLoad"
@@ -403,6 +406,26 @@ class MysqlTarget:
             cur.execute(f"drop table if exists {self._name(ref, stage)}")
         final = self._describe_one(cur, ref)
         return rows, after, final.columns if final else (), False
+
+    def _append_direct(
+        self, cur: Any, request: PublishRequest, progress: Progress | None
+    ) -> tuple[int, int, tuple[ColumnInfo, ...], bool]:
+        """Append by LOAD DATA straight into the target, with the ledger, in one transaction.
+
+        LOAD DATA is DML, so InnoDB rolls it back with the transaction; LOCAL turns bad
+        values and duplicate keys into warnings, and any warning rolls everything back.
+        """
+        conn = cur.connection
+        conn.begin()
+        try:
+            rows = self._load_data(cur, request, request.ref.table, progress)
+            self._write_ledger(cur, request, rows)
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        final = self._describe_one(cur, request.ref)
+        return rows, self._count(cur, request.ref), final.columns if final else (), False
 
     def _merge(self, cur: Any, request: PublishRequest, stage: str, rows: int) -> None:
         """INSERT ... SELECT (ON DUPLICATE KEY UPDATE for upsert) + ledger, one transaction."""

@@ -235,3 +235,14 @@ def test_connection_errors_name_the_connection_not_the_password() -> None:
         MysqlTarget(conn).describe([TableRef("wh", ("test",), "x")])
     assert f"connection.wh ({HOST}:{PORT})" in str(err.value)
     assert "s3cr3t" not in str(err.value)
+
+
+def test_load_with_a_duplicate_key_fails_and_keeps_the_table(
+    target: MysqlTarget, mysql_database: str, db: Any, tmp_path: Path
+) -> None:
+    db.execute("create table orders (id bigint primary key, name varchar(20))")
+    db.execute("insert into orders values (2, 'old')")
+    results = make_results(tmp_path / "r", frame(range(1, 4)))
+    with pytest.raises(TargetError, match="Duplicate entry '2'"):
+        publish(target, mysql_database, results, "load")
+    assert rows(db) == [(2, "old")]
