@@ -7,12 +7,13 @@ iterator that overlaps decoding/encoding of the next batch with the load of this
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import queue
 import re
 import threading
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from runner.errors import TargetError
 from runner.results import ResultSchema
@@ -175,3 +176,36 @@ class Prefetch(Iterator[T]):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class PerThreadConnection:
+    """One driver connection per thread.
+
+    The executor publishes to several tables of one connection in parallel through the
+    same target object; a driver connection holds one transaction at a time, so each
+    thread gets its own. :meth:`_close_all` closes every one of them.
+    """
+
+    def _init_connections(self) -> None:
+        self._local = threading.local()
+        self._opened: list[Any] = []
+        self._opened_lock = threading.Lock()
+
+    @property
+    def _conn(self) -> Any:
+        return getattr(self._local, "conn", None)
+
+    @_conn.setter
+    def _conn(self, value: Any) -> None:
+        self._local.conn = value
+        if value is not None:
+            with self._opened_lock:
+                self._opened.append(value)
+
+    def _close_all(self) -> None:
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
+            with contextlib.suppress(Exception):
+                conn.close()
+        self._local = threading.local()

@@ -164,7 +164,7 @@ def write_csv(frame: pl.DataFrame, out: Any) -> None:
     )
 
 
-class MysqlTarget:
+class MysqlTarget(common.PerThreadConnection):
     """A MySQL or MariaDB server reached through one connection of the spec."""
 
     vendor = "mysql"
@@ -184,7 +184,7 @@ class MysqlTarget:
         #: False forces the multi-row INSERT path (also chosen when the server forbids it)
         self.local_infile = local_infile
         self.mariadb = False
-        self._conn: Any = None
+        self._init_connections()
 
     # -- connection ---------------------------------------------------------------------
 
@@ -231,10 +231,7 @@ class MysqlTarget:
         return self._conn
 
     def close(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(pymysql.MySQLError):
-                self._conn.close()
-            self._conn = None
+        self._close_all()
 
     # -- types --------------------------------------------------------------------------
 

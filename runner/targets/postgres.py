@@ -160,7 +160,7 @@ def encode_csv(frame: pl.DataFrame) -> bytes:
     return buf.getvalue()
 
 
-class PostgresTarget:
+class PostgresTarget(common.PerThreadConnection):
     """A Postgres database reached through one connection of the spec."""
 
     vendor = "postgres"
@@ -177,7 +177,7 @@ class PostgresTarget:
         self.introspection_queries = 0
         self.statement_timeout = statement_timeout
         self.connect_timeout = connect_timeout
-        self._conn: psycopg.Connection[Any] | None = None
+        self._init_connections()
 
     # -- connection ---------------------------------------------------------------------
 
@@ -214,12 +214,11 @@ class PostgresTarget:
                 self._conn = self._open()
             except psycopg.Error as exc:
                 raise common.driver_error(self.connection, exc, "cannot connect") from None
-        return self._conn
+        conn: psycopg.Connection[Any] = self._conn
+        return conn
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._close_all()
 
     # -- types --------------------------------------------------------------------------
 

@@ -246,3 +246,22 @@ def test_load_with_a_duplicate_key_fails_and_keeps_the_table(
     with pytest.raises(TargetError, match="Duplicate entry '2'"):
         publish(target, mysql_database, results, "load")
     assert rows(db) == [(2, "old")]
+
+
+def test_parallel_publishes_through_one_target(
+    target: MysqlTarget, mysql_database: str, db: Any, tmp_path: Path
+) -> None:
+    """The executor publishes several tables of one connection at once, from threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    results = make_results(tmp_path / "r", frame(range(1, 2001)))
+    with ThreadPoolExecutor(4) as pool:
+        done = list(
+            pool.map(
+                lambda i: publish(target, mysql_database, results, "upsert", table=f"p{i}",
+                                  key=("id",)),
+                range(4),
+            )
+        )  # fmt: skip
+    assert [d.rows_after for d in done] == [2000] * 4
+    assert [len(rows(db, f"p{i}")) for i in range(4)] == [2000] * 4

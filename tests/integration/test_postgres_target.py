@@ -292,3 +292,21 @@ def test_connection_errors_name_the_connection_not_the_password() -> None:
         t.describe([TableRef("wh", ("public",), "x")])
     assert "connection.wh (127.0.0.1:1)" in str(err.value)
     assert "s3cr3t" not in str(err.value)
+
+
+def test_parallel_publishes_through_one_target(
+    target: PostgresTarget, pg_schema: str, db: Any, tmp_path: Path
+) -> None:
+    """The executor publishes several tables of one connection at once, from threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    results = make_results(tmp_path / "r", frame(range(1, 2001)))
+    with ThreadPoolExecutor(4) as pool:
+        done = list(
+            pool.map(
+                lambda i: publish(target, pg_schema, results, "truncateAndLoad", table=f"p{i}"),
+                range(4),
+            )
+        )
+    assert [d.rows_after for d in done] == [2000] * 4
+    assert [len(rows(db, f"p{i}")) for i in range(4)] == [2000] * 4
