@@ -310,3 +310,52 @@ def test_parallel_publishes_through_one_target(
         )
     assert [d.rows_after for d in done] == [2000] * 4
     assert [len(rows(db, f"p{i}")) for i in range(4)] == [2000] * 4
+
+
+SPEC = """\
+version: 1
+name: warehouses
+connections:
+  pg: {{vendor: postgres, host: {pg_host}, port: {pg_port}, database: test, username: postgres}}
+  maria: {{vendor: mysql, host: {my_host}, port: {my_port}, database: {my_db}, username: root}}
+jobs:
+  orders_clean:
+    inputs: {{orders: data/orders.csv}}
+    recipe: select id, customer, amount from orders where amount is not null
+targets:
+  pg_orders: {{job: orders_clean, connection: pg, path: [{pg_schema}], table: orders,
+               action: truncateAndLoad}}
+  pg_upsert: {{job: orders_clean, connection: pg, path: [{pg_schema}], table: orders_u,
+               action: upsert, key: [id]}}
+  maria_orders: {{job: orders_clean, connection: maria, path: [{my_db}], table: orders,
+                  action: dropAndLoad}}
+  maria_upsert: {{job: orders_clean, connection: maria, path: [{my_db}], table: orders_u,
+                  action: upsert, key: [id]}}
+"""
+
+
+@pytest.mark.mysql
+def test_apply_publishes_to_postgres_and_mariadb_then_plan_is_empty(
+    pg_schema: str, mysql_database: str, db: Any, tmp_path: Path, capsys: Any
+) -> None:
+    from runner.cli import run
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "orders.csv").write_text("id,customer,amount\n1,a,1.5\n2,b,\n3,c,2\n")
+    spec = tmp_path / "publish.yaml"
+    spec.write_text(
+        SPEC.format(
+            pg_host=HOST, pg_port=PORT, pg_schema=pg_schema, my_db=mysql_database,
+            my_host=os.environ.get("PUBLISH_TEST_MYSQL_HOST", "127.0.0.1"),
+            my_port=os.environ.get("PUBLISH_TEST_MYSQL_PORT", "3306"),
+        )
+    )  # fmt: skip
+    code = run(["apply", str(spec), "--auto-approve", "--allow-destructive"])
+    out = capsys.readouterr()
+    assert code == 0, out.out + out.err
+    assert rows(db) == [(1, "a", 1.5), (3, "c", 2.0)]
+    assert rows(db, "orders_u") == [(1, "a", 1.5), (3, "c", 2.0)]
+    code = run(["plan", str(spec), "--detailed-exitcode", "--allow-destructive"])
+    out = capsys.readouterr()
+    assert code == 0, out.out + out.err
+    assert "No changes" in out.out
