@@ -400,7 +400,9 @@ class MysqlTarget(common.PerThreadConnection):
                 self._merge(cur, request, stage, rows)
                 after = self._count(cur, ref)
         finally:
-            cur.execute(f"drop table if exists {self._name(ref, stage)}")
+            # best effort: on a broken connection the next publish drops the leftover
+            with contextlib.suppress(pymysql.MySQLError):
+                cur.execute(f"drop table if exists {self._name(ref, stage)}")
         final = self._describe_one(cur, ref)
         return rows, after, final.columns if final else (), False
 
