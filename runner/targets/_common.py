@@ -45,20 +45,23 @@ def decimal_parts(logical: str) -> tuple[int, int] | None:
 def staging_name(kind: str, table: str, run_id: str, limit: int) -> str:
     """A table name for staging ``table`` in run ``run_id``, at most ``limit`` bytes.
 
-    ``_pub_<kind>_<table prefix>_<hash>``: the hash covers the whole table name and the
-    run id, so truncating the readable part never makes two names collide.
+    ``_pub_<kind>_<table prefix>_<hash of table><hash of table and run>``: the hashes
+    cover the whole names, so truncating the readable part never makes two tables' or
+    two runs' names collide, and :func:`staging_prefix` finds only this table's ones.
     """
-    digest = hashlib.sha256(f"{table}\0{run_id}".encode()).hexdigest()[:12]
+    of_table = hashlib.sha256(table.encode()).hexdigest()[:8]
+    of_run = hashlib.sha256(f"{table}\0{run_id}".encode()).hexdigest()[:8]
     head = f"_pub_{kind}_"
-    room = limit - len(head.encode()) - len(digest) - 1
+    room = limit - len(head.encode()) - 17
     readable = re.sub(r"[^A-Za-z0-9_]", "", table).lower().encode()[: max(room, 0)].decode()
-    return f"{head}{readable}_{digest}"
+    return f"{head}{readable}_{of_table}{of_run}"
 
 
-def staging_prefix(kind: str, table: str, limit: int) -> str:
-    """The readable prefix every staging table of ``table`` starts with (for cleanup)."""
+def staging_prefix(kind: str, table: str, limit: int) -> tuple[str, int]:
+    """``(prefix, length)``: every staging name of ``table`` starts with the prefix and
+    has this length (for cleaning up what a crashed run left behind, and nothing else)."""
     name = staging_name(kind, table, "", limit)
-    return name[: name.rfind("_") + 1]
+    return name[:-8], len(name)
 
 
 def where(connection: Connection) -> str:

@@ -587,11 +587,14 @@ class MysqlTarget(common.PerThreadConnection):
         return int(cur.fetchone()[0])
 
     def _drop_leftovers(self, cur: Any, ref: TableRef) -> None:
-        prefixes = [common.staging_prefix(k, ref.table, NAME_LIMIT) for k in ("stg", "old")]
+        (stg, size), (old, _) = (
+            common.staging_prefix(k, ref.table, NAME_LIMIT) for k in ("stg", "old")
+        )
         cur.execute(
             "select TABLE_NAME from information_schema.TABLES where TABLE_SCHEMA = %s "
+            "and char_length(TABLE_NAME) = %s "
             "and (left(TABLE_NAME, %s) = %s or left(TABLE_NAME, %s) = %s)",
-            (self._database(ref), len(prefixes[0]), prefixes[0], len(prefixes[1]), prefixes[1]),
+            (self._database(ref), size, len(stg), stg, len(old), old),
         )
         for (name,) in cur.fetchall():
             cur.execute(f"drop table if exists {self._name(ref, name)}")

@@ -607,16 +607,16 @@ class PostgresTarget(common.PerThreadConnection):
         )
 
     def _drop_leftovers(self, cur: psycopg.Cursor[Any], ref: TableRef) -> None:
-        prefixes = [
+        (new, size), (stg, _) = (
             common.staging_prefix(kind, ref.table, self.name_limit) for kind in ("new", "stg")
-        ]
+        )
         cur.execute(
             """
             select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
-             where n.nspname = %s and c.relkind = 'r'
+             where n.nspname = %s and c.relkind = 'r' and length(c.relname) = %s
                and (left(c.relname, %s) = %s or left(c.relname, %s) = %s)
             """,
-            (self._schema(ref), len(prefixes[0]), prefixes[0], len(prefixes[1]), prefixes[1]),
+            (self._schema(ref), size, len(new), new, len(stg), stg),
         )
         for (name,) in cur.fetchall():
             cur.execute(sql.SQL("drop table if exists {}").format(self._ident(ref, name)))
@@ -630,6 +630,7 @@ class PostgresTarget(common.PerThreadConnection):
         conn = self.conn
         try:
             with conn.transaction():
+                self._ledger_lock(conn, ref)
                 conn.execute(
                     sql.SQL(
                         "create table if not exists {} (run_id varchar(200) not null, "
@@ -639,10 +640,21 @@ class PostgresTarget(common.PerThreadConnection):
                         "primary key (run_id, target))"
                     ).format(self._ledger_ident(ref))
                 )
-        except psycopg.errors.UniqueViolation:
-            pass  # created concurrently by another publish
+        except (
+            psycopg.errors.UniqueViolation,
+            psycopg.errors.DuplicateTable,
+            psycopg.errors.DuplicateObject,
+        ):
+            pass  # created at the same moment by another publish: it exists now
         except psycopg.Error as exc:
             raise common.driver_error(self.connection, exc, "cannot create the ledger") from None
+
+    def _ledger_lock(self, conn: psycopg.Connection[Any], ref: TableRef) -> None:
+        """Serialise creating the ledger: concurrent CREATE IF NOT EXISTS can collide."""
+        conn.execute(
+            "select pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            (f"publish-ledger:{self._schema(ref)}",),
+        )
 
     def _ledger_rows(self, cur: psycopg.Cursor[Any], request: PublishRequest) -> int | None:
         cur.execute(

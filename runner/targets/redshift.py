@@ -139,6 +139,9 @@ class RedshiftTarget(PostgresTarget):
         cols = self._columns(cur, self._schema(ref), [ref.table]).get(ref.table)
         return TableInfo(ref, tuple(cols), -1, True) if cols else None
 
+    def _ledger_lock(self, conn: psycopg.Connection[Any], ref: TableRef) -> None:
+        """No advisory locks on Redshift; a collision is caught and ignored."""
+
     def _lock(self, cur: psycopg.Cursor[Any], ref: TableRef) -> None:
         cur.execute(sql.SQL("lock table {}").format(self._ledger_ident(ref)))
 

@@ -247,3 +247,19 @@ def test_types() -> None:
     assert t.sql_type("decimal(12,2)") == "numeric(12,2)"
     with pytest.raises(TargetError, match="at most 38"):
         t.sql_type("decimal(40,2)")
+
+
+def test_staging_names_are_bounded_and_never_match_another_table() -> None:
+    from runner.targets._common import staging_name, staging_prefix
+
+    long = "x" * 200
+    for limit in (63, 64, 127):
+        name = staging_name("stg", long, "run-1", limit)
+        assert len(name.encode()) <= limit
+        assert name != staging_name("stg", long + "y", "run-1", limit)
+        assert name != staging_name("stg", long, "run-2", limit)
+    prefix, size = staging_prefix("stg", "orders", 63)
+    mine = staging_name("stg", "orders", "run-1", 63)
+    other = staging_name("stg", "orders_u", "run-1", 63)
+    assert mine.startswith(prefix) and len(mine) == size
+    assert not (other.startswith(prefix) and len(other) == size)
