@@ -41,7 +41,9 @@ def pg_schema() -> Iterator[str]:
     import psycopg
 
     schema = f"t_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname="test", autocommit=True) as c:
+    with psycopg.connect(
+        host=PG_HOST, port=PG_PORT, user="postgres", dbname="test", autocommit=True
+    ) as c:
         c.execute(f'create schema "{schema}"')
     try:
         yield schema
@@ -59,7 +61,9 @@ def mysql_database() -> Iterator[str]:
     import pymysql
 
     name = f"t_{uuid.uuid4().hex[:10]}"
-    conn = pymysql.connect(host=MYSQL_HOST, port=MYSQL_PORT, user="root", password="", autocommit=True)
+    conn = pymysql.connect(
+        host=MYSQL_HOST, port=MYSQL_PORT, user="root", password="", autocommit=True
+    )
     try:
         with conn.cursor() as cur:
             cur.execute(f"create database `{name}`")
