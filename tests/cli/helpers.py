@@ -70,3 +70,16 @@ targets:
     action: dropAndLoad
     inputFormat: csv
 """
+
+
+def assert_valid_plan(text: str) -> dict[str, object]:
+    """Parse a plan's JSON and check it against schemas/plan.schema.json."""
+    import json
+
+    import jsonschema
+
+    schema_path = Path(__file__).resolve().parents[2] / "schemas" / "plan.schema.json"
+    plan = json.loads(text)
+    jsonschema.Draft202012Validator(json.loads(schema_path.read_text())).validate(plan)
+    assert isinstance(plan, dict)
+    return plan

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.helpers import BASIC, ORDERS_CSV, publish, write_spec
+from tests.cli.helpers import BASIC, ORDERS_CSV, assert_valid_plan, publish, write_spec
 
 
 def rows(db: Path, table: str) -> list[tuple[object, ...]]:
@@ -41,7 +41,7 @@ def test_changed_input_runs_the_job_and_publishes_again(
     (spec.parent / "data" / "orders.csv").write_text(ORDERS_CSV + "5,erin,1.0\n")
     r = publish(capsys, "plan", "--detailed-exitcode", "--format", "json", str(spec))
     assert r.code == 2, r.err
-    plan = json.loads(r.out)
+    plan = assert_valid_plan(r.out)
     actions = {c["address"]: c for c in plan["changes"]}
     assert actions["job.orders_clean"]["action"] == "run"
     assert actions["target.orders_out"]["rows"]["existing"] == 3
@@ -123,7 +123,7 @@ def test_table_dropped_by_hand_is_drift(spec: Path, capsys: pytest.CaptureFixtur
         c.execute("drop table orders_copy")
     r = publish(capsys, "plan", "--format", "json", str(spec))
     assert r.code == 0, r.err
-    drift = json.loads(r.out)["drift"]
+    drift = assert_valid_plan(r.out)["drift"]
     assert [(d["address"], d["kind"]) for d in drift] == [("target.orders_copy", "table_dropped")]
     r = publish(capsys, "plan", "--no-refresh", "--format", "json", str(spec))
     assert json.loads(r.out)["drift"] == []
@@ -138,7 +138,7 @@ def test_select_pulls_in_what_a_target_needs(
 ) -> None:
     r = publish(capsys, "plan", "--format", "json", "--select", "target.orders_out", str(spec))
     assert r.code == 0, r.err
-    plan = json.loads(r.out)
+    plan = assert_valid_plan(r.out)
     assert sorted(c["address"] for c in plan["changes"]) == [
         "connection.warehouse",
         "job.orders_clean",

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import responses
 
-from tests.cli.helpers import publish
+from tests.cli.helpers import assert_valid_plan, publish
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = "https://trifacta.test"
@@ -52,7 +52,7 @@ def test_documented_example_plans_and_applies(
 ) -> None:
     r = publish(capsys, "plan", "--format", "json", "--detailed-exitcode", str(spec))
     assert r.code == 2, r.err
-    plan = json.loads(r.out)
+    plan = assert_valid_plan(r.out)
     changes = {c["address"]: c for c in plan["changes"]}
     assert [c["action"] for c in plan["changes"]] == ["create", "run", "publish"]
     assert changes["connection.redshift"]["reason"].startswith("adopt")
