@@ -58,6 +58,7 @@ class Events:
 
     def started(self, change: Change) -> None: ...
     def progress(self, change: Change, rows: int) -> None: ...
+    def note(self, change: Change, message: str) -> None: ...
     def finished(self, result: StepResult) -> None: ...
 
 
@@ -137,7 +138,7 @@ class Executor:
             change.run_id,
             change.fingerprint,
             self.cancel,
-            None,
+            lambda message: self.events.note(change, message),
             publications=tuple(riding),
         )
         record = JobRunRecord(

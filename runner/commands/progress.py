@@ -22,9 +22,16 @@ class LineEvents(Events):
         self._live = sys.stderr.isatty() if live is None else live
         self._started: dict[str, float] = {}
         self._last_print: dict[str, float] = {}
+        self._dirty = False  # a live progress line without its newline is on screen
+
+    def _clear(self) -> None:
+        if self._dirty:
+            self._echo("\r\x1b[K", err=True, nl=False)
+            self._dirty = False
 
     def started(self, change: Change) -> None:
         with self._lock:
+            self._clear()
             self._started[change.address] = time.monotonic()
             verb = {"run": "running", "publish": "publishing", "delete": "forgetting"}.get(
                 change.action,
@@ -42,12 +49,21 @@ class LineEvents(Events):
             self._last_print[change.address] = now
             elapsed = now - self._started.get(change.address, now)
             rate = f" ({rows / elapsed:,.0f} rows/s)" if elapsed > 0 else ""
-            self._echo(f"\r{change.address}: {rows:,} rows{rate}", err=True, nl=False)
+            self._echo(f"\r\x1b[K{change.address}: {rows:,} rows{rate}", err=True, nl=False)
+            self._dirty = True
+
+    def note(self, change: Change, message: str) -> None:
+        """A job's own progress messages (stage names, remote status), on a terminal only."""
+        if not self._live:
+            return
+        with self._lock:
+            elapsed = time.monotonic() - self._started.get(change.address, time.monotonic())
+            self._echo(f"\r\x1b[K{change.address}: {message} ({elapsed:.0f}s)", err=True, nl=False)
+            self._dirty = True
 
     def finished(self, result: StepResult) -> None:
         with self._lock:
-            if self._live and result.address in self._last_print:
-                self._echo("\r\x1b[K", err=True, nl=False)
+            self._clear()
             took = f" ({result.seconds:.1f}s)" if result.seconds >= 0.05 else ""
             self._echo(
                 f"{result.address}: {_MARK[result.status]} {result.status}: {result.message}{took}"
