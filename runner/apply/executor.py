@@ -194,7 +194,7 @@ class Executor:
             return f"already published run {record.run_id} (found in the table's ledger); recorded"
         rate = (
             f", {result.rows_loaded / seconds:,.0f} rows/s"
-            if seconds > 0 and result.rows_loaded
+            if seconds >= 0.5 and result.rows_loaded
             else ""
         )
         return f"{target.action}: {result.rows_loaded:,} rows loaded, {result.rows_after:,} in the table{rate}"
