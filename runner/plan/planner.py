@@ -30,7 +30,7 @@ from runner.plan.diff import outcome
 from runner.plan.model import Change, Drift, Plan
 from runner.platforms.base import Platform
 from runner.results import ResultSchema
-from runner.spec.model import Spec, Target
+from runner.spec.model import Connection, Spec, Target
 from runner.state.model import State
 from runner.targets.base import TableInfo, TableRef
 from runner.targets.pool import TargetPool
@@ -194,7 +194,9 @@ def make_plan(
                 reason,
                 run_id=run_id,
                 fingerprint=fp,
-                api_calls=_calls(platform.job_calls(job, run_id)),
+                api_calls=_calls(
+                    platform.job_calls(job, run_id, publications=_riding(spec, state, job.name))
+                ),
                 details={"columns": schema.to_json()} if schema else {},
             )
         )
@@ -297,7 +299,9 @@ def make_plan(
                 schemaDiff=out.diff,
                 consequence=out.consequence,
                 run_id=run_id,
-                api_calls=_calls(platform.publish_calls(target, conn)),
+                api_calls=_calls(
+                    platform.publish_calls(target, conn, connection_id=_remote_id(state, conn))
+                ),
                 # a forced publish of results already in the table gets its own ledger id
                 details={"publication_id": f"{run_id}.{state.serial if state else 0}"}
                 if reason.startswith("--replace")
@@ -349,6 +353,23 @@ def make_plan(
         },
         pulled_in=tuple(pulled),
     )
+
+
+def _remote_id(state: State | None, conn: Connection) -> int | None:
+    record = state.connections.get(conn.name) if state else None
+    return record.remote_id if record and record.remote_id is not None else conn.id
+
+
+def _riding(
+    spec: Spec, state: State | None, job: str
+) -> tuple[tuple[Target, Connection, int | None], ...]:
+    """The ``via: overrides`` targets that ride on a run of ``job``."""
+    out = []
+    for target in spec.targets.values():
+        if target.job == job and target.via == "overrides":
+            conn = spec.connections[target.connection]
+            out.append((target, conn, _remote_id(state, conn)))
+    return tuple(out)
 
 
 def _check_connections(

@@ -81,9 +81,21 @@ class Platform(Protocol):
         """The API calls apply makes for this connection (empty on local)."""
         ...
 
-    def job_calls(self, job: Job, run_id: str) -> list[ApiCall]: ...
+    def job_calls(
+        self,
+        job: Job,
+        run_id: str,
+        *,
+        publications: Sequence[tuple[Target, Connection, int | None]] = (),
+    ) -> list[ApiCall]:
+        """The calls that run the job; ``publications`` ride on the run (``via: overrides``)."""
+        ...
 
-    def publish_calls(self, target: Target, connection: Connection) -> list[ApiCall]: ...
+    def publish_calls(
+        self, target: Target, connection: Connection, *, connection_id: int | None = None
+    ) -> list[ApiCall]:
+        """The calls that publish to the target; ``connection_id`` is the id state holds."""
+        ...
 
     # --- apply time -------------------------------------------------------------------
     def ensure_connection(

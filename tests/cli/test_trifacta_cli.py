@@ -128,3 +128,23 @@ def test_check_connections_reports_a_failing_connection(
     assert "connection.redshift: the connection test failed: AuthError: bad password" in r.err
     r = publish(capsys, "plan", str(spec))  # without the flag the connection is not tested
     assert r.code == 0, r.err
+
+
+def test_publish_with_overrides_shows_the_publication_in_the_run(
+    api: responses.RequestsMock, spec: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec.write_text(
+        spec.read_text().replace(
+            "    inputFormat: avro\n", "    inputFormat: avro\n    via: overrides\n"
+        )
+    )
+    r = publish(capsys, "plan", "--format", "json", str(spec))
+    assert r.code == 0, r.err
+    changes = {c["address"]: c for c in assert_valid_plan(r.out)["changes"]}
+    post = changes["job.job2"]["api_calls"][0]
+    assert (post["method"], post["path"]) == ("POST", "/v4/jobGroups")
+    publications = post["body"]["overrides"]["publications"]
+    assert [(p["tableName"], p["action"], p["connectionId"]) for p in publications] == [
+        ("test_table2", "create", 2)
+    ]
+    assert [c["method"] for c in changes["target.test_table2"]["api_calls"]] == ["GET"]

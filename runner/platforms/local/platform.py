@@ -188,10 +188,18 @@ class LocalPlatform:
     def connection_calls(self, connection: Connection, remote_id: int | None) -> list[ApiCall]:
         return []
 
-    def job_calls(self, job: Job, run_id: str) -> list[ApiCall]:
+    def job_calls(
+        self,
+        job: Job,
+        run_id: str,
+        *,
+        publications: Sequence[tuple[Target, Connection, int | None]] = (),
+    ) -> list[ApiCall]:
         return []
 
-    def publish_calls(self, target: Target, connection: Connection) -> list[ApiCall]:
+    def publish_calls(
+        self, target: Target, connection: Connection, *, connection_id: int | None = None
+    ) -> list[ApiCall]:
         return []
 
     # --- apply time -------------------------------------------------------------------
