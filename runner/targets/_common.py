@@ -1,27 +1,24 @@
 """Helpers shared by the warehouse targets (Postgres, Redshift, MySQL/MariaDB).
 
 Nothing here talks to a database: naming of staging tables, error messages that name
-the connection and host (never a secret), logical-type parsing, and a small prefetching
-iterator that overlaps decoding/encoding of the next batch with the load of this one.
+the connection and host (never a secret), logical-type parsing and mapping, and one
+driver connection per thread. The prefetching iterator is in :mod:`._prefetch`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import queue
 import re
 import threading
-from collections.abc import Iterable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from runner.errors import TargetError
 from runner.results import ResultSchema
 from runner.spec.model import Connection
 from runner.spec.secrets import redact, reveal
-from runner.targets.base import PublishRequest, TableInfo
-
-T = TypeVar("T")
+from runner.targets.base import PublishRequest, TableInfo, TableRef
 
 #: tables whose catalog estimate is below this many rows are counted exactly
 EXACT_COUNT_LIMIT = 1_000_000
@@ -40,6 +37,34 @@ def decimal_parts(logical: str) -> tuple[int, int] | None:
     """``(precision, scale)`` of a ``decimal(P,S)`` logical type, else None."""
     m = _DECIMAL.match(logical.strip().lower())
     return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def mapped_type(vendor: str, types: Mapping[str, str], logical: str, decimal: str) -> str:
+    """The column type for ``logical`` from a vendor's table; decimals as ``decimal(P,S)``."""
+    dec = decimal_parts(logical)
+    if dec is not None:
+        return f"{decimal}({dec[0]},{dec[1]})"
+    try:
+        return types[logical.strip().lower()]
+    except KeyError:
+        raise TargetError(f"{vendor} has no column type for {logical!r}") from None
+
+
+def decimal_fits(logical: tuple[int, int], precision: int, scale: int) -> bool:
+    """Whether every ``decimal(p,s)`` value fits a ``(precision, scale)`` column unchanged:
+    at least as many digits after the point, and at least as many before it."""
+    p, s = logical
+    return scale >= s and precision - scale >= p - s
+
+
+def by_path(
+    tables: Iterable[TableRef], key: Callable[[TableRef], str]
+) -> dict[str, list[TableRef]]:
+    """``tables`` grouped by schema (or database) for one catalog query per group."""
+    groups: dict[str, list[TableRef]] = {}
+    for t in tables:
+        groups.setdefault(key(t), []).append(t)
+    return groups
 
 
 def staging_name(kind: str, table: str, run_id: str, limit: int) -> str:
@@ -110,75 +135,6 @@ def check_key(request: PublishRequest) -> None:
             f"target.{request.target}: key column {', '.join(map(repr, missing))} "
             "is not in the results"
         )
-
-
-_END = object()
-
-
-class Prefetch(Iterator[T]):
-    """Iterate ``items`` in a background thread, up to ``depth`` items ahead.
-
-    The thread starts at once, so the first batches are decoded and encoded while the
-    database is still busy with what comes before the load (a DELETE, a CREATE).
-    polars releases the GIL while it decodes and encodes, and the drivers release it
-    while they send, so on two cores the next batch is prepared while this one loads.
-    Exceptions in the producer are re-raised in the consumer. Always :meth:`close` it
-    (``with Prefetch(...) as items:``), which stops the producer.
-    """
-
-    def __init__(self, items: Iterable[T], depth: int = 2) -> None:
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
-        self._done = False
-        self._thread = threading.Thread(
-            target=self._produce, args=(items,), name="publish-prefetch", daemon=True
-        )
-        self._thread.start()
-
-    def _put(self, item: object) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _produce(self, items: Iterable[T]) -> None:
-        try:
-            for item in items:
-                if not self._put(item):
-                    return
-            self._put(_END)
-        except BaseException as exc:  # handed to the consumer
-            self._put(exc)
-
-    def __next__(self) -> T:
-        if self._done:
-            raise StopIteration
-        item = self._queue.get()
-        if item is _END:
-            self._done = True
-            raise StopIteration
-        if isinstance(item, BaseException):
-            self._done = True
-            raise item
-        return item  # type: ignore[return-value]
-
-    def close(self) -> None:
-        self._stop.set()
-        self._done = True
-        while self._thread.is_alive():
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                self._thread.join(0.05)
-
-    def __enter__(self) -> Prefetch[T]:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class PerThreadConnection:

@@ -47,6 +47,7 @@ from runner.results import ResultSchema, iter_frames
 from runner.spec.model import Connection
 from runner.spec.secrets import reveal
 from runner.targets import _common as common
+from runner.targets._prefetch import Prefetch
 from runner.targets.base import (
     LEDGER_TABLE,
     ColumnInfo,
@@ -124,8 +125,7 @@ def mysql_type_matches(sql_type: str, logical: str) -> bool:
     if dec is not None:
         if name != "decimal" or not args:
             return False
-        big_p, big_s = args[0], args[1] if len(args) > 1 else 0
-        return big_s >= dec[1] and big_p - big_s >= dec[0] - dec[1]
+        return common.decimal_fits(dec, args[0], args[1] if len(args) > 1 else 0)
     if logical == "string":
         return name in _STRINGS
     if logical == "binary":
@@ -236,13 +236,7 @@ class MysqlTarget(common.PerThreadConnection):
     # -- types --------------------------------------------------------------------------
 
     def sql_type(self, logical: str) -> str:
-        dec = common.decimal_parts(logical)
-        if dec is not None:
-            return f"decimal({dec[0]},{dec[1]})"
-        try:
-            return _TYPES[logical.strip().lower()]
-        except KeyError:
-            raise TargetError(f"mysql has no column type for {logical!r}") from None
+        return common.mapped_type(self.vendor, _TYPES, logical, "decimal")
 
     def type_matches(self, column: ColumnInfo, logical: str) -> bool:
         return mysql_type_matches(column.sql_type, logical)
@@ -268,12 +262,10 @@ class MysqlTarget(common.PerThreadConnection):
 
     def describe(self, tables: Sequence[TableRef]) -> dict[TableRef, TableInfo | None]:
         out: dict[TableRef, TableInfo | None] = {t: None for t in tables}
-        by_db: dict[str, list[TableRef]] = {}
-        for t in tables:
-            by_db.setdefault(self._database(t), []).append(t)
+        groups = common.by_path(tables, self._database)
         try:
             with self.conn.cursor() as cur:
-                for db, refs in by_db.items():
+                for db, refs in groups.items():
                     out.update(self._describe_db(cur, db, refs))
         except pymysql.MySQLError as exc:
             raise common.driver_error(self.connection, exc, "cannot read the catalog") from None
@@ -481,7 +473,7 @@ class MysqlTarget(common.PerThreadConnection):
         fd, path = tempfile.mkstemp(prefix="publish-", suffix=".csv")
         rows = 0
         try:
-            with os.fdopen(fd, "wb") as out, common.Prefetch(self._frames(request)) as frames:
+            with os.fdopen(fd, "wb") as out, Prefetch(self._frames(request)) as frames:
                 for frame in frames:
                     write_csv(frame, out)
                     rows += len(frame)

@@ -46,6 +46,7 @@ from runner.results import ResultSchema, iter_frames
 from runner.spec.model import Connection
 from runner.spec.secrets import reveal
 from runner.targets import _common as common
+from runner.targets._prefetch import Prefetch
 from runner.targets.base import (
     LEDGER_TABLE,
     ColumnInfo,
@@ -122,11 +123,7 @@ def pg_type_matches(sql_type: str, logical: str) -> bool:
     if dec is not None:
         if name != "numeric":
             return False
-        if not args:
-            return True
-        p, s = dec
-        big_p, big_s = args[0], args[1] if len(args) > 1 else 0
-        return big_s >= s and big_p - big_s >= p - s
+        return not args or common.decimal_fits(dec, args[0], args[1] if len(args) > 1 else 0)
     if logical == "string":
         return name in _STRING_TYPES
     return _PG_TYPES.get(logical) == name
@@ -223,13 +220,7 @@ class PostgresTarget(common.PerThreadConnection):
     # -- types --------------------------------------------------------------------------
 
     def sql_type(self, logical: str) -> str:
-        dec = common.decimal_parts(logical)
-        if dec is not None:
-            return f"numeric({dec[0]},{dec[1]})"
-        try:
-            return _PG_TYPES[logical.strip().lower()]
-        except KeyError:
-            raise TargetError(f"{self.vendor} has no column type for {logical!r}") from None
+        return common.mapped_type(self.vendor, _PG_TYPES, logical, "numeric")
 
     def type_matches(self, column: ColumnInfo, logical: str) -> bool:
         return pg_type_matches(column.sql_type, logical)
@@ -259,11 +250,8 @@ class PostgresTarget(common.PerThreadConnection):
 
     def describe(self, tables: Sequence[TableRef]) -> dict[TableRef, TableInfo | None]:
         out: dict[TableRef, TableInfo | None] = {t: None for t in tables}
-        by_schema: dict[str, list[TableRef]] = {}
-        for t in tables:
-            by_schema.setdefault(self._schema(t), []).append(t)
         try:
-            for schema, refs in by_schema.items():
+            for schema, refs in common.by_path(tables, self._schema).items():
                 out.update(self._describe_schema(schema, refs))
         except psycopg.Error as exc:
             raise common.driver_error(self.connection, exc, "cannot read the catalog") from None
@@ -463,11 +451,11 @@ class PostgresTarget(common.PerThreadConnection):
     def _frames(self, request: PublishRequest) -> Iterator[pl.DataFrame]:
         return iter_frames(request.results, common.BATCH_ROWS)
 
-    def _encoder(self, request: PublishRequest) -> common.Prefetch[tuple[int, bytes]]:
+    def _encoder(self, request: PublishRequest) -> Prefetch[tuple[int, bytes]]:
         """CSV batches for COPY, prepared in a background thread from now on."""
-        return common.Prefetch(((len(f), encode_csv(f)) for f in self._frames(request)), 3)
+        return Prefetch(((len(f), encode_csv(f)) for f in self._frames(request)), 3)
 
-    def _early_batches(self, request: PublishRequest) -> common.Prefetch[tuple[int, bytes]] | None:
+    def _early_batches(self, request: PublishRequest) -> Prefetch[tuple[int, bytes]] | None:
         """Batches to start preparing before the statements that precede the load."""
         return self._encoder(request)
 
@@ -479,7 +467,7 @@ class PostgresTarget(common.PerThreadConnection):
         progress: Progress | None,
         *,
         fresh: bool,
-        batches: common.Prefetch[tuple[int, bytes]] | None = None,
+        batches: Prefetch[tuple[int, bytes]] | None = None,
     ) -> int:
         """COPY every row of the results into ``table``; returns the row count."""
         names = sql.SQL(", ").join(map(sql.Identifier, request.results.schema.names))

@@ -36,6 +36,7 @@ from runner.errors import TargetError
 from runner.spec.model import Connection
 from runner.spec.secrets import reveal
 from runner.targets import _common as common
+from runner.targets._prefetch import Prefetch
 from runner.targets.base import ColumnInfo, Progress, PublishRequest, TableInfo, TableRef
 from runner.targets.postgres import PostgresTarget, csv_frame, pg_type_matches
 
@@ -155,13 +156,13 @@ class RedshiftTarget(PostgresTarget):
         progress: Progress | None,
         *,
         fresh: bool,
-        batches: common.Prefetch[tuple[int, bytes]] | None = None,
+        batches: Prefetch[tuple[int, bytes]] | None = None,
     ) -> int:
         if self.s3_staging:
             return self._load_s3(cur, table, request, progress)
         return self._load_inserts(cur, table, request, progress)
 
-    def _early_batches(self, request: PublishRequest) -> common.Prefetch[tuple[int, bytes]] | None:
+    def _early_batches(self, request: PublishRequest) -> Prefetch[tuple[int, bytes]] | None:
         return None  # no COPY FROM STDIN on Redshift
 
     def _load_inserts(

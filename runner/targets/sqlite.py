@@ -11,21 +11,21 @@ frames, after a columnar conversion of every value to what sqlite3 binds nativel
 from __future__ import annotations
 
 import hashlib
-import queue
 import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
 from runner.errors import TargetError
 from runner.results import ResultSchema, decimal_of, iter_frames
 from runner.spec.model import ACTIONS, Connection
+from runner.targets._common import decimal_fits
+from runner.targets._prefetch import Prefetch
 from runner.targets.base import (
     LEDGER_TABLE,
     ColumnInfo,
@@ -242,8 +242,7 @@ class SqliteTarget:
                 return False
             if numeric[2] is None:
                 return True
-            precision, scale = int(numeric[2]), int(numeric[3] or 0)
-            return scale >= dec[1] and precision - scale >= dec[0] - dec[1]
+            return decimal_fits(dec, int(numeric[2]), int(numeric[3] or 0))
         if logical == "string":
             return aff == "TEXT"
         if logical == "binary":
@@ -423,7 +422,7 @@ class _Publication:
         exprs = _to_bindable(self.schema)
         frames = (frame.select(exprs) for frame in iter_frames(self.request.results, BATCH_ROWS))
         loaded = 0
-        with _Prefetch(frames) as ready:
+        with Prefetch(frames, depth=1, name="sqlite-prefetch") as ready:
             for frame in ready:
                 before = self.conn.total_changes
                 try:
@@ -505,54 +504,6 @@ class _Publication:
                 f"upsert needs a unique index on ({', '.join(key)}) but the table holds "
                 f"duplicate keys: {exc}"
             ) from None
-
-
-class _Prefetch:
-    """Run an iterator in a worker thread, at most one item ahead of the consumer."""
-
-    _DONE = object()
-
-    def __init__(self, source: Iterator[pl.DataFrame]) -> None:
-        self._source = source
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=1)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._work, name="sqlite-prefetch", daemon=True)
-
-    def _put(self, item: Any) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _work(self) -> None:
-        try:
-            for item in self._source:
-                if not self._put(item):
-                    return
-        except BaseException as exc:  # handed to the consumer, raised there
-            self._put(exc)
-            return
-        self._put(self._DONE)
-
-    def __enter__(self) -> Iterator[pl.DataFrame]:
-        self._thread.start()
-        return self._items()
-
-    def _items(self) -> Iterator[pl.DataFrame]:
-        while True:
-            item = self._queue.get()
-            if item is self._DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def _stage_name(table: str, run_id: str) -> str:
