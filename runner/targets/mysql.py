@@ -47,6 +47,7 @@ from runner.results import ResultSchema, iter_frames
 from runner.spec.model import Connection
 from runner.spec.secrets import reveal
 from runner.targets import _common as common
+from runner.targets import _ledger
 from runner.targets._prefetch import Prefetch
 from runner.targets.base import (
     LEDGER_TABLE,
@@ -88,6 +89,16 @@ _BOOL_PARAMS = {"ssl_verify_cert", "ssl_verify_identity", "ssl_disabled", "compr
 def quote(name: str) -> str:
     """A MySQL identifier in backticks, any backtick inside doubled."""
     return "`" + name.replace("`", "``") + "`"
+
+
+_LEDGER = _ledger.Dialect(
+    text=lambda n: f"varchar({n})",
+    count="bigint",
+    published_at="timestamp(6) default current_timestamp(6)",
+    mark="%s",
+    quote=quote,  # `rows` is a reserved word in MySQL 8
+    suffix=" engine=InnoDB default charset=utf8mb4",
+)
 
 
 def normalise_type(column_type: str) -> str:
@@ -594,28 +605,20 @@ class MysqlTarget(common.PerThreadConnection):
     # -- ledger -------------------------------------------------------------------------
 
     def _ensure_ledger(self, cur: Any, ref: TableRef) -> None:
-        cur.execute(
-            f"create table if not exists {self._name(ref, LEDGER_TABLE)} ("
-            "run_id varchar(200) not null, target varchar(200) not null, "
-            "table_name varchar(500) not null, action varchar(32) not null, "
-            "`rows` bigint not null, published_at timestamp(6) default current_timestamp(6), "
-            "primary key (run_id, target)) engine=InnoDB default charset=utf8mb4"
-        )
+        cur.execute(_ledger.create_sql(self._name(ref, LEDGER_TABLE), _LEDGER))
 
     def _ledger_rows(self, cur: Any, request: PublishRequest) -> int | None:
         cur.execute(
-            f"select `rows` from {self._name(request.ref, LEDGER_TABLE)} "
-            "where run_id = %s and target = %s",
-            (request.run_id, request.target),
+            _ledger.select_sql(self._name(request.ref, LEDGER_TABLE), _LEDGER),
+            _ledger.lookup(request),
         )
         row = cur.fetchone()
         return int(row[0]) if row else None
 
     def _write_ledger(self, cur: Any, request: PublishRequest, rows: int) -> None:
         cur.execute(
-            f"insert into {self._name(request.ref, LEDGER_TABLE)} "
-            "(run_id, target, table_name, action, `rows`) values (%s, %s, %s, %s, %s)",
-            (request.run_id, request.target, str(request.ref), request.action, rows),
+            _ledger.insert_sql(self._name(request.ref, LEDGER_TABLE), _LEDGER),
+            _ledger.values(request, rows),
         )
 
     # -- errors -------------------------------------------------------------------------

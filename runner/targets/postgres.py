@@ -46,6 +46,7 @@ from runner.results import ResultSchema, iter_frames
 from runner.spec.model import Connection
 from runner.spec.secrets import reveal
 from runner.targets import _common as common
+from runner.targets import _ledger
 from runner.targets._prefetch import Prefetch
 from runner.targets.base import (
     LEDGER_TABLE,
@@ -81,6 +82,13 @@ _STRING_TYPES = ("text", "character varying", "character", "varchar", "char")
 
 _DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S%.f"
 _WRITE_CHUNK = 1 << 20  # bytes per copy.write: measured faster than one write per batch
+
+_LEDGER = _ledger.Dialect(
+    text=lambda n: f"varchar({n})",
+    count="bigint",
+    published_at="timestamp with time zone default current_timestamp",
+    mark="%s",
+)
 
 _COPY_LINE = re.compile(r"line (\d+)(?:, column ([^:]+))?")
 
@@ -620,13 +628,7 @@ class PostgresTarget(common.PerThreadConnection):
             with conn.transaction():
                 self._ledger_lock(conn, ref)
                 conn.execute(
-                    sql.SQL(
-                        "create table if not exists {} (run_id varchar(200) not null, "
-                        "target varchar(200) not null, table_name varchar(500) not null, "
-                        "action varchar(32) not null, rows bigint not null, "
-                        "published_at timestamp with time zone default current_timestamp, "
-                        "primary key (run_id, target))"
-                    ).format(self._ledger_ident(ref))
+                    sql.SQL(_ledger.create_sql("{}", _LEDGER)).format(self._ledger_ident(ref))
                 )
         except (
             psycopg.errors.UniqueViolation,
@@ -646,21 +648,16 @@ class PostgresTarget(common.PerThreadConnection):
 
     def _ledger_rows(self, cur: psycopg.Cursor[Any], request: PublishRequest) -> int | None:
         cur.execute(
-            sql.SQL("select rows from {} where run_id = %s and target = %s").format(
-                self._ledger_ident(request.ref)
-            ),
-            (request.run_id, request.target),
+            sql.SQL(_ledger.select_sql("{}", _LEDGER)).format(self._ledger_ident(request.ref)),
+            _ledger.lookup(request),
         )
         row = cur.fetchone()
         return int(row[0]) if row else None
 
     def _write_ledger(self, cur: psycopg.Cursor[Any], request: PublishRequest, rows: int) -> None:
         cur.execute(
-            sql.SQL(
-                "insert into {} (run_id, target, table_name, action, rows) "
-                "values (%s, %s, %s, %s, %s)"
-            ).format(self._ledger_ident(request.ref)),
-            (request.run_id, request.target, str(request.ref), request.action, rows),
+            sql.SQL(_ledger.insert_sql("{}", _LEDGER)).format(self._ledger_ident(request.ref)),
+            _ledger.values(request, rows),
         )
 
     # -- errors -------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import polars as pl
 from runner.errors import TargetError
 from runner.results import ResultSchema, decimal_of, iter_frames
 from runner.spec.model import ACTIONS, Connection
+from runner.targets import _ledger
 from runner.targets._common import decimal_fits
 from runner.targets._prefetch import Prefetch
 from runner.targets.base import (
@@ -55,6 +56,9 @@ _SQL_TYPES = {
     "timestamp": "timestamp",
     "timestamptz": "timestamptz",
 }
+_LEDGER = _ledger.Dialect(
+    text=lambda _: "text", count="integer", published_at="text not null", mark="?"
+)
 _NUMERIC = re.compile(r"^(numeric|decimal)(?:\((\d+)(?:,(\d+))?\))?$")
 
 
@@ -317,15 +321,10 @@ class _Publication:
 
     def run(self) -> PublishResult:
         req = self.request
-        self.conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {quote(LEDGER_TABLE)} ("
-            "run_id TEXT NOT NULL, target TEXT NOT NULL, table_name TEXT NOT NULL, "
-            "action TEXT NOT NULL, rows INTEGER NOT NULL, published_at TEXT NOT NULL, "
-            "PRIMARY KEY (run_id, target))"
-        )
+        ledger = quote(LEDGER_TABLE)
+        self.conn.execute(_ledger.create_sql(ledger, _LEDGER))
         done = self.conn.execute(
-            f"SELECT rows FROM {quote(LEDGER_TABLE)} WHERE run_id = ? AND target = ?",
-            (req.run_id, req.target),
+            _ledger.select_sql(ledger, _LEDGER), _ledger.lookup(req)
         ).fetchone()
         existing = self.columns()
         if done is not None:
@@ -333,14 +332,9 @@ class _Publication:
             return PublishResult(int(done[0]), rows_after, existing, already_published=True)
         loaded = self.apply(req.action, existing)
         self.conn.execute(
-            f"INSERT INTO {quote(LEDGER_TABLE)} "
-            "(run_id, target, table_name, action, rows, published_at) VALUES (?,?,?,?,?,?)",
+            _ledger.insert_sql(ledger, _LEDGER, extra=("published_at",)),
             (
-                req.run_id,
-                req.target,
-                self.table,
-                req.action,
-                loaded,
+                *_ledger.values(req, loaded, table_name=self.table),
                 datetime.now(UTC).isoformat(timespec="seconds"),
             ),
         )
