@@ -105,6 +105,30 @@ def driver_error(connection: Connection, exc: BaseException, doing: str) -> Targ
     return TargetError(redact(f"{where(connection)}: {doing}: {message}"))
 
 
+def load_error(
+    connection: Connection,
+    request: PublishRequest,
+    message: str,
+    row: int | None = None,
+    column: str | None = None,
+) -> TargetError:
+    """A failed load, naming the target, the row and column when known, never a secret.
+
+    ``... failed at row N, column 'c': message``, or ``failed in column 'c'`` when only
+    the column is known; it always ends by saying the table is unchanged.
+    """
+    if row is not None:
+        place = f" at row {row}" + (f", column {column!r}" if column else "")
+    else:
+        place = f" in column {column!r}" if column else ""
+    base = driver_error(
+        connection,
+        Exception(message),
+        f"target.{request.target}: {request.action} into {request.ref} failed{place}",
+    )
+    return TargetError(f"{base}; the table is unchanged")
+
+
 def params_of(connection: Connection) -> dict[str, str]:
     """The connection's extra driver parameters, with secrets revealed for the driver."""
     return {k: str(reveal(v)) for k, v in connection.params.items()}

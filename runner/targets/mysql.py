@@ -625,15 +625,8 @@ class MysqlTarget(common.PerThreadConnection):
 
     def _load_error(self, request: PublishRequest, exc: pymysql.MySQLError) -> TargetError:
         text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
-        where = ""
         row, col = _ROW.search(text), _COLUMN.search(text)
-        if row:
-            where = f" at row {int(row.group(1))}"
-            if col:
-                where += f", column {col.group(1)!r}"
-        base = common.driver_error(
-            self.connection,
-            Exception(text),
-            f"target.{request.target}: {request.action} into {request.ref} failed{where}",
-        )
-        return TargetError(f"{base}; the table is unchanged")
+        if row is None:  # a column is named only with its row
+            return common.load_error(self.connection, request, text)
+        column = col.group(1) if col else None
+        return common.load_error(self.connection, request, text, int(row.group(1)), column)

@@ -666,24 +666,15 @@ class PostgresTarget(common.PerThreadConnection):
         """A TargetError naming the target, and the row and column when COPY gives them."""
         diag = exc.diag
         primary = diag.message_primary or (str(exc).splitlines() or [type(exc).__name__])[0]
-        where = ""
+        row, column = None, diag.column_name
         m = _COPY_LINE.search(diag.context or "")
         if m:
-            where = f" at row {int(m.group(1))}"
-            column = m.group(2).strip() if m.group(2) else diag.column_name
-            if column:
-                where += f", column {column!r}"
-        elif diag.column_name:
-            where = f" in column {diag.column_name!r}"
+            row = int(m.group(1))
+            column = m.group(2).strip() if m.group(2) else column
         hint = ""
         if isinstance(exc, psycopg.errors.CardinalityViolation):
             hint = " (the results hold the same key more than once)"
-        base = common.driver_error(
-            self.connection,
-            Exception(f"{primary}{hint}"),
-            f"target.{request.target}: {request.action} into {request.ref} failed{where}",
-        )
-        return TargetError(f"{base}; the table is unchanged")
+        return common.load_error(self.connection, request, f"{primary}{hint}", row, column)
 
 
 _ACTIONS = ("create", "load", "createAndLoad", "truncateAndLoad", "dropAndLoad", "upsert")
