@@ -166,13 +166,23 @@ class PerThreadConnection:
 
     The executor publishes to several tables of one connection in parallel through the
     same target object; a driver connection holds one transaction at a time, so each
-    thread gets its own. :meth:`_close_all` closes every one of them.
+    thread gets its own. :meth:`_close_all` closes every one of them. Anything else the
+    threads share is either set once per server (the same for every connection) or
+    changed under a lock (:meth:`_counted`).
     """
+
+    introspection_queries: int
 
     def _init_connections(self) -> None:
         self._local = threading.local()
         self._opened: list[Any] = []
         self._opened_lock = threading.Lock()
+        self._count_lock = threading.Lock()
+
+    def _counted(self) -> None:
+        """One more catalog query (``+=`` alone can lose counts between threads)."""
+        with self._count_lock:
+            self.introspection_queries += 1
 
     @property
     def _conn(self) -> Any:

@@ -284,7 +284,7 @@ class MysqlTarget(common.PerThreadConnection):
 
     def _describe_db(self, cur: Any, db: str, refs: list[TableRef]) -> dict[TableRef, TableInfo]:
         cur.execute(self._CATALOG, (db, tuple(sorted({r.table for r in refs}))))
-        self.introspection_queries += 1
+        self._counted()
         cols: dict[str, list[ColumnInfo]] = {}
         estimates: dict[str, int] = {}
         pks: dict[str, list[str]] = {}
@@ -302,7 +302,7 @@ class MysqlTarget(common.PerThreadConnection):
                 ),
                 tuple(small),
             )
-            self.introspection_queries += 1
+            self._counted()
             counts = {str(t): int(n) for t, n in cur.fetchall()}
         return {
             ref: TableInfo(

@@ -276,7 +276,7 @@ class PostgresTarget(common.PerThreadConnection):
             )
             try:
                 cur.execute(self._CATALOG, (schema, names))
-                self.introspection_queries += 1
+                self._counted()
                 rows = cur.fetchall()
                 cols: dict[str, list[ColumnInfo]] = {}
                 meta: dict[str, tuple[int, int, tuple[str, ...]]] = {}
@@ -316,7 +316,7 @@ class PostgresTarget(common.PerThreadConnection):
             for t in tables
         ]
         cur.execute(sql.SQL(" union all ").join(parts))
-        self.introspection_queries += 1
+        self._counted()
         return {str(t): int(n) for t, n in cur.fetchall()}
 
     def _rollback_quietly(self) -> None:

@@ -128,7 +128,7 @@ class RedshiftTarget(PostgresTarget):
         names = sorted({r.table for r in refs})
         with self.conn.cursor() as cur:
             cols = self._columns(cur, schema, names)
-            self.introspection_queries += 1
+            self._counted()
             counts = self._count(cur, schema, sorted(cols))
         return {
             ref: TableInfo(ref=ref, columns=tuple(cols[ref.table]), rows=counts[ref.table])

@@ -359,3 +359,28 @@ def test_apply_publishes_to_postgres_and_mariadb_then_plan_is_empty(
     out = capsys.readouterr()
     assert code == 0, out.out + out.err
     assert "No changes" in out.out
+
+
+def test_describe_while_other_threads_publish(
+    target: PostgresTarget, pg_schema: str, tmp_path: Path
+) -> None:
+    """describe() and publish() at once through one target: whole tables, old or new."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    old = make_results(tmp_path / "old", frame(range(1, 1001)))
+    new = make_results(tmp_path / "new", frame(range(1, 2001), "b"))
+    tables = [f"d{i}" for i in range(3)]
+    for t in tables:
+        publish(target, pg_schema, old, "createAndLoad", table=t)
+    refs = [TableRef("pg", (pg_schema,), t) for t in tables]
+    with ThreadPoolExecutor(4) as pool:
+        loads = [
+            pool.submit(publish, target, pg_schema, new, "truncateAndLoad", table=t) for t in tables
+        ]
+        looks = [pool.submit(target.describe, refs) for _ in range(6)]
+        assert [f.result(timeout=120).rows_after for f in loads] == [2000] * 3
+        seen = [f.result(timeout=120) for f in looks]
+    for infos in seen:
+        assert {info.rows for info in infos.values() if info is not None} <= {1000, 2000}
+        assert all(info is not None for info in infos.values())
+    assert {i.rows for i in target.describe(refs).values() if i is not None} == {2000}

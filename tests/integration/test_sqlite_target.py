@@ -318,3 +318,32 @@ def test_unreadable_results_leave_table(target: SqliteTarget, tmp_path: Path) ->
     with pytest.raises(TargetError, match=r"target\.out: cannot read the avro results"):
         target.publish(request(res, "truncateAndLoad"))
     assert rows(target) == [(1, "old1"), (9, "old9")]
+
+
+def test_describe_and_publish_from_threads_through_one_target(
+    target: SqliteTarget, tmp_path: Path
+) -> None:
+    """The executor shares one target between threads: publishes take turns, never deadlock,
+    and describe() from another thread sees each table whole (old rows or new)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    old = results(tmp_path, pl.DataFrame({"id": range(1000), "name": "old"}))
+    new = results(tmp_path, pl.DataFrame({"id": range(2000), "name": "new"}))
+    tables = [f"t{i}" for i in range(3)]
+    for t in tables:
+        target.publish(request(old, "createAndLoad", table=t, run_id=f"seed-{t}"))
+    refs = [TableRef("wh", ("main",), t) for t in tables]
+    with ThreadPoolExecutor(4) as pool:
+        loads = [
+            pool.submit(target.publish, request(new, "truncateAndLoad", table=t, run_id=f"r-{t}"))
+            for t in tables
+        ]
+        looks = [pool.submit(target.describe, refs) for _ in range(6)]
+        assert [f.result(timeout=120).rows_after for f in loads] == [2000] * 3
+        seen = [f.result(timeout=120) for f in looks]
+    for infos in seen:
+        assert all(info is not None for info in infos.values())
+        assert {info.rows for info in infos.values() if info is not None} <= {1000, 2000}
+    assert [rows(target, f'SELECT count(*), min(name) FROM "{t}"') for t in tables] == [
+        [(2000, "new")]
+    ] * 3
