@@ -180,8 +180,12 @@ def test_documented_example_plans_and_applies_the_documented_calls(
         "flowNodeId": 28629,
     }
     calls = platform.publish_calls(target, connection)
-    assert calls[0] == ApiCall("PUT", "/v4/jobGroups/{jobGroupId}/publish", documented)
-    assert list(calls[0].body) == list(documented)
+    assert calls == [
+        ApiCall("GET", "/v4/jobGroups/{jobGroupId}/publications"),
+        ApiCall("PUT", "/v4/jobGroups/{jobGroupId}/publish", documented),
+        ApiCall("GET", "/v4/jobGroups/{publishJobGroupId}/status"),
+    ]
+    assert list(calls[1].body) == list(documented)
 
     # apply: no connection is created; run the job; publish with exactly the documented body
     assert platform.ensure_connection(connection, None).remote_id == 2
@@ -196,6 +200,7 @@ def test_documented_example_plans_and_applies_the_documented_calls(
     run = platform.run_job(job, "run-1", fingerprint, cancel)
     assert (run.remote_id, run.details["jobGroupId"], run.fingerprint) == (961, 961, fingerprint)
 
+    rsps.get(f"{BASE}/v4/jobGroups/961/publications", json={"data": [], "count": 0})
     rsps.put(
         f"{BASE}/v4/jobGroups/961/publish",
         json={"jobgroupId": 962, "reason": "JobStarted", "sessionId": "s2"},
@@ -203,13 +208,18 @@ def test_documented_example_plans_and_applies_the_documented_calls(
     statuses(rsps, 962, "InProgress", "Complete")
     result = platform.publish(target, connection, run, cancel)
     assert (result.rows_loaded, result.rows_after, result.columns) == (0, 0, ())
+    assert not result.already_published
 
     posts = [c for c in rsps.calls if c.request.method == "POST"]
     assert len(posts) == 1
     assert body_of(posts[0]) == {"wrangledDataset": {"id": 28629}, "ranfrom": "api"}
     put = next(c for c in rsps.calls if c.request.method == "PUT")
     assert put.request.body == json.dumps(documented).encode()  # exact bytes, keys in order
-    assert [c.request.method for c in rsps.calls].count("GET") == 2 + 3 + 2
+    assert [c.request.method for c in rsps.calls].count("GET") == 2 + 3 + 1 + 2
+    methods = [(c.request.method, c.request.path_url) for c in rsps.calls]
+    assert methods.index(("GET", "/v4/jobGroups/961/publications")) < methods.index(
+        ("PUT", "/v4/jobGroups/961/publish")
+    )
     assert clock.sleeps[:2] == [2.0, 3.0]  # polls back off from platform.pollInterval
 
 
@@ -733,6 +743,7 @@ def test_publish_uses_the_created_connection_id_and_surfaces_publish_failures(
     run = JobRun(
         "clean", "r", "fp", remote_id=9, details={"jobGroupId": 9, "wrangledDataset": 28629}
     )
+    rsps.get(f"{BASE}/v4/jobGroups/9/publications", json={"data": [], "count": 0})
     rsps.put(
         f"{BASE}/v4/jobGroups/9/publish",
         json={"jobgroupId": 31, "reason": "JobStarted", "sessionId": "x"},
@@ -762,10 +773,10 @@ def test_publish_uses_the_created_connection_id_and_surfaces_publish_failures(
         JobGroupError, match=r"target\.t: job group 31 failed: publish job 3: table exists"
     ):
         platform.publish(spec.targets["t"], PG, run, threading.Event(), connection_id=5)
-    assert platform.publish_calls(spec.targets["t"], PG)[0].body["connection"] == {
+    assert platform.publish_calls(spec.targets["t"], PG)[1].body["connection"] == {
         "id": "{connection.pg.id}"
     }
-    assert platform.publish_calls(spec.targets["t"], PG, connection_id=5)[0].body["connection"] == {
+    assert platform.publish_calls(spec.targets["t"], PG, connection_id=5)[1].body["connection"] == {
         "id": 5
     }
 
@@ -838,13 +849,14 @@ def test_publish_with_overrides_rides_on_the_run_and_is_verified(
 def test_ambiguous_publish_is_not_repeated(rsps: responses.RequestsMock, clock: FakeClock) -> None:
     spec = make_spec()
     platform = make_platform(spec, clock)
+    rsps.get(f"{BASE}/v4/jobGroups/9/publications", json={"data": [], "count": 0})
     rsps.put(f"{BASE}/v4/jobGroups/9/publish", status=500)
     run = JobRun("clean", "r", "fp", remote_id=9)
     with pytest.raises(PlatformError, match="before publishing again"):
         platform.publish(
             spec.targets["table2"], spec.connections["redshift"], run, threading.Event()
         )
-    assert len(rsps.calls) == 1
+    assert [c.request.method for c in rsps.calls] == ["GET", "PUT"]
 
 
 def test_published_targets_lists_publications(
@@ -942,6 +954,7 @@ def test_the_documented_example_spec_file_drives_the_documented_put(
     rsps.post(f"{BASE}/v4/jobGroups", status=201, json={"id": 961})
     statuses(rsps, 961, "Complete")
     run = platform.run_job(job, "run-1", "fp", threading.Event())
+    rsps.get(f"{BASE}/v4/jobGroups/961/publications", json={"data": [], "count": 0})
     rsps.put(f"{BASE}/v4/jobGroups/961/publish", json={"jobgroupId": 962, "reason": "JobStarted"})
     statuses(rsps, 962, "Complete")
     platform.publish(target, connection, run, threading.Event())
@@ -950,3 +963,194 @@ def test_the_documented_example_spec_file_drives_the_documented_put(
         b'{"connection": {"id": 2}, "path": ["public"], "table": "test_table2", '
         b'"action": "create", "inputFormat": "avro", "flowNodeId": 28629}'
     )
+
+
+# --- publishing once: the publications lookup before the PUT ------------------------------
+LOAD = Target("t", job="clean", connection="pg", path=("public",), table="orders", action="load")
+LOAD_PUT = {
+    "connection": {"id": 5},
+    "path": ["public"],
+    "table": "orders",
+    "action": "load",
+    "inputFormat": "avro",
+    "flowNodeId": 28629,
+}
+PUBLICATIONS = f"{BASE}/v4/jobGroups/9/publications"
+
+
+def load_platform(clock: FakeClock) -> tuple[TrifactaPlatform, JobRun]:
+    spec = make_spec(connections={"pg": PG}, targets={"t": LOAD})
+    run = JobRun(
+        "clean", "r", "fp", remote_id=9, details={"jobGroupId": 9, "wrangledDataset": 28629}
+    )
+    return make_platform(spec, clock), run
+
+
+def expect_put(rsps: responses.RequestsMock) -> None:
+    rsps.put(
+        f"{BASE}/v4/jobGroups/9/publish",
+        json={"jobgroupId": 31, "reason": "JobStarted", "sessionId": "x"},
+        match=[matchers.json_params_matcher(LOAD_PUT)],
+    )
+    statuses(rsps, 31, "Complete")
+
+
+def methods(rsps: responses.RequestsMock) -> list[str]:
+    return [f"{c.request.method} {c.request.path_url}" for c in rsps.calls]
+
+
+@pytest.mark.parametrize(
+    "publication",
+    [
+        {"id": 7, "path": ["public"], "tableName": "orders", "action": "load", "connectionId": 5},
+        {"id": 7, "path": ["public"], "table": "orders", "action": "load", "connectionId": "5"},
+        {
+            "id": 7,
+            "path": ["public"],
+            "tableName": "orders",
+            "targetType": "postgres",
+            "action": "load",
+            "connection": {"id": "5"},
+        },
+        {"id": 7, "path": "public", "tableName": "orders", "action": "load", "connectionId": 5},
+    ],
+    ids=["documented", "string-id-and-table", "nested-connection", "string-path"],
+)
+def test_an_existing_publication_is_not_published_again(
+    rsps: responses.RequestsMock, clock: FakeClock, publication: dict[str, Any]
+) -> None:
+    platform, run = load_platform(clock)
+    other = {**publication, "id": 6, "tableName": "other", "table": "other"}
+    rsps.get(PUBLICATIONS, json={"data": [other, publication], "count": 2})
+    result = platform.publish(LOAD, PG, run, threading.Event(), connection_id=5)
+    assert result.already_published
+    assert (result.rows_loaded, result.rows_after, result.columns) == (0, 0, ())
+    assert methods(rsps) == ["GET /v4/jobGroups/9/publications"]  # no PUT
+
+
+def test_publish_after_a_lost_state_write_puts_only_once(
+    rsps: responses.RequestsMock, clock: FakeClock
+) -> None:
+    """The first apply PUTs and crashes before recording it; the next one must not append."""
+    published: list[dict[str, Any]] = []
+
+    def listing(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        return 200, {}, json.dumps({"data": published, "count": len(published)})
+
+    def put(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        sent = json.loads(request.body or b"{}")
+        published.append(
+            {
+                "id": 70,
+                "path": sent["path"],
+                "tableName": sent["table"],
+                "targetType": "postgres",
+                "action": sent["action"],
+                "connectionId": str(sent["connection"]["id"]),
+            }
+        )
+        return 200, {}, json.dumps({"jobgroupId": 31, "reason": "JobStarted"})
+
+    rsps.add_callback(responses.GET, PUBLICATIONS, callback=listing)
+    rsps.add_callback(responses.PUT, f"{BASE}/v4/jobGroups/9/publish", callback=put)
+    statuses(rsps, 31, "Complete")
+    first, run = load_platform(clock)
+    assert not first.publish(LOAD, PG, run, threading.Event(), connection_id=5).already_published
+    # a new process (nothing cached) with the state that never learnt about the publish
+    again, _ = load_platform(clock)
+    assert again.publish(LOAD, PG, run, threading.Event(), connection_id=5).already_published
+    assert [m for m in methods(rsps) if m.startswith("PUT")] == ["PUT /v4/jobGroups/9/publish"]
+    assert len(published) == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"tableName": "orders_old"},
+        {"path": ["staging"]},
+        {"path": []},
+        {"connectionId": 6},
+        {"connectionId": "05x"},
+        {"action": "truncateAndLoad"},
+        {"connectionId": None},
+        {"path": None},
+        {"action": None},
+        {"status": "Failed"},
+        {"tableName": None},
+    ],
+    ids=lambda change: "-".join(f"{k}={v}" for k, v in change.items()),
+)
+def test_a_publication_that_does_not_clearly_match_does_not_block_the_put(
+    rsps: responses.RequestsMock, clock: FakeClock, change: dict[str, Any]
+) -> None:
+    platform, run = load_platform(clock)
+    base = {"id": 7, "path": ["public"], "tableName": "orders", "action": "load", "connectionId": 5}
+    publication = {k: v for k, v in {**base, **change}.items() if v is not None}
+    rsps.get(PUBLICATIONS, json={"data": [publication], "count": 1})
+    expect_put(rsps)
+    result = platform.publish(LOAD, PG, run, threading.Event(), connection_id=5)
+    assert not result.already_published
+    assert methods(rsps) == [
+        "GET /v4/jobGroups/9/publications",
+        "PUT /v4/jobGroups/9/publish",
+        "GET /v4/jobGroups/31/status",
+    ]
+
+
+@pytest.mark.parametrize("status", [404, 500, 503])
+def test_a_failing_publications_lookup_is_logged_and_the_put_goes_ahead(
+    rsps: responses.RequestsMock,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+) -> None:
+    platform, run = load_platform(clock)
+    rsps.get(
+        PUBLICATIONS,
+        status=status,
+        json={"exception": {"name": "Oops", "message": "no listing", "details": ""}},
+    )
+    expect_put(rsps)
+    with caplog.at_level(logging.WARNING, logger="runner.platforms.trifacta"):
+        result = platform.publish(LOAD, PG, run, threading.Event(), connection_id=5)
+    assert not result.already_published
+    calls = methods(rsps)
+    lookups = calls.count("GET /v4/jobGroups/9/publications")
+    assert lookups == 1 if status == 404 else lookups > 1  # 5xx: retried first
+    assert calls[lookups:] == ["PUT /v4/jobGroups/9/publish", "GET /v4/jobGroups/31/status"]
+    assert any(
+        "could not check job group 9's publications" in r.getMessage()
+        and str(status) in r.getMessage()
+        for r in caplog.records
+    )
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refused_publications_lookup_publishes_nothing(
+    rsps: responses.RequestsMock, clock: FakeClock, status: int
+) -> None:
+    platform, run = load_platform(clock)
+    rsps.get(PUBLICATIONS, status=status)
+    with pytest.raises(PlatformError, match=r"target\.t: .*nothing was published") as info:
+        platform.publish(LOAD, PG, run, threading.Event(), connection_id=5)
+    assert str(status) in str(info.value)
+    assert methods(rsps) == ["GET /v4/jobGroups/9/publications"]
+
+
+def test_an_unreachable_api_during_the_lookup_publishes_nothing(
+    rsps: responses.RequestsMock, clock: FakeClock
+) -> None:
+    platform, run = load_platform(clock)
+    rsps.get(PUBLICATIONS, body=requests.ConnectionError("connection reset"))
+    with pytest.raises(PlatformError, match="nothing was published"):
+        platform.publish(LOAD, PG, run, threading.Event(), connection_id=5)
+    assert all(m == "GET /v4/jobGroups/9/publications" for m in methods(rsps))
+
+
+def test_publish_calls_show_the_lookup_before_the_put(clock: FakeClock) -> None:
+    platform, _ = load_platform(clock)
+    assert platform.publish_calls(LOAD, PG, connection_id=5) == [
+        ApiCall("GET", "/v4/jobGroups/{jobGroupId}/publications"),
+        ApiCall("PUT", "/v4/jobGroups/{jobGroupId}/publish", LOAD_PUT),
+        ApiCall("GET", "/v4/jobGroups/{publishJobGroupId}/status"),
+    ]

@@ -9,6 +9,10 @@ Implements :class:`runner.platforms.base.Platform`, plus these additive extras:
 - ``describe_connection(id)``, ``check_connection(connection)``, ``published_targets(id)``
   and ``override_publications(job, connection_ids)`` for the planner.
 
+Before ``PUT /v4/jobGroups/{id}/publish`` the job group's publications are read; when
+the same publication (connection, path, table, action) is there, the PUT is not sent
+again and the result says ``already_published`` (see :mod:`.publications`).
+
 Row counts are not reported by the API: :class:`PublishResult` carries 0 rows and no
 columns; the plan's table diff (when the spec gives database credentials) is where row
 counts come from.
@@ -37,6 +41,7 @@ from runner.platforms.trifacta.api import (
 )
 from runner.platforms.trifacta.checks import check_connection_spec, check_spec
 from runner.platforms.trifacta.client import AmbiguousRequest, TrifactaClient
+from runner.platforms.trifacta.publications import find_publication, publication_list
 from runner.platforms.trifacta.retry import Clock, Deadline, RetryPolicy, Sleep
 from runner.platforms.trifacta.runs import find_run
 from runner.platforms.trifacta.waiting import Waiter
@@ -54,6 +59,9 @@ MAX_PAGES = 100
 #: placeholders in plan paths for ids known only at apply time
 JOB_GROUP = "{jobGroupId}"
 PUBLISH_JOB_GROUP = "{publishJobGroupId}"
+#: answers to the publications lookup before a publish that do not block the PUT: the
+#: listing is missing in this edition (404, 405, 410, 501) or failing (5xx after retries)
+LOOKUP_UNAVAILABLE = frozenset({404, 405, 410, 501})
 
 Publication = tuple[Target, Connection, int | None]
 
@@ -272,6 +280,7 @@ class TrifactaPlatform:
         if cid is None:
             body["connection"] = {"id": _connection_placeholder(connection)}
         return [
+            ApiCall("GET", f"{JOB_GROUPS}/{JOB_GROUP}/publications"),
             ApiCall("PUT", f"{JOB_GROUPS}/{JOB_GROUP}/publish", body),
             ApiCall("GET", f"{JOB_GROUPS}/{PUBLISH_JOB_GROUP}/status"),
         ]
@@ -440,8 +449,36 @@ class TrifactaPlatform:
     def published_targets(self, job_group_id: int) -> list[dict[str, Any]]:
         """The publications of a job group (``GET /v4/jobGroups/{id}/publications``)."""
         answer = self.client.json("GET", f"{JOB_GROUPS}/{job_group_id}/publications")
-        data = answer.get("data", []) if isinstance(answer, dict) else []
-        return [p for p in data if isinstance(p, dict)]
+        return publication_list(answer)
+
+    def _existing_publication(self, target: Target, group: int, cid: int) -> dict[str, Any] | None:
+        """Job group ``group``'s publication to ``target`` already made, if any.
+
+        Guards against a second PUT after a crash or a lost state write following the first
+        (with action ``load`` that would append the rows twice). A listing that is missing
+        or failing (404/405/410/501, 5xx after retries) does not block the publish: it is
+        logged and None returned. Other failures (401, 403, 429 after retries, no answer)
+        raise before anything is published.
+        """
+        path = f"{JOB_GROUPS}/{group}/publications"
+        try:
+            pubs = self.published_targets(group)
+        except ApiError as exc:
+            status = exc.status
+            if status is not None and (status in LOOKUP_UNAVAILABLE or status >= 500):
+                log.warning(
+                    "%s: could not check job group %s's publications before publishing "
+                    "(%s); publishing",
+                    target.address,
+                    group,
+                    exc,
+                )
+                return None
+            raise PlatformError(
+                f"{target.address}: could not check job group {group}'s publications "
+                f"(GET {path}) before publishing, so nothing was published: {exc}"
+            ) from None
+        return find_publication(pubs, target, cid)
 
     @staticmethod
     def _job_group(target: Target, run: JobRun) -> int:
@@ -491,8 +528,23 @@ class TrifactaPlatform:
         if flow_node is None:
             job = self.spec.jobs.get(run.job)
             flow_node = job.wrangledDataset if job else None
-        body = publish_body(target, cid, flow_node)
         started = self.client.clock()
+        existing = self._existing_publication(target, group, cid)
+        if existing is not None:
+            log.info(
+                "%s: job group %s was already published there (publication %s); not again",
+                target.address,
+                group,
+                existing.get("id"),
+            )
+            return PublishResult(
+                rows_loaded=0,
+                rows_after=0,
+                columns=(),
+                already_published=True,
+                seconds=self.client.clock() - started,
+            )
+        body = publish_body(target, cid, flow_node)
         path = f"{JOB_GROUPS}/{group}/publish"
         try:
             answer = self.client.json("PUT", path, body=body, safe=False)
