@@ -11,17 +11,14 @@ import json
 import logging
 import os
 import sys
-import tempfile
-import time
-import traceback
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from runner import __version__
-from runner.errors import PublishError, SpecError
+from runner.crash import write_crash_log
+from runner.errors import InternalError, Interrupted, PublishError, SpecError
 from runner.spec.secrets import RedactingFilter, redact
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -40,16 +37,6 @@ class Exit(Exception):
 def echo(text: str = "", *, err: bool = False, nl: bool = True) -> None:
     """Print through the secret filter: nothing printed can hold a secret value."""
     click.echo(redact(text), err=err, nl=nl)
-
-
-def _crash_log(exc: BaseException) -> Path:
-    folder = Path(os.environ.get("PUBLISH_LOG_DIR", tempfile.gettempdir()))
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"publish-crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
-    text = "".join(traceback.format_exception(exc))
-    header = f"publish {__version__}\npython {sys.version}\nargv {sys.argv[1:]}\n\n"
-    path.write_text(redact(header + text), encoding="utf-8")
-    return path
 
 
 def _setup_logging(verbose: int) -> None:
@@ -381,9 +368,15 @@ def run(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except Exit as exc:
         return exc.code
+    except Interrupted as exc:
+        echo(f"Interrupted: {exc}", err=True)
+        return EXIT_INTERRUPTED
     except PublishError as exc:
         echo(f"Error: {exc}", err=True)
         return EXIT_ERROR
+    except InternalError as exc:
+        echo(f"Internal error: {exc}", err=True)
+        return EXIT_BUG
     except click.exceptions.Abort:
         echo("Interrupted.", err=True)
         return EXIT_INTERRUPTED
@@ -398,10 +391,11 @@ def run(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_ERROR
     except Exception as exc:  # a bug: log the traceback, one line on screen
-        path = _crash_log(exc)
+        path = write_crash_log(exc)
+        where = f"the traceback is in {path}" if path else "no crash log could be written"
         echo(
             f"Internal error: {type(exc).__name__}: {redact(str(exc))[:300]} "
-            f"(a bug in publish; the traceback is in {path})",
+            f"(a bug in publish; {where})",
             err=True,
         )
         return EXIT_BUG

@@ -15,6 +15,9 @@ exits 3.
      ├── TargetError        a database refused a load or could not be reached
      └── PlatformError      a job could not be run
           └── ApiError      the Trifacta API answered with an error
+
+    InternalError           a bug already logged to a crash log (exit 3, not a PublishError)
+    Interrupted             Ctrl-C stopped an apply after saving state (exit 130)
 """
 
 from __future__ import annotations
@@ -112,3 +115,11 @@ class ApiError(PlatformError):
         self.method = method
         self.path = path
         super().__init__(message)
+
+
+class InternalError(Exception):
+    """A bug whose traceback is already in a crash log; the CLI prints this line and exits 3."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C stopped the apply; what finished is in state. The CLI exits 130."""

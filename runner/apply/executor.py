@@ -13,20 +13,20 @@ import contextlib
 import dataclasses
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from runner.apply.journal import Journal, now
+from runner.crash import write_crash_log
 from runner.errors import PublishError
 from runner.plan.model import Change, Plan
 from runner.platforms.base import JobRun, Platform
 from runner.results import ResultSchema, ResultSet
 from runner.spec.model import Spec
 from runner.spec.secrets import redact
-from runner.state.model import ConnectionRecord, JobRunRecord, PublicationRecord, State
+from runner.state.model import ConnectionRecord, JobRunRecord, PublicationRecord
 
 StepStatus = Literal["done", "failed", "skipped"]
 
@@ -38,6 +38,7 @@ class StepResult:
     status: StepStatus
     message: str
     seconds: float = 0.0
+    bug: bool = False  # failed with an unexpected exception (a crash log was written)
 
 
 @dataclass(frozen=True)
@@ -210,10 +211,15 @@ class Executor:
         except PublishError as exc:
             message, status = redact(str(exc)), "failed"
             self._record_failure(change, message)
-        except Exception as exc:  # a bug or an unexpected driver error: keep going, report it
-            message = redact(f"{type(exc).__name__}: {exc}")
-            status = "failed"
+        except Exception as exc:  # a bug: log it, keep the other steps going, report it
+            path = write_crash_log(exc)
+            where = f"traceback in {path}" if path else "no crash log could be written"
+            message = redact(
+                f"internal error (a bug in publish): {type(exc).__name__}: {exc}; {where}"
+            )
             self._record_failure(change, message)
+            elapsed = time.monotonic() - started
+            return StepResult(change.address, change.action, "failed", message, elapsed, bug=True)
         return StepResult(
             change.address, change.action, status, message, time.monotonic() - started
         )
@@ -271,10 +277,3 @@ class Executor:
                     self.events.finished(results[addr])
         ordered = tuple(results[c.address] for c in self.plan.changes if c.address in results)
         return ApplyReport(ordered, interrupted=self.cancel.is_set())
-
-
-def mark_applied(journal: Journal, plan_id: str) -> Callable[[State], State]:
-    def update(state: State) -> State:
-        return state.replace(applied_plans=(*state.applied_plans[-49:], plan_id))
-
-    return update

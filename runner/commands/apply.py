@@ -20,17 +20,13 @@ from runner.apply.journal import Journal
 from runner.commands.context import Context, Echo, open_context, use_color
 from runner.commands.plan import build_plan
 from runner.commands.progress import LineEvents
-from runner.errors import ApplyError, PublishError, StalePlanError
+from runner.errors import ApplyError, InternalError, Interrupted, PublishError, StalePlanError
 from runner.plan.model import Plan
 from runner.plan.render import render_plan
 from runner.state.model import State
 from runner.state.open import new_state
 
 EXIT_INTERRUPTED = 130
-
-
-class Interrupted(PublishError):
-    """Ctrl-C stopped the apply; what finished is in state."""
 
 
 def read_plan_file(path: Path) -> Plan | None:
@@ -51,7 +47,12 @@ def read_plan_file(path: Path) -> Plan | None:
         raise PublishError(
             f"{path}: plan format_version {data['format_version']!r} is not supported"
         )
-    plan = Plan.from_json(data)
+    try:
+        plan = Plan.from_json(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise PublishError(
+            f"{path}: not a complete publish plan (missing or malformed {exc})"
+        ) from exc
     if plan.plan_id != data["plan_id"]:
         raise StalePlanError(f"{path}: the plan file was edited after it was made; plan again")
     return plan
@@ -155,7 +156,13 @@ def execute(plan: Plan, ctx: Context, state: State | None, parallelism: int, ech
         platform.close()
     report(result, echo)
     if result.interrupted:
-        raise Interrupted("apply was interrupted")
+        raise Interrupted("apply was interrupted; what finished is recorded in state")
+    bugs = [s.address for s in result.steps if s.bug]
+    if bugs:
+        raise InternalError(
+            f"{len(bugs)} step(s) failed with a bug in publish ({', '.join(bugs)}); "
+            "their crash logs are named above"
+        )
     if not result.ok:
         raise ApplyError(f"{len(result.by_status('failed'))} step(s) failed; see above")
 
@@ -193,6 +200,24 @@ def apply_command(
 ) -> None:
     saved = read_plan_file(Path(spec_or_plan)) if Path(spec_or_plan).is_file() else None
     if saved is not None:
+        given = [
+            flag
+            for flag, value in (
+                ("--env", environment),
+                ("--var", cli_vars),
+                ("--var-file", var_files),
+                ("--allow-destructive", allow_destructive),
+                ("--select", select),
+                ("--exclude", exclude),
+                ("--replace", replace),
+            )
+            if value
+        ]
+        if given:
+            raise PublishError(
+                f"{spec_or_plan} is a saved plan: it is applied exactly as it was made, so "
+                f"{', '.join(given)} cannot change it; pass them to publish plan instead"
+            )
         _apply_saved(
             saved, spec_or_plan, parallelism=parallelism, lock_timeout=lock_timeout, echo=echo
         )

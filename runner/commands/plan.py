@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from runner.commands.context import Context, Echo, open_context, use_color
+from runner.errors import PublishError
 from runner.plan.model import Plan
 from runner.plan.planner import PlanOptions, make_plan
 from runner.plan.render import render_plan
@@ -48,8 +49,13 @@ def build_plan(
 def write_plan_file(plan: Plan, out: str) -> None:
     """Write the plan atomically, readable by its owner only."""
     path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise PublishError(
+            f"--out {out}: cannot write the plan there: {exc.strerror or exc}"
+        ) from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(plan.dumps())
@@ -92,9 +98,9 @@ def plan_command(
         refresh=refresh,
         check_connections=check_connections,
     )
-    echo(render_plan(plan, fmt, color=use_color() and fmt == "text"), nl=False)  # type: ignore[arg-type]
     if out:
         write_plan_file(plan, out)
-        if fmt == "text":
-            echo(f"\nSaved the plan to {out}. Apply exactly this plan with: publish apply {out}")
+    echo(render_plan(plan, fmt, color=use_color() and fmt == "text"), nl=False)  # type: ignore[arg-type]
+    if out and fmt == "text":
+        echo(f"\nSaved the plan to {out}. Apply exactly this plan with: publish apply {out}")
     return plan.has_changes

@@ -19,7 +19,6 @@ Rules it applies:
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -55,9 +54,15 @@ def table_ref(target: Target) -> TableRef:
     return TableRef(target.connection, tuple(target.path), target.table)
 
 
-def run_id_for(state: State | None, job: str, fingerprint: str) -> str:
-    """A run id derived from the state's version: deterministic per plan, new after any write."""
-    seed = f"{state.lineage if state else '-'}:{state.serial if state else 0}:{job}:{fingerprint}"
+def run_id_for(spec: Spec, state: State | None, job: str, fingerprint: str) -> str:
+    """A run id derived from the spec, environment and state version.
+
+    Deterministic for the same inputs (plans are byte-identical), and new after any state
+    write. Two specs or environments never share one, so a target database's ledger
+    (keyed on run id, target and table) cannot mistake one for the other.
+    """
+    version = f"{state.lineage}:{state.serial}" if state else "-:0"
+    seed = f"{spec.name}:{spec.environment}:{version}:{job}:{fingerprint}"
     return "r" + hashlib.sha256(seed.encode()).hexdigest()[:15]
 
 
@@ -177,7 +182,7 @@ def make_plan(
         except PublishError as exc:
             errors.append(str(exc))
             continue
-        run_id = run_id_for(state, name, fp)
+        run_id = run_id_for(spec, state, name, fp)
         if forced:
             reason = "--replace: run again"
         elif last is None:
@@ -462,7 +467,3 @@ def _drift(
                 )
             )
     return out
-
-
-def canonical(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)

@@ -100,3 +100,60 @@ def test_a_state_that_cannot_be_saved_goes_to_errored_state(
     assert "errored.state.json" in r.out + r.err
     saved = json.loads((tmp_path / "errored.state.json").read_text())
     assert "orders_clean" in saved["jobs"]
+
+
+def test_interrupted_apply_exits_130(
+    spec: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runner.apply.executor import Executor
+
+    original = Executor._run
+
+    def interrupt_then_run(self: Executor, change: object) -> str:
+        self.cancel.set()  # as the first Ctrl-C does
+        return original(self, change)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Executor, "_run", interrupt_then_run)
+    r = publish(capsys, "apply", "--auto-approve", "--parallelism", "1", str(spec))
+    assert r.code == 130, r.err + r.out
+    assert "Apply interrupted" in r.out
+
+
+def test_a_bug_inside_a_step_exits_3_with_a_crash_log(
+    spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PUBLISH_LOG_DIR", str(tmp_path / "logs"))
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("oops")
+
+    monkeypatch.setattr("runner.platforms.local.platform.LocalPlatform.publish", broken)
+    r = publish(capsys, "apply", "--auto-approve", str(spec))
+    assert r.code == 3
+    assert "internal error (a bug in publish): KeyError" in r.out
+    assert "target.orders_out" in r.err
+    assert len(list((tmp_path / "logs").glob("publish-crash-*.log"))) == 2
+
+
+def test_ordinary_mistakes_are_errors_not_crashes(
+    spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    r = publish(capsys, "plan", str(spec), "--out", "/proc/nope/plan.json")
+    assert r.code == 1 and "cannot write the plan there" in r.err
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"plan_id": "x", "format_version": "1"}')
+    for command in ("apply", "show"):
+        r = publish(capsys, command, str(bad))
+        assert r.code == 1, r.err
+        assert "not a complete publish plan" in r.err
+
+
+def test_a_saved_plan_refuses_flags_that_would_change_it(
+    spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    planfile = tmp_path / "p.json"
+    assert publish(capsys, "plan", str(spec), "--out", str(planfile)).code == 0
+    r = publish(capsys, "apply", str(planfile), "--env", "prod", "--var", "a=b")
+    assert r.code == 1
+    assert "--env, --var cannot change it" in r.err
+    assert not (spec.parent / "warehouse.db").exists()
