@@ -192,7 +192,12 @@ class Executor:
         )
         self.journal.record(lambda s: s.with_publication(pub).without_failure(change.address))
         if result.already_published:
-            return f"already published run {record.run_id} (found in the table's ledger); recorded"
+            where = (
+                "the table's ledger"
+                if self.spec.platform.type == "local"
+                else "the job group's publications"
+            )
+            return f"already published run {record.run_id} (found in {where}); recorded"
         rate = (
             f", {result.rows_loaded / seconds:,.0f} rows/s"
             if seconds >= 0.5 and result.rows_loaded

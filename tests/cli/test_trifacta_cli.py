@@ -75,6 +75,7 @@ def test_documented_example_plans_and_applies(
         json={"id": 961, "reason": "JobStarted", "sessionId": "s"},
     )
     api.get(f"{BASE}/v4/jobGroups/961/status", json="Complete")
+    api.get(f"{BASE}/v4/jobGroups/961/publications", json={"data": [], "count": 0})
     api.put(
         f"{BASE}/v4/jobGroups/961/publish",
         json={"jobgroupId": 962, "reason": "JobStarted", "sessionId": "s2"},
