@@ -127,6 +127,13 @@ class Executor:
     def _job(self, change: Change) -> str:
         job = self.spec.jobs[change.name]
         assert change.run_id is not None and change.fingerprint is not None
+        now_fp = self.platform.job_fingerprint(job)
+        if now_fp != change.fingerprint:
+            raise PublishError(
+                f"{change.address}: its inputs or definition changed since the plan was made "
+                f"({change.fingerprint[:12]} -> {now_fp[:12]}); nothing was run. Plan again to "
+                "see what the new data does to the tables"
+            )
         riding = []
         for t in self.spec.targets.values():
             if t.job == job.name and t.via == "overrides" and self.plan.change(t.address):

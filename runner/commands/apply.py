@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,10 +22,14 @@ from runner.commands.context import Context, Echo, open_context, use_color
 from runner.commands.plan import build_plan
 from runner.commands.progress import LineEvents
 from runner.errors import ApplyError, InternalError, Interrupted, PublishError, StalePlanError
-from runner.plan.model import Plan
+from runner.plan.model import Change, Plan
+from runner.plan.planner import table_ref
 from runner.plan.render import render_plan
+from runner.spec.model import REPLACING_ACTIONS
 from runner.state.model import State
 from runner.state.open import new_state
+from runner.targets.base import TableRef
+from runner.targets.pool import TargetPool
 
 EXIT_INTERRUPTED = 130
 
@@ -93,6 +98,45 @@ def check_state_unchanged(plan: Plan, state: State | None, planfile: str) -> Non
         )
 
 
+def check_tables_unchanged(plan: Plan, ctx: Context, planfile: str) -> None:
+    """Refuse a saved plan when a table it publishes to appeared, vanished or filled up since.
+
+    The plan's consequences (and the destructive guard of protected targets) were decided on
+    what the tables held then; applying it to different tables would do something unshown.
+    """
+    items: dict[str, list[tuple[Change, TableRef]]] = defaultdict(list)
+    for change in plan.changes:
+        target = ctx.spec.targets.get(change.name) if change.action == "publish" else None
+        if target is not None and ctx.spec.connections[target.connection].vendor is not None:
+            items[target.connection].append((change, table_ref(target)))
+    again = f"Make a new plan: publish plan {plan.spec_path} --out {planfile}"
+    with TargetPool(ctx.spec.base_dir) as pool:
+        for conn_name, pairs in sorted(items.items()):
+            try:
+                infos = pool.get(ctx.spec.connections[conn_name]).describe([r for _, r in pairs])
+            except PublishError:
+                continue  # unreachable now: the publish itself will say so
+            for change, ref in pairs:
+                info = infos.get(ref)
+                if (info is None) != (change.rows_existing is None):
+                    now = "exists now" if info is not None else "was dropped since"
+                    raise StalePlanError(
+                        f"saved plan {planfile} is stale: {change.address}'s table {ref} {now}, "
+                        f"so the plan's '{change.consequence}' no longer holds. {again}"
+                    )
+                if (
+                    info is not None
+                    and change.publishAction in REPLACING_ACTIONS
+                    and not change.destructive
+                    and info.rows > 0
+                ):
+                    raise StalePlanError(
+                        f"saved plan {planfile} is stale: {ref} held no rows when the plan was made "
+                        f"and holds {info.rows:,} now, which {change.publishAction} would replace. "
+                        f"{again}"
+                    )
+
+
 @contextmanager
 def interrupts(cancel: threading.Event, echo: Echo) -> Iterator[None]:
     """First Ctrl-C: stop gracefully (cancel running steps, save state); second: exit now."""
@@ -152,6 +196,10 @@ def execute(plan: Plan, ctx: Context, state: State | None, parallelism: int, ech
                 cancel=cancel,
                 events=LineEvents(echo),
             ).run()
+        if result.ok:  # keep only the results of the runs state points at
+            prune = getattr(platform, "prune_results", None)
+            if prune is not None:
+                prune({name: run.run_id for name, run in journal.state.jobs.items()})
     finally:
         platform.close()
     report(result, echo)
@@ -267,6 +315,7 @@ def _apply_saved(
     with ctx.backend.lock("apply", timeout=lock_timeout):
         state = ctx.backend.read()
         check_state_unchanged(plan, state, planfile)
+        check_tables_unchanged(plan, ctx, planfile)
         if not plan.has_changes:
             echo("No changes in the saved plan; nothing to do.")
             return

@@ -160,37 +160,16 @@ def make_plan(
 
     # --- jobs ----------------------------------------------------------------------
     job_runs: dict[str, tuple[str, ResultSchema | None, int | None, bool]] = {}
-    for name, job in sorted(spec.jobs.items()):
-        try:
-            fp = platform.job_fingerprint(job)
-        except PublishError as exc:
-            errors.append(str(exc))
-            continue
-        last = state.jobs.get(name) if state else None
-        forced = f"job.{name}" in options.replace
-        if last is not None and last.fingerprint == fp and not forced:
-            schema = ResultSchema.from_json(last.schema) if last.schema else None
-            job_runs[name] = (last.run_id, schema, last.rows, False)
-            continue
-        if f"job.{name}" not in scope:
-            if last is not None:
-                schema = ResultSchema.from_json(last.schema) if last.schema else None
-                job_runs[name] = (last.run_id, schema, last.rows, False)
-            continue
+    fingerprints: dict[str, str] = {}
+
+    def schedule_run(name: str, reason: str) -> None:
+        job, fp = spec.jobs[name], fingerprints[name]
         try:
             schema = platform.result_schema(job)
         except PublishError as exc:
             errors.append(str(exc))
-            continue
+            return
         run_id = run_id_for(spec, state, name, fp)
-        if forced:
-            reason = "--replace: run again"
-        elif last is None:
-            reason = "no successful run yet"
-        else:
-            reason = (
-                f"the job's definition or inputs changed ({last.fingerprint[:12]} -> {fp[:12]})"
-            )
         job_runs[name] = (run_id, schema, None, True)
         changes.append(
             Change(
@@ -200,33 +179,92 @@ def make_plan(
                 run_id=run_id,
                 fingerprint=fp,
                 api_calls=_calls(
-                    platform.job_calls(job, run_id, publications=_riding(spec, state, job.name))
+                    platform.job_calls(job, run_id, publications=_riding(spec, state, name))
                 ),
                 details={"columns": schema.to_json()} if schema else {},
             )
         )
 
-    # --- targets: what needs publishing ----------------------------------------------
-    wanted: list[tuple[Target, str, str]] = []  # target, run id, reason
-    for name, target in sorted(spec.targets.items()):
-        if f"target.{name}" not in scope or target.job not in job_runs:
+    for name, job in sorted(spec.jobs.items()):
+        try:
+            fp = fingerprints[name] = platform.job_fingerprint(job)
+        except PublishError as exc:
+            errors.append(str(exc))
             continue
-        run_id, _schema, _rows, runs_now = job_runs[target.job]
-        pub = state.publications.get(name) if state else None
-        ref_name = str(table_ref(target))
-        if runs_now:
-            reason = f"job.{target.job} runs again"
-        elif f"target.{name}" in options.replace:
-            reason = "--replace: publish the current results again"
-        elif pub is None:
-            reason = "not published yet"
-        elif pub.run_id != run_id:
-            reason = f"the results of run {run_id} are not published yet"
-        elif pub.table != ref_name:
-            reason = f"the table changed from {pub.table} to {ref_name}"
+        last = state.jobs.get(name) if state else None
+        forced = f"job.{name}" in options.replace
+        reuse = last is not None and last.fingerprint == fp and not forced
+        if last is not None and (reuse or f"job.{name}" not in scope):
+            schema = ResultSchema.from_json(last.schema) if last.schema else None
+            job_runs[name] = (last.run_id, schema, last.rows, False)
+            continue
+        if f"job.{name}" not in scope:
+            continue
+        if forced:
+            schedule_run(name, "--replace: run again")
+        elif last is None:
+            schedule_run(name, "no successful run yet")
         else:
+            schedule_run(
+                name,
+                f"the job's definition or inputs changed ({last.fingerprint[:12]} -> {fp[:12]})",
+            )
+
+    # --- targets: what needs publishing ----------------------------------------------
+    def wanted_targets() -> list[tuple[Target, str, str]]:
+        wanted: list[tuple[Target, str, str]] = []  # target, run id, reason
+        for name, target in sorted(spec.targets.items()):
+            if f"target.{name}" not in scope or target.job not in job_runs:
+                continue
+            run_id, _schema, _rows, runs_now = job_runs[target.job]
+            pub = state.publications.get(name) if state else None
+            ref_name = str(table_ref(target))
+            if runs_now:
+                reason = f"job.{target.job} runs again"
+            elif f"target.{name}" in options.replace:
+                reason = "--replace: publish the current results again"
+            elif pub is None:
+                reason = "not published yet"
+            elif pub.run_id != run_id:
+                reason = f"the results of run {run_id} are not published yet"
+            elif pub.table != ref_name:
+                reason = f"the table changed from {pub.table} to {ref_name}"
+            else:
+                continue
+            wanted.append((target, run_id, reason))
+        return wanted
+
+    wanted = wanted_targets()
+    # a reused run whose result files are gone (a fresh CI runner) must run again
+    missing = set()
+    for target, _run_id, _ in wanted:
+        last_run = state.jobs.get(target.job) if state else None
+        if last_run is None or job_runs[target.job][3]:
             continue
-        wanted.append((target, run_id, reason))
+        if not platform.has_results(last_run, target.inputFormat):
+            missing.add(target.job)
+    for name in sorted(missing):
+        if f"job.{name}" in scope:
+            schedule_run(name, f"the results of run {job_runs[name][0]} are not on this machine")
+        else:
+            errors.append(
+                f"job.{name}: the results of its run {job_runs[name][0]} are not on this machine "
+                f"and the job is excluded; include it, or run `publish plan --replace job.{name}`"
+            )
+    if missing:
+        wanted = wanted_targets()
+
+    # two targets replacing or merging into one table would overwrite each other
+    by_table: dict[TableRef, list[Target]] = defaultdict(list)
+    for target in spec.targets.values():
+        by_table[table_ref(target)].append(target)
+    for ref, targets in sorted(by_table.items()):
+        if len(targets) > 1 and any(t.action not in ("load", "createAndLoad") for t in targets):
+            names = " and ".join(sorted(t.address for t in targets))
+            errors.append(
+                f"{names} all publish to {ref}; only appending actions (load, createAndLoad) "
+                "can share a table: give each target its own table"
+            )
 
     # --- describe every table once per connection -----------------------------------
     infos: dict[TableRef, TableInfo | None] = {}

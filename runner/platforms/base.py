@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from runner.results import ResultSchema, ResultSet
 from runner.spec.model import Connection, Job, Spec, Target
+from runner.state.model import JobRunRecord
 from runner.targets.base import Progress, PublishResult
 
 
@@ -71,6 +72,10 @@ class Platform(Protocol):
 
     def result_schema(self, job: Job) -> ResultSchema | None:
         """The job's output schema without running it, or None when it cannot be known."""
+        ...
+
+    def has_results(self, run: JobRunRecord, fmt: str) -> bool:
+        """Whether the results of a recorded run can still be published in ``fmt``."""
         ...
 
     def check(self, spec: Spec) -> list[str]:

@@ -166,7 +166,7 @@ class PerThreadConnection:
 
     The executor publishes to several tables of one connection in parallel through the
     same target object; a driver connection holds one transaction at a time, so each
-    thread gets its own. :meth:`_close_all` closes every one of them. Anything else the
+    thread gets its own. :meth:`close` closes every one of them. Anything else the
     threads share is either set once per server (the same for every connection) or
     changed under a lock (:meth:`_counted`).
     """
@@ -195,7 +195,8 @@ class PerThreadConnection:
             with self._opened_lock:
                 self._opened.append(value)
 
-    def _close_all(self) -> None:
+    def close(self) -> None:
+        """Close every thread's connection (the target's ``close``)."""
         with self._opened_lock:
             opened, self._opened = self._opened, []
         for conn in opened:

@@ -1,6 +1,9 @@
 """The ledger table ``_publish_ledger``: its columns and the statements on it.
 
-One row per publish, keyed on ``(run_id, target)`` (see :mod:`runner.targets.base`).
+One row per target and table: the run whose results the table holds now, keyed on
+``(target, table_name)``. Publishing replaces the row in the same transaction as the
+data, so "already published" means exactly "this table holds this run": a renamed
+table, another environment or a reverted input never matches an older row.
 Every target writes the same columns; a :class:`Dialect` says how its database spells
 a bounded string, the row count, the timestamp, a quoted name and a bind marker. The
 statements take the ledger's name as it should appear in SQL (already quoted), or
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 from runner.targets.base import PublishRequest
 
 #: the string columns and their widths, in table order; then ``rows`` and published_at
-_STRINGS = (("run_id", 200), ("target", 200), ("table_name", 500), ("action", 32))
+_STRINGS = (("run_id", 200), ("target", 200), ("table_name", 255), ("action", 32))
 COLUMNS = (*(name for name, _ in _STRINGS), "rows")
 
 
@@ -39,15 +42,24 @@ def create_sql(table: str, d: Dialect) -> str:
     cols.append(f"{d.quote('published_at')} {d.published_at}")
     return (
         f"create table if not exists {table} ({', '.join(cols)}, "
-        f"primary key ({d.quote('run_id')}, {d.quote('target')})){d.suffix}"
+        f"primary key ({d.quote('target')}, {d.quote('table_name')})){d.suffix}"
     )
 
 
 def select_sql(table: str, d: Dialect) -> str:
-    """The ``rows`` of a publish, bound to ``(run_id, target)``."""
+    """The ``rows`` of the table's current publish when it is this run; bound to :func:`lookup`."""
     return (
         f"select {d.quote('rows')} from {table} "
-        f"where {d.quote('run_id')} = {d.mark} and {d.quote('target')} = {d.mark}"
+        f"where {d.quote('target')} = {d.mark} and {d.quote('table_name')} = {d.mark} "
+        f"and {d.quote('run_id')} = {d.mark}"
+    )
+
+
+def delete_sql(table: str, d: Dialect) -> str:
+    """Forget the table's previous publish; bound to :func:`current`. Run before the insert."""
+    return (
+        f"delete from {table} "
+        f"where {d.quote('target')} = {d.mark} and {d.quote('table_name')} = {d.mark}"
     )
 
 
@@ -66,6 +78,13 @@ def values(request: PublishRequest, rows: int, table_name: str | None = None) ->
     return (request.run_id, request.target, name, request.action, rows)
 
 
-def lookup(request: PublishRequest) -> tuple[str, str]:
-    """The bind values of :func:`select_sql`."""
-    return (request.run_id, request.target)
+def lookup(request: PublishRequest, table_name: str | None = None) -> tuple[str, str, str]:
+    """The bind values of :func:`select_sql`; ``table_name`` defaults to the full ref."""
+    name = str(request.ref) if table_name is None else table_name
+    return (request.target, name, request.run_id)
+
+
+def current(request: PublishRequest, table_name: str | None = None) -> tuple[str, str]:
+    """The bind values of :func:`delete_sql`."""
+    name = str(request.ref) if table_name is None else table_name
+    return (request.target, name)

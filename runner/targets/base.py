@@ -6,11 +6,13 @@ one catalog query per schema, never one per table). The executor calls
 :meth:`publish`, which must be atomic: a reader sees the table as it was before or as
 it is after, and any failure leaves it as it was.
 
-Every publish writes a ledger row ``(run_id, target, table, action, rows)`` into the
-table ``_publish_ledger`` of the same database, in the same transaction as the data
-where the database allows it. :meth:`publish` first looks for its own ``run_id`` and
-``target`` there and, if found, returns ``already_published=True`` without touching
-the table: a crash between the commit and the state write cannot publish twice.
+Every publish records ``(run_id, target, table, action, rows)`` as the one row of its
+``(target, table)`` in the table ``_publish_ledger`` of the same database, in the same
+transaction as the data where the database allows it: the ledger says which run each
+table holds now. :meth:`publish` first looks there and, when the table exists and holds
+this very run, returns ``already_published=True`` without touching it: a crash between
+the commit and the state write cannot publish twice, and a renamed table, another
+environment or a forgotten state never matches an older run.
 """
 
 from __future__ import annotations

@@ -241,9 +241,6 @@ class MysqlTarget(common.PerThreadConnection):
                 raise common.driver_error(self.connection, exc, "cannot connect") from None
         return self._conn
 
-    def close(self) -> None:
-        self._close_all()
-
     # -- types --------------------------------------------------------------------------
 
     def sql_type(self, logical: str) -> str:
@@ -356,10 +353,9 @@ class MysqlTarget(common.PerThreadConnection):
     ) -> tuple[int, int, tuple[ColumnInfo, ...], bool]:
         ref = request.ref
         info = self._describe_one(cur, ref)
-        done = self._ledger_rows(cur, request)
-        if done is not None:
-            after = self._count(cur, ref) if info else done
-            return 0, after, info.columns if info else (), True
+        done = self._ledger_rows(cur, request) if info is not None else None
+        if done is not None and info is not None:  # the table holds this run already
+            return 0, self._count(cur, ref), info.columns, True
         self._drop_leftovers(cur, ref)
         common.check_columns(request, info)
         action = request.action
@@ -616,6 +612,10 @@ class MysqlTarget(common.PerThreadConnection):
         return int(row[0]) if row else None
 
     def _write_ledger(self, cur: Any, request: PublishRequest, rows: int) -> None:
+        cur.execute(
+            _ledger.delete_sql(self._name(request.ref, LEDGER_TABLE), _LEDGER),
+            _ledger.current(request),
+        )
         cur.execute(
             _ledger.insert_sql(self._name(request.ref, LEDGER_TABLE), _LEDGER),
             _ledger.values(request, rows),

@@ -222,9 +222,6 @@ class PostgresTarget(common.PerThreadConnection):
         conn: psycopg.Connection[Any] = self._conn
         return conn
 
-    def close(self) -> None:
-        self._close_all()
-
     # -- types --------------------------------------------------------------------------
 
     def sql_type(self, logical: str) -> str:
@@ -343,14 +340,13 @@ class PostgresTarget(common.PerThreadConnection):
             with conn.transaction():
                 cur = conn.cursor()
                 self._lock(cur, request.ref)
-                done = self._ledger_rows(cur, request)
-                if done is not None:
-                    info = self._describe_in(cur, request.ref)
-                    after = self._count_table(cur, self._ident(request.ref)) if info else done
+                info = self._describe_in(cur, request.ref)
+                done = self._ledger_rows(cur, request) if info is not None else None
+                if done is not None and info is not None:  # the table holds this run already
                     return PublishResult(
                         rows_loaded=0,
-                        rows_after=after,
-                        columns=info.columns if info else (),
+                        rows_after=self._count_table(cur, self._ident(request.ref)),
+                        columns=info.columns,
                         already_published=True,
                         seconds=time.monotonic() - started,
                     )
@@ -655,6 +651,10 @@ class PostgresTarget(common.PerThreadConnection):
         return int(row[0]) if row else None
 
     def _write_ledger(self, cur: psycopg.Cursor[Any], request: PublishRequest, rows: int) -> None:
+        cur.execute(
+            sql.SQL(_ledger.delete_sql("{}", _LEDGER)).format(self._ledger_ident(request.ref)),
+            _ledger.current(request),
+        )
         cur.execute(
             sql.SQL(_ledger.insert_sql("{}", _LEDGER)).format(self._ledger_ident(request.ref)),
             _ledger.values(request, rows),

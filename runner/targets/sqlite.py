@@ -324,13 +324,15 @@ class _Publication:
         ledger = quote(LEDGER_TABLE)
         self.conn.execute(_ledger.create_sql(ledger, _LEDGER))
         done = self.conn.execute(
-            _ledger.select_sql(ledger, _LEDGER), _ledger.lookup(req)
+            _ledger.select_sql(ledger, _LEDGER), _ledger.lookup(req, table_name=self.table)
         ).fetchone()
         existing = self.columns()
-        if done is not None:
-            rows_after = self.count() if existing else 0
-            return PublishResult(int(done[0]), rows_after, existing, already_published=True)
+        if done is not None and existing:  # the table holds this run already
+            return PublishResult(int(done[0]), self.count(), existing, already_published=True)
         loaded = self.apply(req.action, existing)
+        self.conn.execute(
+            _ledger.delete_sql(ledger, _LEDGER), _ledger.current(req, table_name=self.table)
+        )
         self.conn.execute(
             _ledger.insert_sql(ledger, _LEDGER, extra=("published_at",)),
             (

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from runner.results import (
 )
 from runner.spec.model import Connection, Job, Spec, Target
 from runner.spec.secrets import Secret
+from runner.state.model import JobRunRecord
 from runner.targets.base import Progress, PublishRequest, PublishResult, TableRef
 from runner.targets.base import Target as TableTarget
 from runner.targets.registry import open_target
@@ -144,6 +145,24 @@ class LocalPlatform:
             return schema_of(query.collect_schema())
         except _POLARS_ERRORS as exc:
             raise PlatformError(f"{job.address}: recipe: {_polars_message(exc)}") from None
+
+    def has_results(self, run: JobRunRecord, fmt: str) -> bool:
+        recorded = run.results.get(normalise_format(fmt))
+        if recorded is None:
+            return False
+        return all((self.state_dir / f).is_file() for f in recorded.get("files", ()))
+
+    def prune_results(self, keep: Mapping[str, str]) -> None:
+        """Delete the result folders of runs other than ``keep`` (job -> run id)."""
+        root = self.state_dir / "results"
+        if not root.is_dir():
+            return
+        for job_dir in root.iterdir():
+            if not job_dir.is_dir():
+                continue
+            for run_dir in job_dir.iterdir():
+                if run_dir.is_dir() and keep.get(job_dir.name) != run_dir.name:
+                    remove_results(run_dir)
 
     def check(self, spec: Spec) -> list[str]:
         problems: list[str] = []

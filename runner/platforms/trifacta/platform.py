@@ -49,6 +49,7 @@ from runner.results import ResultSchema
 from runner.spec import secrets
 from runner.spec.model import Connection, Job, Spec, Target
 from runner.spec.secrets import Secret
+from runner.state.model import JobRunRecord
 from runner.targets.base import Progress, PublishResult
 
 log = logging.getLogger("runner.platforms.trifacta")
@@ -207,6 +208,10 @@ class TrifactaPlatform:
         with self._lock:
             self._connections[connection_id] = info
         return info
+
+    def has_results(self, run: JobRunRecord, fmt: str) -> bool:
+        """Results stay in the application's storage; a publish there finds them itself."""
+        return True
 
     def check(self, spec: Spec, *, remote: bool = True) -> list[str]:
         """Plan errors; with ``remote`` adopted connections are read (GET, cached)."""
