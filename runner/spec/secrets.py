@@ -31,10 +31,22 @@ def _variants(value: str) -> set[str]:
     return {f for f in forms if f}
 
 
+#: shorter values are not masked by substring: masking "1" or "db" would mangle every
+#: output (JSON included); they are still never printed by publish itself
+MIN_MASKED_LENGTH = 4
+log = logging.getLogger("runner.secrets")
+
+
 def register(value: str) -> None:
-    """Remember ``value`` so that :func:`redact` masks it everywhere (empty ones are skipped)."""
+    """Remember ``value`` so that :func:`redact` masks it everywhere (short ones are skipped)."""
     global _pattern_cache
-    if not value:
+    if len(value) < MIN_MASKED_LENGTH:
+        if value:
+            log.warning(
+                "a secret is shorter than %d characters: it cannot be masked in output "
+                "without mangling it; use a longer secret",
+                MIN_MASKED_LENGTH,
+            )
         return
     with _lock:
         _registered.update(_variants(value))
@@ -57,10 +69,21 @@ def redact(text: str) -> str:
     return text
 
 
+#: PBKDF2 rounds: fingerprints travel in plan files and PR comments, so guessing a
+#: password from one must be slow (about 40 ms per guess here, computed once per secret)
+FINGERPRINT_ROUNDS = 100_000
+
+
 def fingerprint(value: str, *, salt: str = "") -> str:
-    """A stable, one-way fingerprint of a secret value (PBKDF2-SHA256, 16 hex chars)."""
-    digest = hashlib.pbkdf2_hmac("sha256", value.encode(), f"publish:{salt}".encode(), 20_000)
-    return "sha256:" + digest.hex()[:16]
+    """A stable, one-way fingerprint of a secret value (PBKDF2-SHA256, 32 hex chars).
+
+    The same value gives the same fingerprint whatever its name, so renaming a secret's
+    variable is no change; the cost of each guess is what protects weak passwords.
+    """
+    digest = hashlib.pbkdf2_hmac(
+        "sha256", value.encode(), f"publish:{salt}".encode(), FINGERPRINT_ROUNDS
+    )
+    return "sha256:" + digest.hex()[:32]
 
 
 class Secret:
