@@ -111,7 +111,7 @@ def test_random_kills_never_leave_half_a_table(tmp_path: Path) -> None:
         proc.wait()
         # every table holds whole generations: old or new, never a part of one
         for name, groups in snapshot(db).items():
-            for gen, count in groups:
+            for _gen, count in groups:
                 assert count == rows, (name, groups)
             if name != "appended":
                 assert len(groups) == 1, (name, groups)
