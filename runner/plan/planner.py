@@ -483,6 +483,8 @@ def _drift(
                     None,
                 )
             )
+        elif not pub.columns:
+            continue  # published through an API that reports no columns or rows (trifacta)
         elif _columns(info) != [list(c) for c in pub.columns]:
             out.append(
                 Drift(
