@@ -11,11 +11,20 @@ is never touched. Then, per action:
 - ``load`` / ``createAndLoad``: ``LOAD DATA`` straight into the target and the ledger
   row in one InnoDB transaction (any warning rolls it back), or with the INSERT path,
   ``INSERT INTO target SELECT ... FROM staging`` and the ledger row in one transaction;
-- ``truncateAndLoad``: the staging table already is a copy of the target's definition;
-  ``RENAME TABLE target TO old, staging TO target`` (one atomic statement), ledger row,
-  ``DROP TABLE old``. Grants (per table name) and views (which name the table) survive;
-  triggers and foreign keys pointing at the table stay with the old table and go with it;
-- ``dropAndLoad``: the same swap, with a staging table built from the results' schema;
+- ``truncateAndLoad``: the staging table already is a copy of the target's columns and
+  indexes; ``RENAME TABLE target TO old, staging TO target`` (one atomic statement),
+  ledger row, ``DROP TABLE old``. Grants (per table name) and views (which name the
+  table) survive. ``CREATE TABLE ... LIKE`` copies neither foreign keys nor triggers, and
+  foreign keys of other tables follow a renamed table, so a table that has triggers,
+  foreign keys of its own, or foreign keys of other tables pointing at it is not
+  swapped: ``DELETE`` + ``INSERT ... SELECT`` from the staging table and the ledger row
+  in one InnoDB transaction instead (triggers fire, foreign keys are checked: a
+  violation is an error and the table keeps its rows). Foreign keys pointing at it
+  with ``ON DELETE CASCADE`` / ``SET NULL`` would change the other tables' rows, so
+  that case is refused;
+- ``dropAndLoad``: the same swap, with a staging table built from the results' schema
+  (its triggers and foreign keys go with the old table); refused, before anything is
+  touched, when foreign keys of other tables point at the table;
 - ``upsert``: a unique key on the key columns is added if missing (DDL, committed before
   the data step), then ``INSERT ... SELECT ... ON DUPLICATE KEY UPDATE`` and the ledger
   row in one transaction.
@@ -27,11 +36,21 @@ and the ledger row is written right after it. The one window is between the ``RE
 and the ledger ``INSERT`` (one round trip): a crash there leaves the new rows published
 without a ledger row, so a retry publishes the same rows again, which for the replacing
 actions gives the same table. Every publish of a table holds ``GET_LOCK`` on its name.
+An error after the swap says what state the table is in, never that it is unchanged.
+
+``LOAD DATA LOCAL INFILE`` lets the server ask the client for any file it can read, so
+the capability is only enabled (see :func:`local_infile_allowed`) when the server is on
+this machine (``localhost``, 127.0.0.0/8, ``::1`` or a unix socket), or the connection
+verifies the server's TLS certificate (``params.ssl_verify_cert`` or
+``params.ssl_verify_identity`` true), or ``params.localInfile`` is ``true`` (the user
+trusts the server and the network). ``params.localInfile: false`` turns it off.
+Otherwise rows go by multi-row INSERTs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import re
 import tempfile
@@ -83,12 +102,46 @@ _STRINGS = ("char", "varchar", "tinytext", "text", "mediumtext", "longtext")
 _BINARIES = ("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob")
 _ROW = re.compile(r"at row (\d+)")
 _COLUMN = re.compile(r"column '([^']+)'")
+_NO_ACTION = ("RESTRICT", "NO ACTION")
+_CONNECTION_LOST = (2006, 2013, 2055)  # server gone away, lost during query / reading
 _BOOL_PARAMS = {"ssl_verify_cert", "ssl_verify_identity", "ssl_disabled", "compress"}
 
 
 def quote(name: str) -> str:
     """A MySQL identifier in backticks, any backtick inside doubled."""
     return "`" + name.replace("`", "``") + "`"
+
+
+def _truthy(value: object) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether ``host`` names this machine: ``localhost``, 127.0.0.0/8 or ``::1`` (no DNS)."""
+    name = (host or "localhost").strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def local_infile_allowed(host: str | None, params: Mapping[str, object]) -> bool:
+    """Whether a connection may enable ``LOAD DATA LOCAL INFILE`` (see the module doc).
+
+    ``params.localInfile`` decides when given; else a loopback host or unix socket, or
+    TLS that verifies the server's certificate (not disabled), allows it.
+    """
+    if "localInfile" in params:
+        return _truthy(params["localInfile"])
+    if params.get("unix_socket") or is_loopback(host):
+        return True
+    if _truthy(params.get("ssl_disabled", "")):
+        return False
+    return _truthy(params.get("ssl_verify_cert", "")) or _truthy(
+        params.get("ssl_verify_identity", "")
+    )
 
 
 _LEDGER = _ledger.Dialect(
@@ -192,8 +245,11 @@ class MysqlTarget(common.PerThreadConnection):
         self.introspection_queries = 0
         self.statement_timeout = statement_timeout
         self.connect_timeout = connect_timeout
-        #: False forces the multi-row INSERT path (also chosen when the server forbids it)
-        self.local_infile = local_infile
+        #: LOAD DATA LOCAL when the connection allows it (:func:`local_infile_allowed`) and
+        #: the server does; False forces the multi-row INSERT path
+        self.local_infile = local_infile and local_infile_allowed(
+            connection.host, common.params_of(connection)
+        )
         self.mariadb = False
         self._init_connections()
 
@@ -202,6 +258,7 @@ class MysqlTarget(common.PerThreadConnection):
     def _open(self) -> Any:
         c = self.connection
         params: dict[str, Any] = dict(common.params_of(c))
+        params.pop("localInfile", None)
         for k in _BOOL_PARAMS & params.keys():
             params[k] = str(params[k]).lower() in ("1", "true", "yes", "on")
         conn = pymysql.connect(
@@ -213,7 +270,7 @@ class MysqlTarget(common.PerThreadConnection):
             connect_timeout=self.connect_timeout,
             read_timeout=int(self.statement_timeout) + 60,
             write_timeout=int(self.statement_timeout) + 60,
-            local_infile=True,
+            local_infile=self.local_infile,
             charset="utf8mb4",
             autocommit=True,
             **params,
@@ -356,7 +413,6 @@ class MysqlTarget(common.PerThreadConnection):
         done = self._ledger_rows(cur, request) if info is not None else None
         if done is not None and info is not None:  # the table holds this run already
             return 0, self._count(cur, ref), info.columns, True
-        self._drop_leftovers(cur, ref)
         common.check_columns(request, info)
         action = request.action
         if info is None and action == "load":
@@ -369,10 +425,13 @@ class MysqlTarget(common.PerThreadConnection):
                 f"target.{request.target}: table {ref} already exists; create only makes a "
                 "new table (use load, truncateAndLoad or dropAndLoad)"
             )
+        swap = info is not None and action in ("truncateAndLoad", "dropAndLoad")
+        if swap and not self._can_swap(cur, request):
+            swap = False  # truncateAndLoad of a table with triggers or foreign keys
+        self._drop_leftovers(cur, ref)
         if info is not None and action in ("load", "createAndLoad") and self.local_infile:
             return self._append_direct(cur, request, progress)
         stage = common.staging_name("stg", ref.table, request.run_id, NAME_LIMIT)
-        old = common.staging_name("old", ref.table, request.run_id, NAME_LIMIT)
         like = info is not None and action != "dropAndLoad"
         if like:
             cur.execute(f"create table {self._name(ref, stage)} like {self._name(ref)}")
@@ -381,17 +440,8 @@ class MysqlTarget(common.PerThreadConnection):
             self._create(cur, ref, stage, request.results.schema, keys)
         try:
             rows = self._stage(cur, request, stage, progress)
-            if info is None:
-                cur.execute(f"rename table {self._name(ref, stage)} to {self._name(ref)}")
-                self._write_ledger(cur, request, rows)
-                after = rows
-            elif action in ("truncateAndLoad", "dropAndLoad"):
-                cur.execute(
-                    f"rename table {self._name(ref)} to {self._name(ref, old)}, "
-                    f"{self._name(ref, stage)} to {self._name(ref)}"
-                )
-                self._write_ledger(cur, request, rows)
-                cur.execute(f"drop table if exists {self._name(ref, old)}")
+            if info is None or swap:
+                self._swap(cur, request, stage, rows, replace=info is not None)
                 after = rows
             else:
                 if action == "upsert":
@@ -404,6 +454,100 @@ class MysqlTarget(common.PerThreadConnection):
                 cur.execute(f"drop table if exists {self._name(ref, stage)}")
         final = self._describe_one(cur, ref)
         return rows, after, final.columns if final else (), False
+
+    def _can_swap(self, cur: Any, request: PublishRequest) -> bool:
+        """Whether truncateAndLoad / dropAndLoad may replace the table by RENAME.
+
+        dropAndLoad of a table that other tables' foreign keys point at is refused (the
+        keys would follow the renamed old table and block its DROP); truncateAndLoad of a
+        table with triggers or foreign keys (its own or pointing at it) is done by
+        DELETE + INSERT instead (False), refused when a key pointing at it would cascade.
+        """
+        ref, db = request.ref, self._database(request.ref)
+        cur.execute(
+            "select CONSTRAINT_SCHEMA, TABLE_NAME, UNIQUE_CONSTRAINT_SCHEMA, "
+            "REFERENCED_TABLE_NAME, DELETE_RULE from information_schema.REFERENTIAL_CONSTRAINTS "
+            "where (UNIQUE_CONSTRAINT_SCHEMA = %s and REFERENCED_TABLE_NAME = %s) "
+            "or (CONSTRAINT_SCHEMA = %s and TABLE_NAME = %s)",
+            (db, ref.table, db, ref.table),
+        )
+        keys = cur.fetchall()
+        incoming = sorted(
+            {
+                (f"{s}.{t}", str(rule).upper())
+                for s, t, rs, rt, rule in keys
+                if (rs, rt) == (db, ref.table) and (s, t) != (db, ref.table)
+            }
+        )
+        if request.action == "dropAndLoad":
+            if incoming:
+                raise TargetError(
+                    f"target.{request.target}: dropAndLoad cannot drop {ref}: foreign keys of "
+                    f"{', '.join(sorted({t for t, _ in incoming}))} reference it; use "
+                    "truncateAndLoad to keep it, or drop those foreign keys first. "
+                    "The table is unchanged."
+                )
+            return True
+        cascading = [f"{t} (on delete {r.lower()})" for t, r in incoming if r not in _NO_ACTION]
+        if cascading:
+            raise TargetError(
+                f"target.{request.target}: truncateAndLoad would delete every row of {ref}, "
+                f"and foreign keys of {', '.join(cascading)} would change those tables' "
+                "rows too; use upsert, or change those foreign keys. The table is unchanged."
+            )
+        cur.execute(
+            "select count(*) from information_schema.TRIGGERS "
+            "where EVENT_OBJECT_SCHEMA = %s and EVENT_OBJECT_TABLE = %s",
+            (db, ref.table),
+        )
+        triggers = int(cur.fetchone()[0])
+        return not keys and not triggers
+
+    def _swap(
+        self, cur: Any, request: PublishRequest, stage: str, rows: int, *, replace: bool
+    ) -> None:
+        """RENAME the staging table into place (swapping out the old table), then the
+        ledger row, then DROP the old table. Errors after the RENAME say what is where."""
+        ref = request.ref
+        old = common.staging_name("old", ref.table, request.run_id, NAME_LIMIT)
+        renames = [f"{self._name(ref, stage)} to {self._name(ref)}"]
+        if replace:
+            renames.insert(0, f"{self._name(ref)} to {self._name(ref, old)}")
+        doing = f"target.{request.target}: {request.action} into {ref}"
+        try:
+            cur.execute("rename table " + ", ".join(renames))
+        except pymysql.OperationalError as exc:
+            if exc.args and exc.args[0] in _CONNECTION_LOST:
+                raise TargetError(
+                    f"{common.where(self.connection)}: {doing}: the connection was lost during "
+                    f"the RENAME swap ({self._message(exc)}); RENAME TABLE is atomic, so {ref} "
+                    "holds either its previous rows or the new ones; publish again to be sure"
+                ) from None
+            raise
+        try:
+            self._write_ledger(cur, request, rows, transaction=True)
+        except pymysql.MySQLError as exc:
+            raise TargetError(
+                f"{common.where(self.connection)}: {doing}: {ref} now holds the {rows} new "
+                f"rows, but the ledger row could not be written ({self._message(exc)}); "
+                "publishing again loads the same rows again"
+                + (f"; the previous table is kept as {old}" if replace else "")
+            ) from None
+        if not replace:
+            return
+        try:
+            cur.execute(f"drop table if exists {self._name(ref, old)}")
+        except pymysql.MySQLError as exc:
+            raise TargetError(
+                f"{common.where(self.connection)}: {doing}: published: {ref} holds the {rows} "
+                f"new rows and the ledger says so, but the previous table, renamed to {old}, "
+                f"could not be dropped ({self._message(exc)}); drop it by hand (the next "
+                "publish of this table tries again)"
+            ) from None
+
+    @staticmethod
+    def _message(exc: pymysql.MySQLError) -> str:
+        return str(exc.args[1]) if len(exc.args) > 1 else str(exc)
 
     def _append_direct(
         self, cur: Any, request: PublishRequest, progress: Progress | None
@@ -438,12 +582,27 @@ class MysqlTarget(common.PerThreadConnection):
         conn = cur.connection
         conn.begin()
         try:
+            if request.action == "truncateAndLoad":
+                self._delete_all(cur, request)
             cur.execute(sql)
             self._write_ledger(cur, request, rows)
             conn.commit()
         except BaseException:
             conn.rollback()
             raise
+
+    def _delete_all(self, cur: Any, request: PublishRequest) -> None:
+        """DELETE every row (in the caller's transaction); a row other tables reference
+        fails with their names."""
+        try:
+            cur.execute(f"delete from {self._name(request.ref)}")
+        except pymysql.IntegrityError as exc:
+            raise TargetError(
+                f"{common.where(self.connection)}: target.{request.target}: truncateAndLoad "
+                f"into {request.ref} failed: it deletes every row first, and rows of another "
+                f"table reference them ({self._message(exc)}); use upsert, or delete those "
+                "rows first. The table is unchanged."
+            ) from None
 
     def _create(
         self, cur: Any, ref: TableRef, table: str, schema: ResultSchema, key: Sequence[str]
@@ -611,15 +770,29 @@ class MysqlTarget(common.PerThreadConnection):
         row = cur.fetchone()
         return int(row[0]) if row else None
 
-    def _write_ledger(self, cur: Any, request: PublishRequest, rows: int) -> None:
-        cur.execute(
-            _ledger.delete_sql(self._name(request.ref, LEDGER_TABLE), _LEDGER),
-            _ledger.current(request),
-        )
-        cur.execute(
-            _ledger.insert_sql(self._name(request.ref, LEDGER_TABLE), _LEDGER),
-            _ledger.values(request, rows),
-        )
+    def _write_ledger(
+        self, cur: Any, request: PublishRequest, rows: int, *, transaction: bool = False
+    ) -> None:
+        """Replace the table's ledger row: in the caller's transaction, or (after a
+        RENAME, which commits) in one of its own."""
+        if transaction:
+            cur.connection.begin()
+        try:
+            cur.execute(
+                _ledger.delete_sql(self._name(request.ref, LEDGER_TABLE), _LEDGER),
+                _ledger.current(request),
+            )
+            cur.execute(
+                _ledger.insert_sql(self._name(request.ref, LEDGER_TABLE), _LEDGER),
+                _ledger.values(request, rows),
+            )
+            if transaction:
+                cur.connection.commit()
+        except BaseException:
+            if transaction:
+                with contextlib.suppress(pymysql.MySQLError):
+                    cur.connection.rollback()
+            raise
 
     # -- errors -------------------------------------------------------------------------
 

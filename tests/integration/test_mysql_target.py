@@ -296,3 +296,184 @@ def test_describe_while_other_threads_publish(
     # counted from every thread without losing one
     expected = sum(1 + any(i is not None for i in infos.values()) for infos in seen)
     assert target.introspection_queries - before == expected
+
+
+# -- foreign keys and triggers: no RENAME swap that would strand them -------------------
+
+
+def pub_tables(db: Any, database: str) -> list[str]:
+    db.execute("select TABLE_NAME from information_schema.TABLES where TABLE_SCHEMA = %s "
+               "and TABLE_NAME like '\\_pub\\_%%'", (database,))  # fmt: skip
+    return [r[0] for r in db.fetchall()]
+
+
+def references(db: Any, database: str, child: str) -> list[str]:
+    db.execute("select REFERENCED_TABLE_NAME from information_schema.REFERENTIAL_CONSTRAINTS "
+               "where CONSTRAINT_SCHEMA = %s and TABLE_NAME = %s", (database, child))  # fmt: skip
+    return [r[0] for r in db.fetchall()]
+
+
+def parent_and_child(db: Any, on_delete: str = "restrict") -> None:
+    db.execute("create table orders (id bigint primary key, name varchar(20)) engine=InnoDB")
+    db.execute("insert into orders values (1, 'old'), (2, 'old')")
+    db.execute("create table items (id int primary key, order_id bigint, foreign key (order_id) "
+               f"references orders (id) on delete {on_delete}) engine=InnoDB")  # fmt: skip
+
+
+def test_truncate_and_load_of_a_referenced_table_deletes_and_inserts(
+    target: MysqlTarget, mysql_database: str, db: Any, tmp_path: Path
+) -> None:
+    parent_and_child(db)
+    new = make_results(tmp_path / "n", frame(range(5, 8)))
+    assert publish(target, mysql_database, new, "truncateAndLoad").rows_after == 3
+    assert rows(db) == [(5, "a5"), (6, "a6"), (7, "a7")]
+    assert references(db, mysql_database, "items") == ["orders"]  # not an orphaned old table
+    assert pub_tables(db, mysql_database) == []
+    # a row referenced by another table cannot be deleted: the table keeps its rows
+    db.execute("insert into items values (1, 6)")
+    with pytest.raises(TargetError) as err:
+        publish(target, mysql_database, make_results(tmp_path / "m", frame(range(6, 9))),
+                "truncateAndLoad")  # fmt: skip
+    assert "rows of another table reference them" in str(err.value)
+    assert "`items`" in str(err.value) and "The table is unchanged" in str(err.value)
+    assert rows(db) == [(5, "a5"), (6, "a6"), (7, "a7")]
+    # and the next publish works (nothing left behind by the failed one)
+    db.execute("delete from items")
+    publish(target, mysql_database, new, "truncateAndLoad")
+    assert references(db, mysql_database, "items") == ["orders"]
+
+
+def test_truncate_and_load_checks_the_tables_own_foreign_keys(
+    target: MysqlTarget, mysql_database: str, db: Any, tmp_path: Path
+) -> None:
+    parent_and_child(db)
+    db.execute("insert into items values (10, 1)")
+    good = pl.DataFrame({"id": [20, 21], "order_id": [2, None]})
+    publish(target, mysql_database, make_results(tmp_path / "g", good), "truncateAndLoad",
+            table="items")  # fmt: skip
+    assert rows(db, "items") == [(20, 2), (21, None)]
+    assert references(db, mysql_database, "items") == ["orders"]  # LIKE would have lost it
+    bad = pl.DataFrame({"id": [30, 31], "order_id": [1, 99]})
+    with pytest.raises(TargetError, match="foreign key constraint fails") as err:
+        publish(target, mysql_database, make_results(tmp_path / "b", bad), "truncateAndLoad",
+                table="items")  # fmt: skip
+    assert "the table is unchanged" in str(err.value)
+    assert rows(db, "items") == [(20, 2), (21, None)]
+
+
+def test_truncate_and_load_keeps_triggers(
+    target: MysqlTarget, mysql_database: str, db: Any, tmp_path: Path
+) -> None:
+    db.execute("create table orders (id bigint primary key, name varchar(20))")
+    db.execute("create table audit (n int)")
+    db.execute("create trigger orders_ins after insert on orders for each row "
+               "insert into audit values (new.id)")  # fmt: skip
+    db.execute("insert into orders values (1, 'old')")
+    publish(target, mysql_database, make_results(tmp_path / "n", frame(range(5, 7))),
+            "truncateAndLoad")  # fmt: skip
+    assert rows(db) == [(5, "a5"), (6, "a6")]
+    db.execute("select n from audit order by n")
+    assert [r[0] for r in db.fetchall()] == [1, 5, 6]  # the trigger is still on the table
+    assert pub_tables(db, mysql_database) == []
+
+
+def test_truncate_and_load_refuses_when_deletes_would_cascade(
+    target: MysqlTarget, mysql_database: str, db: Any, tmp_path: Path
+) -> None:
+    parent_and_child(db, on_delete="cascade")
+    db.execute("insert into items values (1, 1)")
+    with pytest.raises(TargetError, match=r"\.items \(on delete cascade\)"):
+        publish(target, mysql_database, make_results(tmp_path / "n", frame(range(5, 7))),
+                "truncateAndLoad")  # fmt: skip
+    assert rows(db) == [(1, "old"), (2, "old")] and rows(db, "items") == [(1, 1)]
+
+
+def test_drop_and_load_refuses_a_table_other_tables_reference(
+    target: MysqlTarget, mysql_database: str, db: Any, tmp_path: Path
+) -> None:
+    parent_and_child(db)
+    with pytest.raises(TargetError) as err:
+        publish(target, mysql_database, make_results(tmp_path / "n", frame(range(5, 7))),
+                "dropAndLoad")  # fmt: skip
+    text = str(err.value)
+    assert f"foreign keys of {mysql_database}.items reference it" in text
+    assert "The table is unchanged" in text
+    assert rows(db) == [(1, "old"), (2, "old")]
+    assert references(db, mysql_database, "items") == ["orders"]
+    assert pub_tables(db, mysql_database) == []
+    # a table whose only foreign keys are its own is replaced
+    publish(target, mysql_database, make_results(tmp_path / "l", pl.DataFrame({"id": [7]})),
+            "dropAndLoad", table="items")  # fmt: skip
+    assert rows(db, "items") == [(7,)] and references(db, mysql_database, "items") == []
+
+
+def test_a_failure_after_the_swap_says_the_rows_are_published(
+    target: MysqlTarget, mysql_database: str, db: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """If the old table cannot be dropped after the RENAME, the error says what is where."""
+    parent_and_child(db)
+    monkeypatch.setattr(MysqlTarget, "_can_swap", lambda self, cur, request: True)
+    new = make_results(tmp_path / "n", frame(range(5, 7)))
+    with pytest.raises(TargetError) as err:
+        publish(target, mysql_database, new, "truncateAndLoad", run_id="swap-1")
+    text = str(err.value)
+    assert "unchanged" not in text
+    assert "published" in text and "holds the 2 new rows" in text
+    assert "could not be dropped" in text and "_pub_old_orders_" in text
+    assert rows(db) == [(5, "a5"), (6, "a6")]
+    again = publish(target, mysql_database, new, "truncateAndLoad", run_id="swap-1")
+    assert again.already_published  # the ledger row was written before the DROP
+
+
+# -- LOAD DATA LOCAL INFILE only where a server cannot abuse it ------------------------
+
+
+def test_local_infile_decision() -> None:
+    from runner.targets.mysql import local_infile_allowed as allowed
+
+    for host in ("localhost", "127.0.0.1", "127.0.0.2", "127.255.0.9", "::1", "[::1]", None):
+        assert allowed(host, {}), host
+    for host in ("db.example.com", "10.0.0.5", "192.168.1.2", "::ffff:10.0.0.1", "localhost.evil"):
+        assert not allowed(host, {}), host
+    remote = "db.example.com"
+    assert allowed(remote, {"ssl_verify_cert": "true"})
+    assert allowed(remote, {"ssl_verify_identity": "true", "ssl_ca": "/ca.pem"})
+    assert not allowed(remote, {"ssl_ca": "/ca.pem"})  # pymysql does not verify with only a CA
+    assert not allowed(remote, {"ssl_verify_cert": "false"})
+    assert not allowed(remote, {"ssl_verify_cert": "true", "ssl_disabled": "true"})
+    assert allowed(remote, {"localInfile": "true"}) and allowed(remote, {"localInfile": True})
+    assert not allowed("127.0.0.1", {"localInfile": "false"})
+    assert allowed(remote, {"unix_socket": "/run/mysqld/mysqld.sock"})
+
+
+def test_a_remote_host_without_tls_loads_by_inserts() -> None:
+    remote = MysqlTarget(Connection(name="r", vendor="mysql", host="db.example.com"))
+    assert remote.local_infile is False
+    verified = Connection(name="r", vendor="mysql", host="db.example.com",
+                          params={"ssl_verify_identity": "true"})  # fmt: skip
+    assert MysqlTarget(verified).local_infile is True
+    assert MysqlTarget(CONN).local_infile is True
+
+
+def test_local_infile_off_never_offers_the_capability(
+    mysql_database: str, db: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    from pymysql.constants import CLIENT
+
+    conn = Connection(name="my", vendor="mysql", host=HOST, port=PORT, username="root",
+                      params={"localInfile": "false"})  # fmt: skip
+    t = MysqlTarget(conn)
+
+    def no_load_data(*args: Any) -> int:
+        raise AssertionError("LOAD DATA used")
+
+    monkeypatch.setattr(MysqlTarget, "_load_data", no_load_data)
+    try:
+        assert t.local_infile is False
+        assert not t.conn.client_flag & CLIENT.LOCAL_FILES  # a rogue server cannot ask
+        results = make_results(tmp_path / "r", frame(range(1, 4)))
+        for action in ("createAndLoad", "load", "truncateAndLoad"):
+            publish(t, mysql_database, results, action)
+        assert len(rows(db)) == 3
+    finally:
+        t.close()
