@@ -4,9 +4,13 @@ Redshift speaks the Postgres protocol, so this reuses :class:`PostgresTarget` (o
 transaction per publish holding the load, the action and the ledger row) and changes
 what Redshift does differently:
 
-- no ``COPY FROM STDIN``: rows arrive by ``COPY ... FROM 's3://...'`` of gzip CSV parts
-  when the connection has ``params.s3Staging`` (``s3://bucket/prefix``) and
-  ``params.iamRole`` (needs boto3, which is not a dependency), else by multi-row
+- no ``COPY FROM STDIN``: rows arrive by ``COPY ... FROM 's3://...' MANIFEST`` of gzip
+  CSV parts when the connection has ``params.s3Staging`` (``s3://bucket/prefix``) and
+  ``params.iamRole`` (needs boto3, which is not a dependency). Each publish writes its
+  parts under a folder of its own, ``<prefix>/publish/<run id>/<target>-<uuid4>/``
+  (the targets of a run publish in parallel), plus a ``manifest.json`` listing exactly
+  those parts, which the COPY loads (never "whatever is under a prefix"); afterwards it
+  deletes only its own keys. Without S3 staging rows arrive by multi-row
   ``INSERT ... VALUES`` batches (slow: Redshift itself calls single-row inserts
   prohibitively slow; configure S3 staging for big results);
 - ``TRUNCATE`` commits the transaction it runs in and ``ALTER TABLE APPEND`` cannot run
@@ -25,6 +29,9 @@ from __future__ import annotations
 import gzip
 import importlib
 import io
+import json
+import re
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -49,6 +56,26 @@ _TYPES: Mapping[str, str] = {
     "string": "varchar(65535)",
     "binary": "varbyte",
 }
+
+
+def s3_folder(prefix: str, run_id: str, target: str) -> str:
+    """``<prefix>/publish/<run id>/<target>-<uuid4>/``: one publish attempt's own folder.
+
+    The run id and target name are reduced to characters safe in an S3 key; the uuid
+    keeps two attempts (or two targets whose names reduce alike) apart.
+    """
+
+    def safe(part: str) -> str:
+        return re.sub(r"[^A-Za-z0-9_.=-]", "_", part)[:100] or "_"
+
+    own = f"{safe(target)}-{uuid.uuid4().hex}"
+    return "/".join(p for p in (prefix.strip("/"), "publish", safe(run_id), own) if p) + "/"
+
+
+def manifest_json(bucket: str, keys: Sequence[str]) -> bytes:
+    """A COPY manifest naming exactly ``keys`` (every one must be there)."""
+    entries = [{"url": f"s3://{bucket}/{key}", "mandatory": True} for key in keys]
+    return json.dumps({"entries": entries}).encode()
 
 
 class RedshiftTarget(PostgresTarget):
@@ -236,7 +263,7 @@ class RedshiftTarget(PostgresTarget):
             )
         client = self.s3_client_factory()
         bucket, _, prefix = self.s3_staging[5:].partition("/")
-        folder = "/".join(p for p in (prefix.strip("/"), "publish", request.run_id) if p) + "/"
+        folder = s3_folder(prefix, request.run_id, request.target)
         keys: list[str] = []
         rows = 0
         try:
@@ -246,18 +273,26 @@ class RedshiftTarget(PostgresTarget):
                     buf, include_header=False, datetime_format="%Y-%m-%d %H:%M:%S%.f"
                 )
                 key = f"{folder}part-{i:05d}.csv.gz"
+                keys.append(key)  # before the upload: a failed put may have left an object
                 client.put_object(Bucket=bucket, Key=key, Body=gzip.compress(buf.getvalue(), 5))
-                keys.append(key)
                 rows += len(frame)
                 if progress is not None:
                     progress(rows)
+            if not keys:
+                return 0  # nothing to COPY (an empty manifest is an error)
+            manifest = f"{folder}manifest.json"
+            keys.append(manifest)
+            client.put_object(Bucket=bucket, Key=manifest, Body=manifest_json(bucket, keys[:-1]))
             names = sql.SQL(", ").join(map(sql.Identifier, request.results.schema.names))
             cur.execute(
                 sql.SQL(
-                    "copy {} ({}) from {} iam_role {} format as csv gzip null as '' "
+                    "copy {} ({}) from {} iam_role {} manifest format as csv gzip null as '' "
                     "timeformat 'auto' dateformat 'auto' acceptinvchars"
                 ).format(
-                    table, names, sql.Literal(f"s3://{bucket}/{folder}"), sql.Literal(self.iam_role)
+                    table,
+                    names,
+                    sql.Literal(f"s3://{bucket}/{manifest}"),
+                    sql.Literal(self.iam_role),
                 )
             )
         finally:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gzip
+import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -112,7 +114,7 @@ def target(existing: bool, **params: str) -> tuple[RedshiftTarget, RecordingConn
     t = RedshiftTarget(
         Connection(name="rs", vendor="redshift", host="example", database="dev", params=params)
     )
-    t._conn = conn  # type: ignore[assignment]
+    t._conn = conn
     return t, conn
 
 
@@ -195,29 +197,70 @@ class FakeS3:
         self.deleted.append(f"{Bucket}/{Key}")
 
 
-def test_s3_staging_copies_gzip_csv_parts_with_the_role(results: ResultSet) -> None:
+def s3_target(s3: FakeS3) -> tuple[RedshiftTarget, RecordingConnection]:
     t, conn = target(
         existing=True, s3Staging="s3://bucket/stage", iamRole="arn:aws:iam::1:role/load"
     )
-    s3 = FakeS3()
     t.s3_client_factory = lambda: s3
+    return t, conn
+
+
+def test_s3_staging_copies_gzip_csv_parts_by_manifest(results: ResultSet) -> None:
+    s3 = FakeS3()
+    t, conn = s3_target(s3)
     publish(t, results, "truncateAndLoad")
     copy = next(s for s in conn.log if s.startswith("copy "))
-    assert copy.startswith(
-        'copy "s"."t" ("id", "name", "at") from \'s3://bucket/stage/publish/run-1/\''
+    part, manifest = s3.objects  # in upload order
+    m = re.fullmatch(
+        r"bucket/stage/publish/run-1/out-[0-9a-f]{32}/", part[: -len("part-00000.csv.gz")]
     )
-    assert "iam_role 'arn:aws:iam::1:role/load'" in copy and "gzip" in copy
-    ((key, body),) = s3.objects.items()
-    assert key == "bucket/stage/publish/run-1/part-00000.csv.gz"
-    lines = gzip.decompress(body).decode().splitlines()
+    assert m and part.endswith("/part-00000.csv.gz")
+    assert manifest == part.replace("part-00000.csv.gz", "manifest.json")
+    assert copy.startswith(
+        f'copy "s"."t" ("id", "name", "at") from \'s3://{manifest}\' '
+        "iam_role 'arn:aws:iam::1:role/load' manifest "
+    )
+    assert "gzip" in copy
+    assert json.loads(s3.objects[manifest]) == {
+        "entries": [{"url": f"s3://{part}", "mandatory": True}]
+    }
+    lines = gzip.decompress(s3.objects[part]).decode().splitlines()
     assert lines == [
         "1,a,2024-01-01 00:00:00",
         '2,"",2024-01-01 00:00:00',
         "3,,2024-01-01 00:00:00",
     ]
-    assert s3.deleted == [key]
+    assert s3.deleted == [part, manifest]  # its own keys, nothing else
     step = data_step(conn.log)
     assert step.index('delete from "s"."t"') < step.index(copy)
+
+
+def test_s3_staging_targets_of_one_run_do_not_share_a_folder(results: ResultSet) -> None:
+    """The executor publishes a run's targets in parallel: each has its own folder and
+    manifest, and cleaning up one never deletes the other's parts."""
+    s3 = FakeS3()
+    copies: list[str] = []
+    for name in ("out", "out", "other"):  # two attempts of one target, and another target
+        t, conn = s3_target(s3)
+        t.publish(PublishRequest(name, TableRef("rs", ("s",), "t"), "load", results, "run-1"))
+        copies += [s for s in conn.log if s.startswith("copy ")]
+    folders = [k.rsplit("/", 1)[0] for k in s3.objects if k.endswith("manifest.json")]
+    assert len(set(folders)) == 3
+    assert [f.split("/")[-1].split("-")[0] for f in folders] == ["out", "out", "other"]
+    assert all(f.startswith("bucket/stage/publish/run-1/") for f in folders)
+    for folder, copy in zip(folders, copies, strict=True):
+        assert f"from 's3://{folder}/manifest.json'" in copy and " manifest " in copy
+        entries = json.loads(s3.objects[f"{folder}/manifest.json"])["entries"]
+        assert [e["url"] for e in entries] == [f"s3://{folder}/part-00000.csv.gz"]
+    assert sorted(s3.deleted) == sorted(s3.objects)  # each deleted once, by its owner
+
+
+def test_s3_folder_names_are_safe_keys() -> None:
+    from runner.targets.redshift import s3_folder
+
+    a = s3_folder("/p/q/", "run 1/../x", "we ird/t")
+    assert a.startswith("p/q/publish/run_1_.._x/we_ird_t-") and a.endswith("/")
+    assert a != s3_folder("/p/q/", "run 1/../x", "we ird/t")
 
 
 def test_s3_staging_without_boto3_says_to_install_it(
