@@ -107,6 +107,8 @@ class Executor:
             return self._connection(change)
         if kind == "job":
             return self._job(change)
+        if kind == "target" and change.action == "update":
+            return self._target_settings(change)
         if kind == "target":
             return self._publish(change)
         raise AssertionError(f"unknown step {change.address}")  # pragma: no cover
@@ -122,7 +124,8 @@ class Executor:
             vendor=conn.vendor,
         )
         self.journal.record(lambda s: s.with_connection(rec).without_failure(change.address))
-        return f"{change.action}d" + (f" (id {rec.remote_id})" if rec.remote_id is not None else "")
+        verb = "adopted" if conn.adopted and change.action == "create" else f"{change.action}d"
+        return verb + (f" (id {rec.remote_id})" if rec.remote_id is not None else "")
 
     def _job(self, change: Change) -> str:
         job = self.spec.jobs[change.name]
@@ -163,6 +166,16 @@ class Executor:
         rows = f"{run.rows:,} rows" if run.rows is not None else "finished"
         return f"run {run.run_id}: {rows}"
 
+    def _target_settings(self, change: Change) -> str:
+        """Record a target's new action; its table already holds the latest results."""
+        target = self.spec.targets[change.name]
+        record = self.journal.state.publications.get(change.name)
+        if record is None:
+            raise PublishError(f"{change.address}: not in state any more; plan again")
+        updated = dataclasses.replace(record, action=target.action)
+        self.journal.record(lambda s: s.with_publication(updated).without_failure(change.address))
+        return f"action recorded as {target.action}; the table was not touched"
+
     def _publish(self, change: Change) -> str:
         target = self.spec.targets[change.name]
         state = self.journal.state
@@ -198,6 +211,8 @@ class Executor:
             published_at=now(),
         )
         self.journal.record(lambda s: s.with_publication(pub).without_failure(change.address))
+        if not result.columns and not result.rows_loaded and not result.already_published:
+            return f"{target.action}: published through the platform (run {record.run_id})"
         if result.already_published:
             where = (
                 "the table's ledger"

@@ -18,6 +18,7 @@ Rules it applies:
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -74,6 +75,13 @@ def all_addresses(spec: Spec) -> set[str]:
     )
 
 
+def _did_you_mean(address: str, known: set[str]) -> str:
+    close = difflib.get_close_matches(address, sorted(known), n=1)
+    if close:
+        return f"; did you mean {close[0]}?"
+    return " (addresses look like target.NAME, job.NAME, connection.NAME)"
+
+
 def _scope(
     spec: Spec, state: State | None, options: PlanOptions
 ) -> tuple[set[str], list[str], list[str]]:
@@ -81,8 +89,7 @@ def _scope(
     known = all_addresses(spec)
     in_state = set(state.addresses()) if state else set()
     errors = [
-        f"{flag} {addr}: no such object in the spec (addresses look like target.NAME, job.NAME, "
-        f"connection.NAME)"
+        f"{flag} {addr}: no such object in the spec{_did_you_mean(addr, known)}"
         for flag, addrs in (
             ("--select", options.select),
             ("--exclude", options.exclude),
@@ -230,10 +237,13 @@ def make_plan(
             elif pub.table != ref_name:
                 reason = f"the table changed from {pub.table} to {ref_name}"
             else:
+                if pub.action != target.action:
+                    settings.append((target, pub.action))
                 continue
             wanted.append((target, run_id, reason))
         return wanted
 
+    settings: list[tuple[Target, str]] = []  # targets whose action changed, results in place
     wanted = wanted_targets()
     # a reused run whose result files are gone (a fresh CI runner) must run again
     missing = set()
@@ -252,7 +262,20 @@ def make_plan(
                 f"and the job is excluded; include it, or run `publish plan --replace job.{name}`"
             )
     if missing:
+        settings.clear()
         wanted = wanted_targets()
+    for target, before in settings:
+        changes.append(
+            Change(
+                target.address,
+                "update",
+                f"the action changed from {before} to {target.action}; the table already holds "
+                f"the latest results of job.{target.job}, so nothing is published now: the new "
+                f"action applies from the job's next run (`--replace {target.address}` publishes "
+                "the current results with it now)",
+                details={"action": {"from": before, "to": target.action}},
+            )
+        )
 
     # two targets replacing or merging into one table would overwrite each other
     by_table: dict[TableRef, list[Target]] = defaultdict(list)
@@ -346,9 +369,14 @@ def make_plan(
                     platform.publish_calls(target, conn, connection_id=_remote_id(state, conn))
                 ),
                 # a forced publish of results already in the table gets its own ledger id
-                details={"publication_id": f"{run_id}.{state.serial if state else 0}"}
-                if reason.startswith("--replace")
-                else {},
+                details={
+                    **(
+                        {"publication_id": f"{run_id}.{state.serial if state else 0}"}
+                        if reason.startswith("--replace")
+                        else {}
+                    ),
+                    **({} if known else {"inspected": False}),
+                },
             )
         )
 

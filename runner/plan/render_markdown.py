@@ -104,7 +104,7 @@ def _head(plan: Plan) -> str:
     if plan.changes:
         sentence = f"**{esc(words.summary_sentence(plan))}**"
     else:
-        sentence = f"**{esc(words.NO_CHANGES)}**"
+        sentence = f"**{esc(words.no_changes_sentence(plan))}**"
     if plan.drift:
         sentence += f" {esc(words.drift_sentence(plan))}"
     title = f"## Plan for {esc(plan.spec_name)} (environment {esc(plan.environment)})"

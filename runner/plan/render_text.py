@@ -27,6 +27,16 @@ from runner.plan.model import Change, Drift, Plan, SchemaChange
 from runner.spec.secrets import redact
 
 NO_CHANGES = "No changes. Every target holds the results of its job's latest run."
+NO_CHANGES_WITH_DRIFT = (
+    "No changes to apply: every target was published from its job's latest run, but some "
+    "tables changed outside publish since (drift, listed below)."
+)
+
+
+def no_changes_sentence(plan: Plan) -> str:
+    return NO_CHANGES_WITH_DRIFT if plan.drift else NO_CHANGES
+
+
 DRIFT_HEADING = "Objects changed outside publish (drift)"
 LEGEND = (
     "Markers: + create, ~ update or load into an existing table, - delete, "
@@ -92,6 +102,8 @@ def drift_sentence(plan: Plan) -> str:
 
 
 def rows_existing(change: Change) -> str:
+    if change.details.get("inspected") is False:
+        return "not inspected (no database credentials in the spec)"
     if change.rows_existing is None:
         return "none, the table does not exist yet"
     about = "about " if change.rows_estimated else ""
@@ -220,7 +232,7 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
     if plan.changes:
         lines.append(style(summary_sentence(plan), bold=True))
     else:
-        lines.append(style(NO_CHANGES, bold=True))
+        lines.append(style(no_changes_sentence(plan), bold=True))
     if plan.drift:
         lines.append(style(drift_sentence(plan), fg="yellow"))
     for change in plan.changes:

@@ -88,3 +88,16 @@ def current(request: PublishRequest, table_name: str | None = None) -> tuple[str
     """The bind values of :func:`delete_sql`."""
     name = str(request.ref) if table_name is None else table_name
     return (request.target, name)
+
+
+def upsert_sql_mysql(table: str, d: Dialect) -> str:
+    """MySQL/MariaDB: replace the table's row in one statement (``delete`` + ``insert`` in
+    parallel transactions deadlocks on InnoDB's gap locks); bound to :func:`values`."""
+    names = [d.quote(n) for n in COLUMNS]
+    updates = ", ".join(
+        f"{n} = values({n})" for n in names if n not in (d.quote("target"), d.quote("table_name"))
+    )
+    return (
+        f"insert into {table} ({', '.join(names)}) values ({', '.join([d.mark] * len(names))}) "
+        f"on duplicate key update {updates}, {d.quote('published_at')} = current_timestamp(6)"
+    )

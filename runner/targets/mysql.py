@@ -144,6 +144,8 @@ def local_infile_allowed(host: str | None, params: Mapping[str, object]) -> bool
     )
 
 
+_DEADLOCK = 1213  # ER_LOCK_DEADLOCK: the victim's transaction was rolled back
+
 _LEDGER = _ledger.Dialect(
     text=lambda n: f"varchar({n})",
     count="bigint",
@@ -775,24 +777,22 @@ class MysqlTarget(common.PerThreadConnection):
     ) -> None:
         """Replace the table's ledger row: in the caller's transaction, or (after a
         RENAME, which commits) in one of its own."""
-        if transaction:
+        statement = _ledger.upsert_sql_mysql(self._name(request.ref, LEDGER_TABLE), _LEDGER)
+        if not transaction:
+            cur.execute(statement, _ledger.values(request, rows))
+            return
+        for attempt in range(1, 6):  # its own transaction: safe to retry a deadlock victim
             cur.connection.begin()
-        try:
-            cur.execute(
-                _ledger.delete_sql(self._name(request.ref, LEDGER_TABLE), _LEDGER),
-                _ledger.current(request),
-            )
-            cur.execute(
-                _ledger.insert_sql(self._name(request.ref, LEDGER_TABLE), _LEDGER),
-                _ledger.values(request, rows),
-            )
-            if transaction:
+            try:
+                cur.execute(statement, _ledger.values(request, rows))
                 cur.connection.commit()
-        except BaseException:
-            if transaction:
+                return
+            except pymysql.MySQLError as exc:
                 with contextlib.suppress(pymysql.MySQLError):
                     cur.connection.rollback()
-            raise
+                if exc.args[0] != _DEADLOCK or attempt == 5:
+                    raise
+                time.sleep(0.05 * attempt)
 
     # -- errors -------------------------------------------------------------------------
 

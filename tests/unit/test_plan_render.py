@@ -97,7 +97,8 @@ def test_text_lists_drift_apart_after_no_changes() -> None:
     text = render_plan(drift_plan(), "text")
     head, _, rest = text.partition("\n\nObjects changed outside publish (drift):\n")
     assert head == (
-        "No changes. Every target holds the results of its job's latest run.\n"
+        "No changes to apply: every target was published from its job's latest run, but some "
+        "tables changed outside publish since (drift, listed below).\n"
         "Drift: 3 objects changed outside publish, listed below."
     )
     assert rest.startswith(
@@ -229,7 +230,7 @@ def test_markdown_of_the_example_plan() -> None:
 
 def test_markdown_no_changes_and_drift() -> None:
     md = render_plan(drift_plan(), "markdown")
-    assert "**No changes. Every target holds the results of its job's latest run.**" in md
+    assert "**No changes to apply: every target was published from its job's latest run" in md
     assert "### Drift (3): objects changed outside publish\n\n" in md
     assert "- <code>target.orders&#95;out</code>: table dropped: " in md
     assert "<details>" not in md
