@@ -48,6 +48,8 @@ def _setup_logging(verbose: int) -> None:
         old.close()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    # drivers log what they ignore while cleaning up a broken connection; our error says it
+    logging.getLogger("psycopg").setLevel(logging.DEBUG if verbose > 1 else logging.ERROR)
     log_file = os.environ.get("PUBLISH_LOG_FILE")
     if log_file:
         fh = logging.FileHandler(log_file, encoding="utf-8")
