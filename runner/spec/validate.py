@@ -72,6 +72,7 @@ class _Checker:
 
     def run(self) -> list[SpecIssue]:
         self.check_state()
+        self.check_platform()
         for name, conn in self.connections.items():
             if isinstance(conn, dict):
                 self.check_connection(paths.child("$.connections", name), conn)
@@ -82,6 +83,20 @@ class _Checker:
             if isinstance(target, dict):
                 self.check_target(paths.child("$.targets", name), target)
         return self.issues
+
+    def check_platform(self) -> None:
+        """The platform URL's rules, so validate catches what plan would refuse."""
+        platform = _mapping(self.data.get("platform"))
+        url = platform.get("url")
+        if self.platform != "trifacta" or not isinstance(url, str):
+            return
+        from runner.errors import PlatformError
+        from runner.platforms.trifacta.client import check_base_url
+
+        try:
+            check_base_url(url, allow_insecure_http=platform.get("allowInsecureHttp") is True)
+        except PlatformError as exc:
+            self.add("$.platform.url", str(exc).removeprefix("platform.url: "))
 
     def check_state(self) -> None:
         state = _mapping(self.data.get("state"))

@@ -166,3 +166,18 @@ def test_drift_only_plan_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert r.code == 0
     assert r.out.startswith("No changes to apply: every target was published")
     assert "rows changed" in r.out
+
+
+def test_validate_refuses_plain_http_to_a_remote_api(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = Path(__file__).resolve().parents[2]
+    spec = tmp_path / "t.yaml"
+    shutil.copy(root / "publish_specs" / "trifacta-redshift.yaml", spec)
+    monkeypatch.setenv("TRIFACTA_TOKEN", "token-value")
+    monkeypatch.setenv("TRIFACTA_URL", "http://example.com")
+    r = publish(capsys, "validate", str(spec))
+    assert r.code == 1
+    assert "$.platform.url: refusing plain http:// to example.com" in r.err
+    monkeypatch.setenv("TRIFACTA_URL", "http://127.0.0.1:8080")
+    assert publish(capsys, "validate", str(spec)).code == 0
