@@ -88,7 +88,7 @@ class _Checker:
         """The platform URL's rules, so validate catches what plan would refuse."""
         platform = _mapping(self.data.get("platform"))
         url = platform.get("url")
-        if self.platform != "trifacta" or not isinstance(url, str):
+        if self.platform != "trifacta" or not isinstance(url, str) or not url.startswith("http://"):
             return
         from runner.errors import PlatformError
         from runner.platforms.trifacta.client import check_base_url
