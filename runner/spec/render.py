@@ -13,7 +13,9 @@
 from __future__ import annotations
 
 import copy
+import difflib
 import functools
+import logging
 import os
 import re
 import secrets as _random
@@ -39,6 +41,8 @@ _MISSING: Any = object()
 MAX_RESULT = 1_000_000
 _MARKERS = ("{{", "{%", "{#")
 _OPEN, _CLOSE = "\x1e", "\x1f"
+
+log = logging.getLogger("runner.spec")
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
@@ -355,6 +359,10 @@ def merge_vars(
         merged.update(doc.data)
     if issues:
         raise SpecError(issues)
+    for key in sorted(set(cli_vars) - set(merged)):
+        close = difflib.get_close_matches(key, sorted(merged), n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        log.warning("--var %s: the spec declares no such variable in vars%s", key, hint)
     merged.update(cli_vars)
     return merged
 
