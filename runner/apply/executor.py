@@ -96,6 +96,7 @@ class Executor:
         self.parallelism = max(1, parallelism)
         self.cancel = cancel or threading.Event()
         self.events = events or Events()
+        self.planned = frozenset(c.address for c in plan.changes)
 
     # --- one step ---------------------------------------------------------------------
     def _run(self, change: Change) -> str:
@@ -137,13 +138,13 @@ class Executor:
                 f"({change.fingerprint[:12]} -> {now_fp[:12]}); nothing was run. Plan again to "
                 "see what the new data does to the tables"
             )
-        riding = []
-        for t in self.spec.targets.values():
-            if t.job == job.name and t.via == "overrides" and self.plan.change(t.address):
-                crec = self.journal.state.connections.get(t.connection)
-                riding.append(
-                    (t, self.spec.connections[t.connection], crec.remote_id if crec else None)
-                )
+        state = self.journal.state
+        riding = [
+            (t, conn, state.remote_id(conn.name, conn.id))
+            for t in self.spec.override_targets(job.name)
+            if t.address in self.planned
+            for conn in (self.spec.connections[t.connection],)
+        ]
         run = self.platform.run_job(
             job,
             change.run_id,
@@ -185,7 +186,6 @@ class Executor:
                 f"{change.address}: the plan publishes run {change.run_id} of job.{target.job}, "
                 f"but state holds run {record.run_id if record else 'none'}; plan again"
             )
-        crec = state.connections.get(target.connection)
         run = _job_run_from(record, self.state_dir)
         publication_id = change.details.get("publication_id")
         if publication_id:  # --replace target: publish the same results under a new ledger id
@@ -197,7 +197,7 @@ class Executor:
             run,
             self.cancel,
             lambda rows: self.events.progress(change, rows),
-            connection_id=crec.remote_id if crec else None,
+            connection_id=state.remote_id(target.connection),
         )
         seconds = time.monotonic() - started
         pub = PublicationRecord(

@@ -427,20 +427,17 @@ def make_plan(
 
 
 def _remote_id(state: State | None, conn: Connection) -> int | None:
-    record = state.connections.get(conn.name) if state else None
-    return record.remote_id if record and record.remote_id is not None else conn.id
+    return state.remote_id(conn.name, conn.id) if state else conn.id
 
 
 def _riding(
     spec: Spec, state: State | None, job: str
 ) -> tuple[tuple[Target, Connection, int | None], ...]:
-    """The ``via: overrides`` targets that ride on a run of ``job``."""
-    out = []
-    for target in spec.targets.values():
-        if target.job == job and target.via == "overrides":
-            conn = spec.connections[target.connection]
-            out.append((target, conn, _remote_id(state, conn)))
-    return tuple(out)
+    """The ``via: overrides`` targets that ride on a run of ``job``, with connection ids."""
+    return tuple(
+        (t, spec.connections[t.connection], _remote_id(state, spec.connections[t.connection]))
+        for t in spec.override_targets(job)
+    )
 
 
 def _check_connections(

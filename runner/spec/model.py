@@ -142,6 +142,10 @@ class Spec:
     def base_dir(self) -> Path:
         return self.file.parent
 
+    def override_targets(self, job: str) -> tuple[Target, ...]:
+        """The targets of ``job`` published in the run's overrides (trifacta ``via: overrides``)."""
+        return tuple(t for t in self.targets.values() if t.job == job and t.via == "overrides")
+
     def position_of(self, json_path: str) -> str:
         """``FILE:LINE:COL`` of a JSON path such as ``$.targets.x.table``, or the file."""
         pos = self.positions.get(json_path)

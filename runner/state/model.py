@@ -67,6 +67,11 @@ class State:
     def replace(self, **changes: Any) -> State:
         return dataclasses.replace(self, **changes)
 
+    def remote_id(self, connection: str, default: int | None = None) -> int | None:
+        """The remote id recorded for ``connection`` (trifacta), else ``default``."""
+        record = self.connections.get(connection)
+        return record.remote_id if record and record.remote_id is not None else default
+
     def with_connection(self, record: ConnectionRecord) -> State:
         return self.replace(connections={**self.connections, record.name: record})
 

@@ -231,13 +231,11 @@ class TrifactaPlatform:
     ) -> tuple[Publication, ...]:
         """The ``via: overrides`` targets of ``job`` with their connections' remote ids."""
         ids = connection_ids or {}
-        out = []
-        for target in self.spec.targets.values():
-            if target.job != job.name or target.via != "overrides":
-                continue
-            connection = self.spec.connections[target.connection]
-            out.append((target, connection, ids.get(connection.name, connection.id)))
-        return tuple(out)
+        return tuple(
+            (target, connection, ids.get(connection.name, connection.id))
+            for target in self.spec.override_targets(job.name)
+            for connection in (self.spec.connections[target.connection],)
+        )
 
     def _publication_bodies(
         self, publications: Sequence[Publication], *, masked: bool
