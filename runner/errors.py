@@ -11,6 +11,7 @@ exits 3.
      ├── StateError         the state is unreadable, locked, or cannot be written
      │    └── LockError     another apply holds the lock
      ├── StalePlanError     a saved plan no longer matches the spec or the state
+     ├── PlanFileError      a file given as a plan is not a readable, complete plan
      ├── ApplyError         one or more steps of an apply failed
      ├── TargetError        a database refused a load or could not be reached
      └── PlatformError      a job could not be run
@@ -86,6 +87,10 @@ class LockError(StateError):
 
 class StalePlanError(PublishError):
     """A saved plan was made against a spec or state that has since moved."""
+
+
+class PlanFileError(PublishError):
+    """A file given as a saved plan is not a readable, complete publish plan, or cannot be written."""
 
 
 class ApplyError(PublishError):

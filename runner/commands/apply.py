@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
 import threading
-from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,120 +19,15 @@ from runner.apply.journal import Journal
 from runner.commands.context import Context, Echo, open_context, use_color
 from runner.commands.plan import build_plan
 from runner.commands.progress import LineEvents
-from runner.errors import ApplyError, InternalError, Interrupted, PublishError, StalePlanError
-from runner.plan.model import Change, Plan
-from runner.plan.planner import table_ref
+from runner.errors import ApplyError, InternalError, Interrupted, PublishError
+from runner.plan.model import Plan
+from runner.plan.planfile import read_plan_file
 from runner.plan.render import render_plan
-from runner.spec.model import REPLACING_ACTIONS
+from runner.plan.stale import check_spec_unchanged, check_state_unchanged, check_tables_unchanged
 from runner.state.model import State
 from runner.state.open import new_state
-from runner.targets.base import TableRef
-from runner.targets.pool import TargetPool
 
 EXIT_INTERRUPTED = 130
-
-
-def read_plan_file(path: Path) -> Plan | None:
-    """The plan in ``path``, or None when the file is not a plan (a spec)."""
-    try:
-        head = path.read_bytes()[:4096].lstrip()
-    except OSError:
-        return None
-    if not head.startswith(b"{"):
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PublishError(f"{path}: not a readable plan file: {exc}") from exc
-    if not isinstance(data, dict) or "plan_id" not in data or "format_version" not in data:
-        raise PublishError(f"{path}: a JSON file that is not a publish plan")
-    if data["format_version"] != "1":
-        raise PublishError(
-            f"{path}: plan format_version {data['format_version']!r} is not supported"
-        )
-    try:
-        plan = Plan.from_json(data)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise PublishError(
-            f"{path}: not a complete publish plan (missing or malformed {exc})"
-        ) from exc
-    if plan.plan_id != data["plan_id"]:
-        raise StalePlanError(f"{path}: the plan file was edited after it was made; plan again")
-    return plan
-
-
-def check_spec_unchanged(plan: Plan, ctx: Context, planfile: str) -> None:
-    again = f"Make a new plan: publish plan {plan.spec_path} --out {planfile}"
-    if ctx.spec.sha256 != plan.spec_sha256:
-        raise StalePlanError(
-            f"saved plan {planfile} is stale: the spec file changed since it was made. {again}"
-        )
-    if ctx.spec.rendered_sha256 != plan.rendered_sha256:
-        raise StalePlanError(
-            f"saved plan {planfile} is stale: the rendered spec changed since it was made (a variable, "
-            f"an environment variable or a secret has another value). {again}"
-        )
-
-
-def check_state_unchanged(plan: Plan, state: State | None, planfile: str) -> None:
-    again = f"Make a new plan: publish plan {plan.spec_path} --out {planfile}"
-    if state is not None and plan.plan_id in state.applied_plans:
-        raise StalePlanError(
-            f"saved plan {planfile} is stale: it was already applied (a plan is applied at most once). {again}"
-        )
-    if plan.lineage is None and state is not None:
-        raise StalePlanError(
-            f"saved plan {planfile} is stale: it was made when no state existed, and state has been "
-            f"written since (serial {state.serial}). {again}"
-        )
-    if plan.lineage is not None and state is None:
-        raise StalePlanError(
-            f"saved plan {planfile} is stale: the state it was made against is gone. {again}"
-        )
-    if state is not None and (state.lineage != plan.lineage or state.serial != plan.serial):
-        raise StalePlanError(
-            f"saved plan {planfile} is stale: state moved from serial {plan.serial} to {state.serial} "
-            f"since it was made. {again}"
-        )
-
-
-def check_tables_unchanged(plan: Plan, ctx: Context, planfile: str) -> None:
-    """Refuse a saved plan when a table it publishes to appeared, vanished or filled up since.
-
-    The plan's consequences (and the destructive guard of protected targets) were decided on
-    what the tables held then; applying it to different tables would do something unshown.
-    """
-    items: dict[str, list[tuple[Change, TableRef]]] = defaultdict(list)
-    for change in plan.changes:
-        target = ctx.spec.targets.get(change.name) if change.action == "publish" else None
-        if target is not None and ctx.spec.connections[target.connection].vendor is not None:
-            items[target.connection].append((change, table_ref(target)))
-    again = f"Make a new plan: publish plan {plan.spec_path} --out {planfile}"
-    with TargetPool(ctx.spec.base_dir) as pool:
-        for conn_name, pairs in sorted(items.items()):
-            try:
-                infos = pool.get(ctx.spec.connections[conn_name]).describe([r for _, r in pairs])
-            except PublishError:
-                continue  # unreachable now: the publish itself will say so
-            for change, ref in pairs:
-                info = infos.get(ref)
-                if (info is None) != (change.rows_existing is None):
-                    now = "exists now" if info is not None else "was dropped since"
-                    raise StalePlanError(
-                        f"saved plan {planfile} is stale: {change.address}'s table {ref} {now}, "
-                        f"so the plan's '{change.consequence}' no longer holds. {again}"
-                    )
-                if (
-                    info is not None
-                    and change.publishAction in REPLACING_ACTIONS
-                    and not change.destructive
-                    and info.rows > 0
-                ):
-                    raise StalePlanError(
-                        f"saved plan {planfile} is stale: {ref} held no rows when the plan was made "
-                        f"and holds {info.rows:,} now, which {change.publishAction} would replace. "
-                        f"{again}"
-                    )
 
 
 @contextmanager
@@ -311,11 +204,11 @@ def _apply_saved(
         cli_vars=opts.get("vars", {}),
         var_files=opts.get("var_files", []),
     )
-    check_spec_unchanged(plan, ctx, planfile)
+    check_spec_unchanged(plan, ctx.spec, planfile)
     with ctx.backend.lock("apply", timeout=lock_timeout):
         state = ctx.backend.read()
         check_state_unchanged(plan, state, planfile)
-        check_tables_unchanged(plan, ctx, planfile)
+        check_tables_unchanged(plan, ctx.spec, planfile)
         if not plan.has_changes:
             echo("No changes in the saved plan; nothing to do.")
             return

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 from runner.commands.context import Context, Echo, open_context, use_color
-from runner.errors import PublishError
 from runner.plan.model import Plan
+from runner.plan.planfile import write_plan_file
 from runner.plan.planner import PlanOptions, make_plan
 from runner.plan.render import render_plan
 from runner.state.model import State
@@ -44,28 +41,6 @@ def build_plan(
             return make_plan(ctx.spec, state, platform, pool, options)
     finally:
         platform.close()
-
-
-def write_plan_file(plan: Plan, out: str) -> None:
-    """Write the plan atomically, readable by its owner only."""
-    path = Path(out)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as exc:
-        raise PublishError(
-            f"--out {out}: cannot write the plan there: {exc.strerror or exc}"
-        ) from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(plan.dumps())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def plan_command(

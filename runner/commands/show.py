@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runner.commands.apply import read_plan_file
 from runner.commands.context import Echo, use_color
 from runner.errors import PublishError
+from runner.plan.planfile import read_plan_file
 from runner.plan.render import render_plan
 
 

@@ -102,6 +102,20 @@ def outcome(
             )
         return Outcome(f"create table {table_name} and load {new_rows}", False)
 
+    return _into_existing(address, action, table_name, table, results, target, key, new_rows)
+
+
+def _into_existing(
+    address: str,
+    action: str,
+    table_name: str,
+    table: TableInfo,
+    results: ResultSchema | None,
+    target: Target | None,
+    key: tuple[str, ...],
+    new_rows: str,
+) -> Outcome:
+    """The consequence of publishing into a table that exists."""
     existing = _rows(table.rows, table.rows_estimated)
     diff = schema_diff(results, table, target) if results is not None and target is not None else ()
     if action == "create":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -127,6 +127,14 @@ class Change:
             api_calls=tuple(d.get("api_calls", ())),
             details=d.get("details", {}),
         )
+
+
+_KIND_ORDER = {"connection": 0, "job": 1, "target": 2}
+
+
+def in_dependency_order(changes: Iterable[Change]) -> tuple[Change, ...]:
+    """Dependency order: connections, jobs, publications; by address within each."""
+    return tuple(sorted(changes, key=lambda c: (_KIND_ORDER[c.kind], c.address)))
 
 
 @dataclass(frozen=True)

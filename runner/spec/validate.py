@@ -17,6 +17,7 @@ from runner.spec.model import LOCAL_FORMATS
 from runner.spec.render import Rendered
 from runner.spec.schema import IssueMaker, coerce, did_you_mean, schema_issues, type_at
 from runner.spec.secrets import Secret
+from runner.spec.urls import base_url_problem
 
 
 def reveal_tree(value: Any) -> Any:
@@ -90,13 +91,11 @@ class _Checker:
         url = platform.get("url")
         if self.platform != "trifacta" or not isinstance(url, str) or not url.startswith("http://"):
             return
-        from runner.errors import PlatformError
-        from runner.platforms.trifacta.client import check_base_url
-
-        try:
-            check_base_url(url, allow_insecure_http=platform.get("allowInsecureHttp") is True)
-        except PlatformError as exc:
-            self.add("$.platform.url", str(exc).removeprefix("platform.url: "))
+        problem = base_url_problem(
+            url, allow_insecure_http=platform.get("allowInsecureHttp") is True
+        )
+        if problem:
+            self.add("$.platform.url", problem.removeprefix("platform.url: "))
 
     def check_state(self) -> None:
         state = _mapping(self.data.get("state"))

@@ -22,7 +22,6 @@ Errors:
 from __future__ import annotations
 
 import http
-import ipaddress
 import json
 import logging
 import time
@@ -37,6 +36,7 @@ from urllib3.exceptions import ConnectTimeoutError
 from runner.errors import ApiError, PlatformError
 from runner.platforms.trifacta.retry import Clock, Deadline, RetryPolicy, Sleep, retry_after
 from runner.spec.secrets import Secret, redact
+from runner.spec.urls import base_url_problem, is_loopback
 
 log = logging.getLogger("runner.platforms.trifacta")
 
@@ -71,33 +71,13 @@ class _BearerAuth(requests.auth.AuthBase):
         return "_BearerAuth(***)"
 
 
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_base_url(url: str, *, allow_insecure_http: bool = False) -> str:
     """The base URL without a trailing slash; refuses plain http to a non-loopback host."""
+    problem = base_url_problem(url, allow_insecure_http=allow_insecure_http)
+    if problem:
+        raise PlatformError(problem)
     parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise PlatformError(
-            f"platform.url: {url!r} is not an http(s) URL; use e.g. https://us1.alteryxcloud.com"
-        )
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise PlatformError(
-            "platform.url: give the base URL only (no query, fragment or user:password)"
-        )
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        if not allow_insecure_http:
-            raise PlatformError(
-                f"platform.url: refusing plain http:// to {parts.hostname}: the token would "
-                "travel unencrypted; use https://, or set platform.allowInsecureHttp: true "
-                "if you really mean it"
-            )
+    if parts.scheme == "http" and parts.hostname and not is_loopback(parts.hostname):
         log.warning(
             "platform.url: plain http:// to %s (allowInsecureHttp): the token travels unencrypted",
             parts.hostname,

@@ -1,0 +1,43 @@
+"""How a plan is asked for (flags), and the ids a plan derives: run ids and table references."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner.spec.model import Spec, Target
+from runner.state.model import State
+from runner.targets.base import TableRef
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    select: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    replace: tuple[str, ...] = ()
+    allow_destructive: bool = False
+    refresh: bool = True
+    #: test every connection in scope (trifacta: status / dryRun endpoints)
+    check_connections: bool = False
+    #: how the spec was loaded (environment, vars, var files): recorded for apply
+    load: Mapping[str, Any] = field(default_factory=dict)
+    #: the spec path as the user gave it
+    spec_path: str = ""
+
+
+def table_ref(target: Target) -> TableRef:
+    return TableRef(target.connection, tuple(target.path), target.table)
+
+
+def run_id_for(spec: Spec, state: State | None, job: str, fingerprint: str) -> str:
+    """A run id derived from the spec, environment and state version.
+
+    Deterministic for the same inputs (plans are byte-identical), and new after any state
+    write. Two specs or environments never share one, so a target database's ledger
+    (keyed on run id, target and table) cannot mistake one for the other.
+    """
+    version = f"{state.lineage}:{state.serial}" if state else "-:0"
+    seed = f"{spec.name}:{spec.environment}:{version}:{job}:{fingerprint}"
+    return "r" + hashlib.sha256(seed.encode()).hexdigest()[:15]
