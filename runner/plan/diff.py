@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 from runner.plan.model import SchemaChange
 from runner.results import ResultSchema
-from runner.targets.base import TableInfo, Target
+from runner.targets.base import TableInfo, TableTarget
 
 
 def schema_diff(
-    results: ResultSchema, table: TableInfo, target: Target
+    results: ResultSchema, table: TableInfo, target: TableTarget
 ) -> tuple[SchemaChange, ...]:
     """Columns added (only in the results), removed (only in the table) and retyped."""
     changes: list[SchemaChange] = []
@@ -73,7 +73,7 @@ def outcome(
     table_name: str,
     table: TableInfo | None,
     results: ResultSchema | None,
-    target: Target | None,
+    target: TableTarget | None,
     key: tuple[str, ...],
     incoming: int | None,
 ) -> Outcome:

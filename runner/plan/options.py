@@ -28,7 +28,7 @@ class PlanOptions:
 
 
 def table_ref(target: Target) -> TableRef:
-    return TableRef(target.connection, tuple(target.path), target.table)
+    return TableRef.of(target)
 
 
 def run_id_for(spec: Spec, state: State | None, job: str, fingerprint: str) -> str:

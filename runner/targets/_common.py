@@ -1,8 +1,7 @@
 """Helpers shared by the warehouse targets (Postgres, Redshift, MySQL/MariaDB).
 
 Nothing here talks to a database: naming of staging tables, error messages that name
-the connection and host (never a secret), logical-type parsing and mapping, and one
-driver connection per thread. The prefetching iterator is in :mod:`._prefetch`.
+the connection and host (never a secret), and one driver connection per thread. The prefetching iterator is in :mod:`._prefetch`.
 """
 
 from __future__ import annotations
@@ -11,50 +10,21 @@ import contextlib
 import hashlib
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from runner.errors import TargetError
-from runner.results import ResultSchema
 from runner.spec.model import Connection
 from runner.spec.secrets import redact, reveal
-from runner.targets.base import PublishRequest, TableInfo, TableRef
+from runner.targets.base import PublishRequest, TableRef
 
 #: tables whose catalog estimate is below this many rows are counted exactly
 EXACT_COUNT_LIMIT = 1_000_000
-#: rows per batch read from the result files on the load path
-BATCH_ROWS = 250_000
 #: seconds to wait for a connection to open
 CONNECT_TIMEOUT = 10
 #: statement timeout for loads (seconds); describe uses DESCRIBE_TIMEOUT
 LOAD_TIMEOUT = 3600
 DESCRIBE_TIMEOUT = 120
-
-_DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
-
-
-def decimal_parts(logical: str) -> tuple[int, int] | None:
-    """``(precision, scale)`` of a ``decimal(P,S)`` logical type, else None."""
-    m = _DECIMAL.match(logical.strip().lower())
-    return (int(m.group(1)), int(m.group(2))) if m else None
-
-
-def mapped_type(vendor: str, types: Mapping[str, str], logical: str, decimal: str) -> str:
-    """The column type for ``logical`` from a vendor's table; decimals as ``decimal(P,S)``."""
-    dec = decimal_parts(logical)
-    if dec is not None:
-        return f"{decimal}({dec[0]},{dec[1]})"
-    try:
-        return types[logical.strip().lower()]
-    except KeyError:
-        raise TargetError(f"{vendor} has no column type for {logical!r}") from None
-
-
-def decimal_fits(logical: tuple[int, int], precision: int, scale: int) -> bool:
-    """Whether every ``decimal(p,s)`` value fits a ``(precision, scale)`` column unchanged:
-    at least as many digits after the point, and at least as many before it."""
-    p, s = logical
-    return scale >= s and precision - scale >= p - s
 
 
 def by_path(
@@ -132,33 +102,6 @@ def load_error(
 def params_of(connection: Connection) -> dict[str, str]:
     """The connection's extra driver parameters, with secrets revealed for the driver."""
     return {k: str(reveal(v)) for k, v in connection.params.items()}
-
-
-def check_columns(request: PublishRequest, info: TableInfo | None) -> None:
-    """Every result column must exist in an existing table (load-type actions)."""
-    schema: ResultSchema = request.results.schema
-    if info is None or request.action == "dropAndLoad":
-        return
-    missing = [c.name for c in schema.columns if info.column(c.name) is None]
-    if missing:
-        raise TargetError(
-            f"target.{request.target}: table {request.ref} has no column "
-            f"{', '.join(repr(m) for m in missing)}; use dropAndLoad to recreate it "
-            "from the results, or add the columns"
-        )
-
-
-def check_key(request: PublishRequest) -> None:
-    if request.action != "upsert":
-        return
-    if not request.key:
-        raise TargetError(f"target.{request.target}: upsert needs `key` (the key columns)")
-    missing = [k for k in request.key if request.results.schema.get(k) is None]
-    if missing:
-        raise TargetError(
-            f"target.{request.target}: key column {', '.join(map(repr, missing))} "
-            "is not in the results"
-        )
 
 
 class PerThreadConnection:

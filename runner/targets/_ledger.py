@@ -4,18 +4,20 @@ One row per target and table: the run whose results the table holds now, keyed o
 ``(target, table_name)``. Publishing replaces the row in the same transaction as the
 data, so "already published" means exactly "this table holds this run": a renamed
 table, another environment or a reverted input never matches an older row.
-Every target writes the same columns; a :class:`Dialect` says how its database spells
-a bounded string, the row count, the timestamp, a quoted name and a bind marker. The
-statements take the ledger's name as it should appear in SQL (already quoted), or
-``{}`` for a target that composes it afterwards (psycopg's ``sql.SQL.format``).
+Every target writes the same columns; a :class:`LedgerDialect` says how its database
+spells a bounded string, the row count, the timestamp, a quoted name and a bind marker.
+The statements take the ledger's name as it should appear in SQL (already quoted).
+:func:`lookup` and :func:`write` run them on any DB-API cursor.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-
-from runner.targets.base import PublishRequest
+from datetime import UTC, datetime
+from typing import Any
 
 #: the string columns and their widths, in table order; then ``rows`` and published_at
 _STRINGS = (("run_id", 200), ("target", 200), ("table_name", 255), ("action", 32))
@@ -27,16 +29,23 @@ def _bare(name: str) -> str:
 
 
 @dataclass(frozen=True)
-class Dialect:
+class LedgerDialect:
     text: Callable[[int], str]  #: a string column of at most N characters
     count: str  #: the type of ``rows``
     published_at: str  #: the whole definition of ``published_at`` after its name
     mark: str  #: a bind parameter
     quote: Callable[[str], str] = _bare  #: a column name as the statements spell it
     suffix: str = ""  #: after the closing parenthesis of CREATE TABLE
+    #: ``published_at`` is written by the client (the column has no default)
+    client_stamp: bool = False
+    #: one ``insert ... on duplicate key update`` instead of ``delete`` + ``insert``
+    #: (MySQL: the two in parallel transactions deadlock on InnoDB's gap locks)
+    upsert: bool = False
+    #: the ledger's ``table_name``: the table alone rather than ``connection.path.table``
+    table_only: bool = False
 
 
-def create_sql(table: str, d: Dialect) -> str:
+def create_sql(table: str, d: LedgerDialect) -> str:
     cols = [f"{d.quote(name)} {d.text(width)} not null" for name, width in _STRINGS]
     cols.append(f"{d.quote('rows')} {d.count} not null")
     cols.append(f"{d.quote('published_at')} {d.published_at}")
@@ -46,8 +55,7 @@ def create_sql(table: str, d: Dialect) -> str:
     )
 
 
-def select_sql(table: str, d: Dialect) -> str:
-    """The ``rows`` of the table's current publish when it is this run; bound to :func:`lookup`."""
+def _select_sql(table: str, d: LedgerDialect) -> str:
     return (
         f"select {d.quote('rows')} from {table} "
         f"where {d.quote('target')} = {d.mark} and {d.quote('table_name')} = {d.mark} "
@@ -55,49 +63,63 @@ def select_sql(table: str, d: Dialect) -> str:
     )
 
 
-def delete_sql(table: str, d: Dialect) -> str:
-    """Forget the table's previous publish; bound to :func:`current`. Run before the insert."""
+def _delete_sql(table: str, d: LedgerDialect) -> str:
     return (
         f"delete from {table} "
         f"where {d.quote('target')} = {d.mark} and {d.quote('table_name')} = {d.mark}"
     )
 
 
-def insert_sql(table: str, d: Dialect, extra: Sequence[str] = ()) -> str:
-    """An insert of :data:`COLUMNS` (and ``extra`` after them), bound to :func:`values`."""
-    names = (*COLUMNS, *extra)
-    return (
-        f"insert into {table} ({', '.join(map(d.quote, names))}) "
-        f"values ({', '.join([d.mark] * len(names))})"
-    )
+def _insert_sql(table: str, d: LedgerDialect) -> str:
+    names = [*COLUMNS, "published_at"] if d.client_stamp else list(COLUMNS)
+    quoted = [d.quote(n) for n in names]
+    sql = f"insert into {table} ({', '.join(quoted)}) values ({', '.join([d.mark] * len(names))})"
+    if d.upsert:
+        keys = (d.quote("target"), d.quote("table_name"))
+        updates = ", ".join(f"{n} = values({n})" for n in quoted if n not in keys)
+        sql += (
+            f" on duplicate key update {updates}, {d.quote('published_at')} = current_timestamp(6)"
+        )
+    return sql
 
 
-def values(request: PublishRequest, rows: int, table_name: str | None = None) -> tuple[object, ...]:
-    """The bind values of :func:`insert_sql`; ``table_name`` defaults to the full ref."""
-    name = str(request.ref) if table_name is None else table_name
-    return (request.run_id, request.target, name, request.action, rows)
+def _table_name(request: Any, d: LedgerDialect) -> str:
+    return str(request.ref.table if d.table_only else request.ref)
 
 
-def lookup(request: PublishRequest, table_name: str | None = None) -> tuple[str, str, str]:
-    """The bind values of :func:`select_sql`; ``table_name`` defaults to the full ref."""
-    name = str(request.ref) if table_name is None else table_name
-    return (request.target, name, request.run_id)
+def lookup(cur: Any, table: str, d: LedgerDialect, request: Any) -> int | None:
+    """The rows of the table's current publish when it holds ``request``'s run, else None."""
+    cur.execute(_select_sql(table, d), (request.target, _table_name(request, d), request.run_id))
+    row = cur.fetchone()
+    return int(row[0]) if row else None
 
 
-def current(request: PublishRequest, table_name: str | None = None) -> tuple[str, str]:
-    """The bind values of :func:`delete_sql`."""
-    name = str(request.ref) if table_name is None else table_name
-    return (request.target, name)
+def write(cur: Any, table: str, d: LedgerDialect, request: Any, rows: int) -> None:
+    """Make ``request``'s run the table's current publish (in the caller's transaction)."""
+    name = _table_name(request, d)
+    if not d.upsert:
+        cur.execute(_delete_sql(table, d), (request.target, name))
+    values: tuple[object, ...] = (request.run_id, request.target, name, request.action, rows)
+    if d.client_stamp:
+        values += (datetime.now(UTC).isoformat(timespec="seconds"),)
+    cur.execute(_insert_sql(table, d), values)
 
 
-def upsert_sql_mysql(table: str, d: Dialect) -> str:
-    """MySQL/MariaDB: replace the table's row in one statement (``delete`` + ``insert`` in
-    parallel transactions deadlocks on InnoDB's gap locks); bound to :func:`values`."""
-    names = [d.quote(n) for n in COLUMNS]
-    updates = ", ".join(
-        f"{n} = values({n})" for n in names if n not in (d.quote("target"), d.quote("table_name"))
-    )
-    return (
-        f"insert into {table} ({', '.join(names)}) values ({', '.join([d.mark] * len(names))}) "
-        f"on duplicate key update {updates}, {d.quote('published_at')} = current_timestamp(6)"
-    )
+def write_alone(
+    cur: Any, table: str, d: LedgerDialect, request: Any, rows: int, deadlock: int
+) -> None:
+    """:func:`write` in a transaction of its own, retrying a deadlock victim (MySQL)."""
+    conn = cur.connection
+    for attempt in range(1, 6):
+        conn.begin()
+        try:
+            write(cur, table, d, request, rows)
+            conn.commit()
+            return
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                conn.rollback()
+            code = exc.args[0] if exc.args else None
+            if code != deadlock or attempt == 5:
+                raise
+            time.sleep(0.05 * attempt)

@@ -13,15 +13,21 @@ table holds now. :meth:`publish` first looks there and, when the table exists an
 this very run, returns ``already_published=True`` without touching it: a crash between
 the commit and the state write cannot publish twice, and a renamed table, another
 environment or a forgotten state never matches an older run.
+
+The sequence every database follows is in :mod:`runner.targets.skeleton`; what differs
+between databases is in each vendor's :class:`~runner.targets.dialect.Dialect`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from runner.results import ResultSchema, ResultSet
+
+if TYPE_CHECKING:
+    from runner.spec.model import Target as TargetSpec
 
 LEDGER_TABLE = "_publish_ledger"
 
@@ -34,6 +40,11 @@ class TableRef:
 
     def __str__(self) -> str:
         return ".".join((self.connection, *self.path, self.table))
+
+    @classmethod
+    def of(cls, target: TargetSpec) -> TableRef:
+        """The table a target of the spec publishes into."""
+        return cls(target.connection, tuple(target.path), target.table)
 
 
 @dataclass(frozen=True)
@@ -81,7 +92,9 @@ class PublishResult:
 Progress = Callable[[int], None]
 
 
-class Target(Protocol):
+class TableTarget(Protocol):
+    """A database the planner describes tables in and the executor publishes into."""
+
     vendor: str
     #: number of catalog queries run by describe() so far (benchmarks print it)
     introspection_queries: int
@@ -105,6 +118,6 @@ class Target(Protocol):
     def close(self) -> None: ...
 
 
-def columns_for(schema: ResultSchema, target: Target) -> tuple[ColumnInfo, ...]:
+def columns_for(schema: ResultSchema, target: TableTarget) -> tuple[ColumnInfo, ...]:
     """The columns a table created from ``schema`` would have on ``target``."""
     return tuple(ColumnInfo(c.name, target.sql_type(c.type)) for c in schema.columns)

@@ -1,8 +1,8 @@
 """Amazon Redshift target: the Postgres target with Redshift's rules.
 
 Redshift speaks the Postgres protocol, so this reuses :class:`PostgresTarget` (one
-transaction per publish holding the load, the action and the ledger row) and changes
-what Redshift does differently:
+transaction per publish holding the load, the action and the ledger row) and overrides
+its documented hooks for what Redshift does differently:
 
 - no ``COPY FROM STDIN``: rows arrive by ``COPY ... FROM 's3://...' MANIFEST`` of gzip
   CSV parts when the connection has ``params.s3Staging`` (``s3://bucket/prefix``) and
@@ -28,14 +28,13 @@ from __future__ import annotations
 
 import gzip
 import importlib
-import io
 import json
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
-import polars as pl
 import psycopg
 from psycopg import sql
 
@@ -43,19 +42,24 @@ from runner.errors import TargetError
 from runner.spec.model import Connection
 from runner.spec.secrets import reveal
 from runner.targets import _common as common
-from runner.targets._prefetch import Prefetch
-from runner.targets.base import ColumnInfo, Progress, PublishRequest, TableInfo, TableRef
-from runner.targets.postgres import PostgresTarget, csv_frame, pg_type_matches
+from runner.targets.base import ColumnInfo, PublishRequest, TableInfo, TableRef
+from runner.targets.frames import batches, prepare
+from runner.targets.postgres import Copy, PostgresTarget
+from runner.targets.postgres_types import DIALECT as PG_DIALECT
+from runner.targets.postgres_types import csv_bytes, pg_type_matches
 
 NAME_LIMIT = 127
 #: bind parameters per INSERT statement (Redshift and Postgres allow 32767+)
 MAX_PARAMS = 30_000
 MAX_ROWS_PER_INSERT = 5_000
 
-_TYPES: Mapping[str, str] = {
-    "string": "varchar(65535)",
-    "binary": "varbyte",
-}
+DIALECT = replace(
+    PG_DIALECT,
+    vendor="redshift",
+    types={**PG_DIALECT.types, "string": "varchar(65535)", "binary": "varbyte"},
+    name_bytes=NAME_LIMIT,
+    max_precision=38,
+)
 
 
 def s3_folder(prefix: str, run_id: str, target: str) -> str:
@@ -78,9 +82,29 @@ def manifest_json(bucket: str, keys: Sequence[str]) -> bytes:
     return json.dumps({"entries": entries}).encode()
 
 
+_COLUMNS = """
+    select table_name, column_name, data_type, is_nullable = 'YES',
+           character_maximum_length, numeric_precision, numeric_scale
+      from information_schema.columns
+     where table_schema = {} and table_name in ({})
+     order by table_name, ordinal_position
+"""
+
+
+def _type_of(data_type: str, length: int | None, precision: int | None, scale: int | None) -> str:
+    t = data_type.lower()
+    if t in ("character varying", "character") and length:
+        return f"{t}({length})"
+    if t == "numeric" and precision:
+        return f"numeric({precision},{scale or 0})"
+    return t
+
+
 class RedshiftTarget(PostgresTarget):
     vendor = "redshift"
+    dialect = DIALECT
     name_limit = NAME_LIMIT
+    STAGE_LIKE = "create temp table {} (like {})"
 
     def __init__(self, connection: Connection, **kwargs: Any) -> None:
         super().__init__(connection, **kwargs)
@@ -89,9 +113,7 @@ class RedshiftTarget(PostgresTarget):
         #: returns a boto3-like S3 client; replaced in tests
         self.s3_client_factory = self._boto3_client
 
-    # -- connection ---------------------------------------------------------------------
-
-    def _open(self) -> psycopg.Connection[Any]:
+    def open_connection(self) -> psycopg.Connection[Any]:
         kwargs = self._connect_kwargs()
         if self.connection.port is None:
             kwargs["port"] = 5439
@@ -100,58 +122,30 @@ class RedshiftTarget(PostgresTarget):
         conn.execute("set timezone to 'UTC'")
         return conn
 
-    # -- types --------------------------------------------------------------------------
-
-    def sql_type(self, logical: str) -> str:
-        dec = common.decimal_parts(logical)
-        if dec is not None and dec[0] > 38:
-            raise TargetError(f"redshift numeric precision is at most 38, not {logical}")
-        return _TYPES.get(logical.strip().lower()) or super().sql_type(logical)
-
     def type_matches(self, column: ColumnInfo, logical: str) -> bool:
         if logical == "binary":
             return column.sql_type.startswith(("varbyte", "binary varying"))
         return pg_type_matches(column.sql_type, logical)
 
-    # -- describe -----------------------------------------------------------------------
-
-    _COLUMNS = """
-        select table_name, column_name, data_type, is_nullable = 'YES',
-               character_maximum_length, numeric_precision, numeric_scale
-          from information_schema.columns
-         where table_schema = {} and table_name in ({})
-         order by table_name, ordinal_position
-    """
-
-    @staticmethod
-    def _type_of(
-        data_type: str, length: int | None, precision: int | None, scale: int | None
-    ) -> str:
-        t = data_type.lower()
-        if t in ("character varying", "character") and length:
-            return f"{t}({length})"
-        if t == "numeric" and precision:
-            return f"numeric({precision},{scale or 0})"
-        return t
+    # -- catalog (no unnest ... with ordinality on the leader node) ---------------------
 
     def _columns(
         self, cur: psycopg.Cursor[Any], schema: str, tables: Sequence[str]
     ) -> dict[str, list[ColumnInfo]]:
         cur.execute(
-            sql.SQL(self._COLUMNS).format(
+            sql.SQL(_COLUMNS).format(
                 sql.Literal(schema), sql.SQL(", ").join(map(sql.Literal, tables))
             )
         )
         out: dict[str, list[ColumnInfo]] = {}
         for table, name, typ, nullable, length, precision, scale in cur.fetchall():
-            out.setdefault(str(table), []).append(
-                ColumnInfo(
-                    str(name), self._type_of(str(typ), length, precision, scale), bool(nullable)
-                )
+            column = ColumnInfo(
+                str(name), _type_of(str(typ), length, precision, scale), bool(nullable)
             )
+            out.setdefault(str(table), []).append(column)
         return out
 
-    def _describe_schema(self, schema: str, refs: list[TableRef]) -> dict[TableRef, TableInfo]:
+    def describe_schema(self, schema: str, refs: list[TableRef]) -> dict[TableRef, TableInfo]:
         names = sorted({r.table for r in refs})
         with self.conn.cursor() as cur:
             cols = self._columns(cur, schema, names)
@@ -163,42 +157,28 @@ class RedshiftTarget(PostgresTarget):
             if ref.table in cols
         }
 
-    def _describe_in(self, cur: psycopg.Cursor[Any], ref: TableRef) -> TableInfo | None:
+    def table_in(self, cur: psycopg.Cursor[Any], ref: TableRef) -> TableInfo | None:
         cols = self._columns(cur, self._schema(ref), [ref.table]).get(ref.table)
         return TableInfo(ref, tuple(cols), -1, True) if cols else None
 
-    def _ledger_lock(self, conn: psycopg.Connection[Any], ref: TableRef) -> None:
+    def ledger_lock(self, conn: psycopg.Connection[Any], ref: TableRef) -> None:
         """No advisory locks on Redshift; a collision is caught and ignored."""
 
-    def _lock(self, cur: psycopg.Cursor[Any], ref: TableRef) -> None:
-        cur.execute(sql.SQL("lock table {}").format(self._ledger_ident(ref)))
+    def lock(self, cur: psycopg.Cursor[Any], ref: TableRef) -> None:
+        cur.execute(sql.SQL("lock table {}").format(self._ident(ref, "_publish_ledger")))
 
     # -- loading ------------------------------------------------------------------------
 
-    def _load(
-        self,
-        cur: psycopg.Cursor[Any],
-        table: sql.Composable,
-        request: PublishRequest,
-        progress: Progress | None,
-        *,
-        fresh: bool,
-        batches: Prefetch[tuple[int, bytes]] | None = None,
-    ) -> int:
+    def copy_rows(self, cur: psycopg.Cursor[Any], job: Copy) -> int:
+        """No COPY FROM STDIN on Redshift: S3 COPY when configured, else INSERTs."""
+        if job.before is not None:
+            job.before()
         if self.s3_staging:
-            return self._load_s3(cur, table, request, progress)
-        return self._load_inserts(cur, table, request, progress)
+            return self._load_s3(cur, job)
+        return self._load_inserts(cur, job)
 
-    def _early_batches(self, request: PublishRequest) -> Prefetch[tuple[int, bytes]] | None:
-        return None  # no COPY FROM STDIN on Redshift
-
-    def _load_inserts(
-        self,
-        cur: psycopg.Cursor[Any],
-        table: sql.Composable,
-        request: PublishRequest,
-        progress: Progress | None,
-    ) -> int:
+    def _load_inserts(self, cur: psycopg.Cursor[Any], job: Copy) -> int:
+        request = job.request
         schema = request.results.schema
         names = sql.SQL(", ").join(map(sql.Identifier, schema.names))
         one = sql.SQL("({})").format(
@@ -209,15 +189,13 @@ class RedshiftTarget(PostgresTarget):
         )
         per = max(1, min(MAX_ROWS_PER_INSERT, MAX_PARAMS // max(len(schema.columns), 1)))
         rows = 0
-        for frame in self._frames(request):
-            prepared = frame.with_columns(
-                pl.col(n).bin.encode("hex") for n, t in frame.schema.items() if t == pl.Binary
-            )
+        for frame in batches(request):
+            prepared = prepare(frame, binary_prefix="")
             for start in range(0, len(prepared), per):
                 chunk = prepared.slice(start, per)
                 values = [v for row in chunk.iter_rows() for v in row]
                 statement = sql.SQL("insert into {} ({}) values {}").format(
-                    table, names, sql.SQL(", ").join([one] * len(chunk))
+                    job.table, names, sql.SQL(", ").join([one] * len(chunk))
                 )
                 try:
                     cur.execute(statement, values)
@@ -227,9 +205,9 @@ class RedshiftTarget(PostgresTarget):
                         f"in rows {rows + 1}-{rows + len(chunk)}: "
                         f"{exc.diag.message_primary or exc}; the table is unchanged"
                     ) from None
-                rows += len(chunk)
-            if progress is not None:
-                progress(rows)
+                rows += max(cur.rowcount, 0)
+            if job.progress is not None:
+                job.progress(rows)
         return rows
 
     def _boto3_client(self) -> Any:
@@ -244,13 +222,7 @@ class RedshiftTarget(PostgresTarget):
         region = reveal(self.connection.params.get("region"))
         return boto3.client("s3", region_name=region) if region else boto3.client("s3")
 
-    def _load_s3(
-        self,
-        cur: psycopg.Cursor[Any],
-        table: sql.Composable,
-        request: PublishRequest,
-        progress: Progress | None,
-    ) -> int:
+    def _s3_place(self) -> tuple[str, str]:
         assert self.s3_staging is not None
         if not self.iam_role:
             raise TargetError(
@@ -261,20 +233,21 @@ class RedshiftTarget(PostgresTarget):
             raise TargetError(
                 f"{common.where(self.connection)}: s3Staging must be s3://bucket/prefix"
             )
-        client = self.s3_client_factory()
         bucket, _, prefix = self.s3_staging[5:].partition("/")
+        return bucket, prefix
+
+    def _load_s3(self, cur: psycopg.Cursor[Any], job: Copy) -> int:
+        request, progress = job.request, job.progress
+        bucket, prefix = self._s3_place()
+        client = self.s3_client_factory()
         folder = s3_folder(prefix, request.run_id, request.target)
         keys: list[str] = []
         rows = 0
         try:
-            for i, frame in enumerate(self._frames(request)):
-                buf = io.BytesIO()
-                csv_frame(frame).write_csv(
-                    buf, include_header=False, datetime_format="%Y-%m-%d %H:%M:%S%.f"
-                )
+            for i, frame in enumerate(batches(request)):
                 key = f"{folder}part-{i:05d}.csv.gz"
                 keys.append(key)  # before the upload: a failed put may have left an object
-                client.put_object(Bucket=bucket, Key=key, Body=gzip.compress(buf.getvalue(), 5))
+                client.put_object(Bucket=bucket, Key=key, Body=gzip.compress(csv_bytes(frame), 5))
                 rows += len(frame)
                 if progress is not None:
                     progress(rows)
@@ -289,40 +262,30 @@ class RedshiftTarget(PostgresTarget):
                     "copy {} ({}) from {} iam_role {} manifest format as csv gzip null as '' "
                     "timeformat 'auto' dateformat 'auto' acceptinvchars"
                 ).format(
-                    table,
+                    job.table,
                     names,
                     sql.Literal(f"s3://{bucket}/{manifest}"),
                     sql.Literal(self.iam_role),
                 )
             )
+            cur.execute("select pg_last_copy_count()")
+            row = cur.fetchone()
+            return int(row[0]) if row else 0
         finally:
             for key in keys:
                 try:
                     client.delete_object(Bucket=bucket, Key=key)
                 except Exception:  # noqa: S112 - cleanup is best effort
                     continue
-        return rows
 
-    # -- actions ------------------------------------------------------------------------
-
-    def _empty_table(self, cur: psycopg.Cursor[Any], target: sql.Composable) -> None:
-        cur.execute(sql.SQL("delete from {}").format(target))  # never TRUNCATE: it commits
-
-    def _upsert(
-        self,
-        cur: psycopg.Cursor[Any],
-        request: PublishRequest,
-        info: TableInfo,
-        progress: Progress | None,
-    ) -> tuple[int, int]:
-        ref, key = request.ref, request.key
-        target = self._ident(ref)
-        stage = sql.Identifier(common.staging_name("stg", ref.table, request.run_id, NAME_LIMIT))
-        cur.execute(sql.SQL("create temp table {} (like {})").format(stage, target))
-        rows = self._load(cur, stage, request, progress, fresh=False)
+    def merge(
+        self, cur: psycopg.Cursor[Any], request: PublishRequest, stage: sql.Identifier
+    ) -> None:
+        """Redshift enforces no unique keys: delete the staged keys, then insert."""
+        target = self._ident(request.ref)
         match = sql.SQL(" and ").join(
             sql.SQL("{}.{} = {}.{}").format(target, sql.Identifier(k), stage, sql.Identifier(k))
-            for k in key
+            for k in request.key
         )
         cols = sql.SQL(", ").join(map(sql.Identifier, request.results.schema.names))
         cur.execute(sql.SQL("delete from {} using {} where {}").format(target, stage, match))
@@ -330,7 +293,3 @@ class RedshiftTarget(PostgresTarget):
             sql.SQL("insert into {} ({}) select {} from {}").format(target, cols, cols, stage)
         )
         cur.execute(sql.SQL("drop table {}").format(stage))
-        return rows, self._count_table(cur, target)
-
-    def _ensure_unique(self, cur: psycopg.Cursor[Any], request: PublishRequest) -> None:
-        """Redshift enforces no unique keys; upsert deletes matching keys instead."""

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from runner.errors import TargetError
 from runner.spec.model import Connection
-from runner.targets.base import Target
+from runner.targets.base import TableTarget
 
 
-def open_target(connection: Connection, base_dir: Path) -> Target:
+def open_target(connection: Connection, base_dir: Path) -> TableTarget:
     """The target for ``connection``; ``base_dir`` resolves relative SQLite paths."""
     vendor = connection.vendor
     if vendor == "sqlite":

@@ -5,118 +5,42 @@ a transaction behind our back; each publish is ``BEGIN IMMEDIATE ... COMMIT`` (D
 included, which SQLite makes transactional) and ``ROLLBACK`` on any error, so a reader
 sees the table as it was or as it is after, and a killed process leaves it as it was
 (WAL journal). Rows reach SQLite through ``executemany`` over the streamed result
-frames, after a columnar conversion of every value to what sqlite3 binds natively.
+frames, after a columnar conversion of every value to what sqlite3 binds natively
+(:func:`~runner.targets.sqlite_types.bindable`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import sqlite3
 import threading
-import time
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import polars as pl
-
 from runner.errors import TargetError
-from runner.results import ResultSchema, decimal_of, iter_frames
-from runner.spec.model import ACTIONS, Connection
+from runner.spec.model import Connection
 from runner.targets import _ledger
-from runner.targets._common import decimal_fits
 from runner.targets._prefetch import Prefetch
-from runner.targets.base import (
-    LEDGER_TABLE,
-    ColumnInfo,
-    Progress,
-    PublishRequest,
-    PublishResult,
-    TableInfo,
-    TableRef,
-)
+from runner.targets.base import ColumnInfo, Progress, PublishRequest, TableInfo, TableRef
+from runner.targets.frames import batches
+from runner.targets.skeleton import TableTargetBase, column_problems, refuse_columns
+from runner.targets.sqlite_types import DIALECT, bindable, normalise_type, type_matches
 
 #: rows per executemany call (and per progress report)
 BATCH_ROWS = 100_000
 #: SQLite's default limit on the terms of one compound SELECT
 _COMPOUND_LIMIT = 500
-_SQL_TYPES = {
-    "boolean": "boolean",
-    "int8": "smallint",
-    "int16": "smallint",
-    "int32": "integer",
-    "int64": "bigint",
-    "float32": "real",
-    "float64": "double precision",
-    "string": "text",
-    "binary": "blob",
-    "date": "date",
-    "time": "time",
-    "timestamp": "timestamp",
-    "timestamptz": "timestamptz",
-}
-_LEDGER = _ledger.Dialect(
-    text=lambda _: "text", count="integer", published_at="text not null", mark="?"
-)
-_NUMERIC = re.compile(r"^(numeric|decimal)(?:\((\d+)(?:,(\d+))?\))?$")
+
+quote = DIALECT.quote
 
 
-def quote(identifier: str) -> str:
-    """An SQLite identifier, double-quoted with embedded quotes doubled."""
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def normalise_type(declared: str) -> str:
-    """A declared column type in lower case with single spaces and none inside parentheses."""
-    text = " ".join(declared.lower().split())
-    return re.sub(r"\s*([(),])\s*", r"\1", text)
-
-
-def affinity(declared: str) -> str:
-    """SQLite's column affinity for a declared type (section 3.1 of its datatype docs)."""
-    upper = declared.upper()
-    if "INT" in upper:
-        return "INTEGER"
-    if any(s in upper for s in ("CHAR", "CLOB", "TEXT")):
-        return "TEXT"
-    if not upper or "BLOB" in upper:
-        return "BLOB"
-    if any(s in upper for s in ("REAL", "FLOA", "DOUB")):
-        return "REAL"
-    return "NUMERIC"
-
-
-def _to_bindable(schema: ResultSchema) -> list[pl.Expr]:
-    """Columnar conversion of each column to a type sqlite3 binds without adapters."""
-    exprs: list[pl.Expr] = []
-    for c in schema.columns:
-        col = pl.col(c.name)
-        if c.type == "boolean":
-            col = col.cast(pl.Int8)
-        elif (dec := decimal_of(c.type)) is not None:
-            # NUMERIC affinity turns decimal text into REAL (INTEGER when whole), so up to
-            # 15 digits a bound float stores the same value for less work; wider decimals
-            # go as text and SQLite's own conversion decides (it keeps 15 significant digits)
-            col = col.cast(pl.Float64) if dec[0] <= 15 else col.cast(pl.String)
-        elif c.type == "date":
-            col = col.dt.to_string("%Y-%m-%d")
-        elif c.type == "time":
-            col = col.dt.to_string("%H:%M:%S%.6f")
-        elif c.type == "timestamp":
-            col = col.dt.to_string("%Y-%m-%d %H:%M:%S%.6f")
-        elif c.type == "timestamptz":
-            col = col.dt.to_string("%Y-%m-%d %H:%M:%S%.6f+00:00")
-        elif c.type == "float32":
-            col = col.cast(pl.Float64)
-        exprs.append(col)
-    return exprs
-
-
-class SqliteTarget:
+class SqliteTarget(TableTargetBase):
     """The SQLite database file of one connection."""
 
     vendor = "sqlite"
+    dialect = DIALECT
 
     def __init__(self, connection: Connection, base_dir: Path) -> None:
         if not connection.database:
@@ -221,57 +145,22 @@ class SqliteTarget:
         return counts
 
     # --- types --------------------------------------------------------------------------
-    def sql_type(self, logical: str) -> str:
-        dec = decimal_of(logical)
-        if dec is not None:
-            return f"numeric({dec[0]},{dec[1]})"
-        return _SQL_TYPES.get(logical, "text")
-
     def type_matches(self, column: ColumnInfo, logical: str) -> bool:
-        declared = normalise_type(column.sql_type)
-        if not declared or declared == self.sql_type(logical):
-            return True  # a column without a type holds anything unchanged
-        aff = affinity(declared)
-        if logical.startswith("int"):
-            numeric = _NUMERIC.match(declared)
-            return aff == "INTEGER" or bool(numeric and (numeric[3] in (None, "0")))
-        if logical == "boolean":
-            return declared in ("boolean", "bool") or aff == "INTEGER"
-        if logical.startswith("float"):
-            return aff == "REAL"
-        dec = decimal_of(logical)
-        if dec is not None:
-            numeric = _NUMERIC.match(declared)
-            if numeric is None:
-                return False
-            if numeric[2] is None:
-                return True
-            return decimal_fits(dec, int(numeric[2]), int(numeric[3] or 0))
-        if logical == "string":
-            return aff == "TEXT"
-        if logical == "binary":
-            return aff == "BLOB"
-        if logical == "timestamp":
-            return declared in ("timestamp", "datetime")
-        if logical == "timestamptz":
-            return declared in ("timestamptz", "timestamp with time zone")
-        return False
+        return type_matches(column.sql_type, logical)
 
-    # --- publish ------------------------------------------------------------------------
-    def publish(self, request: PublishRequest, progress: Progress | None = None) -> PublishResult:
+    # --- the publish hooks (see runner.targets.skeleton) --------------------------------
+    @contextlib.contextmanager
+    def session(self, request: PublishRequest) -> Iterator[sqlite3.Cursor]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` under the target's lock; ROLLBACK on error."""
         self._check_path(request.ref)
-        if request.action not in ACTIONS:
-            raise TargetError(
-                f"target.{request.target}: unknown action {request.action!r}; "
-                f"use one of {', '.join(ACTIONS)}"
-            )
-        started = time.monotonic()
         with self._lock:
             conn = self._connect()
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    result = _Publication(self, conn, request, progress).run()
+                    cur = conn.cursor()
+                    cur.execute(_ledger.create_sql(self.ledger_name(request.ref), DIALECT.ledger))
+                    yield cur
                     conn.execute("COMMIT")
                 except BaseException:
                     if conn.in_transaction:
@@ -279,226 +168,163 @@ class SqliteTarget:
                     raise
             except sqlite3.Error as exc:
                 raise TargetError(
-                    f"target.{request.target}: {request.ref}: {exc}; the table was left as it was"
+                    f"target.{request.target}: {request.ref}: {exc}; the table is unchanged"
                 ) from None
-            except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError) as exc:
-                where = request.results.files[0].parent if request.results.files else "?"
-                raise TargetError(
-                    f"target.{request.target}: cannot read the {request.results.format} results "
-                    f"in {where}: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}"
-                    "; the table was left as it was"
-                ) from None
-        seconds = time.monotonic() - started
-        return PublishResult(
-            result.rows_loaded,
-            result.rows_after,
-            result.columns,
-            result.already_published,
-            seconds,
-        )
 
-
-class _Publication:
-    """One publish, inside the open transaction of ``conn``."""
-
-    def __init__(
-        self,
-        target: SqliteTarget,
-        conn: sqlite3.Connection,
-        request: PublishRequest,
-        progress: Progress | None,
-    ) -> None:
-        self.target = target
-        self.conn = conn
-        self.request = request
-        self.progress = progress
-        self.table = request.ref.table
-        self.schema = request.results.schema
-        self.where = f"target.{request.target}: {request.ref}"
-
-    def fail(self, message: str) -> TargetError:
-        return TargetError(f"{self.where}: {message}")
-
-    def run(self) -> PublishResult:
-        req = self.request
-        ledger = quote(LEDGER_TABLE)
-        self.conn.execute(_ledger.create_sql(ledger, _LEDGER))
-        done = self.conn.execute(
-            _ledger.select_sql(ledger, _LEDGER), _ledger.lookup(req, table_name=self.table)
-        ).fetchone()
-        existing = self.columns()
-        if done is not None and existing:  # the table holds this run already
-            return PublishResult(int(done[0]), self.count(), existing, already_published=True)
-        loaded = self.apply(req.action, existing)
-        self.conn.execute(
-            _ledger.delete_sql(ledger, _LEDGER), _ledger.current(req, table_name=self.table)
-        )
-        self.conn.execute(
-            _ledger.insert_sql(ledger, _LEDGER, extra=("published_at",)),
-            (
-                *_ledger.values(req, loaded, table_name=self.table),
-                datetime.now(UTC).isoformat(timespec="seconds"),
-            ),
-        )
-        return PublishResult(loaded, self.count(), self.columns())
-
-    def apply(self, action: str, existing: tuple[ColumnInfo, ...]) -> int:
-        exists = bool(existing)
-        q = quote(self.table)
-        if action == "create" and exists:
-            raise self.fail(
-                "the table already exists and create makes a new table; choose another "
-                "table name, or use createAndLoad, truncateAndLoad or dropAndLoad"
-            )
-        if action == "load" and not exists:
-            raise self.fail("the table does not exist and load appends to one; use createAndLoad")
-        if action == "upsert":
-            return self.upsert(existing)
-        if action == "dropAndLoad" and exists:
-            self.conn.execute(f"DROP TABLE {q}")
-            exists = False
-        if exists:
-            self.check_columns(existing)
-            if action == "truncateAndLoad":
-                self.conn.execute(f"DELETE FROM {q}")
-        else:
-            self.create(self.table)
-        return self.insert(self.insert_sql(q))
-
-    def columns(self) -> tuple[ColumnInfo, ...]:
-        rows = self.conn.execute(
-            'SELECT name, type, "notnull" FROM pragma_table_info(?) ORDER BY cid', (self.table,)
+    def table_in(self, cur: sqlite3.Cursor, ref: TableRef) -> TableInfo | None:
+        rows = cur.execute(
+            'SELECT name, type, "notnull" FROM pragma_table_info(?) ORDER BY cid', (ref.table,)
         ).fetchall()
-        return tuple(ColumnInfo(n, normalise_type(t or ""), not nn) for n, t, nn in rows)
+        cols = tuple(ColumnInfo(n, normalise_type(t or ""), not nn) for n, t, nn in rows)
+        return TableInfo(ref, cols, -1, True) if cols else None
 
-    def count(self) -> int:
-        return int(self.conn.execute(f"SELECT count(*) FROM {quote(self.table)}").fetchone()[0])
+    def qualified(self, ref: TableRef, table: str | None = None) -> str:
+        return quote(table or ref.table)
 
-    def create(self, table: str, *, typed: bool = True) -> None:
-        cols = ", ".join(
-            f"{quote(c.name)} {self.target.sql_type(c.type)}" if typed else quote(c.name)
-            for c in self.schema.columns
-        )
-        self.conn.execute(f"CREATE TABLE {quote(table)} ({cols})")
-
-    def check_columns(self, existing: tuple[ColumnInfo, ...]) -> None:
-        by_name = {c.name.lower(): c for c in existing}
-        problems: list[str] = []
-        for col in self.schema.columns:
+    def check_table(self, request: PublishRequest, info: TableInfo) -> None:
+        """SQLite stores any value in any column, so the types are checked here too."""
+        by_name = {c.name.lower(): c for c in info.columns}
+        problems = column_problems(request, info, self.dialect)
+        for col in request.results.schema.columns:
             have = by_name.pop(col.name.lower(), None)
-            if have is None:
-                problems.append(f"column {col.name} of the results is not in the table")
-            elif not self.target.type_matches(have, col.type):
+            if have is not None and not self.type_matches(have, col.type):
                 problems.append(
-                    f"column {col.name} is {have.sql_type} in the table but {col.type} "
+                    f"column {col.name!r} is {have.sql_type} in the table but {col.type} "
                     "in the results"
                 )
-        for rest in by_name.values():
-            if not rest.nullable:
-                problems.append(f"column {rest.name} is NOT NULL but not in the results")
-        if problems:
-            raise self.fail(
-                "the columns do not match: "
-                + "; ".join(problems)
-                + "; use dropAndLoad to recreate the table from the results"
-            )
+        problems += [
+            f"column {rest.name!r} is NOT NULL but not in the results"
+            for rest in by_name.values()
+            if not rest.nullable
+        ]
+        refuse_columns(request, problems)
 
-    def insert_sql(self, table_sql: str, suffix: str = "") -> str:
-        names = ", ".join(quote(c.name) for c in self.schema.columns)
-        marks = ", ".join("?" * len(self.schema.columns))
-        return f"INSERT INTO {table_sql} ({names}) VALUES ({marks}){suffix}"
+    def load(
+        self,
+        cur: sqlite3.Cursor,
+        request: PublishRequest,
+        info: TableInfo | None,
+        progress: Progress | None,
+    ) -> int:
+        table = quote(request.ref.table)
+        if request.action == "upsert":
+            return _Upsert(cur, request, progress).run(info is not None)
+        if request.action == "dropAndLoad" and info is not None:
+            cur.execute(f"DROP TABLE {table}")
+            info = None
+        if info is None:
+            _create(cur, request, request.ref.table)
+        elif request.action == "truncateAndLoad":
+            cur.execute(f"DELETE FROM {table}")
+        return _insert(cur, request, table, progress)
 
-    def insert(self, sql: str) -> int:
-        """Load every row of the results with ``sql``; returns the rows loaded.
 
-        A worker thread decodes and converts the next batch (polars releases the GIL)
-        while SQLite inserts this one. Rows become tuples on this thread: doing that in
-        the worker too makes both threads fight for the GIL on every row.
-        """
-        exprs = _to_bindable(self.schema)
-        frames = (frame.select(exprs) for frame in iter_frames(self.request.results, BATCH_ROWS))
-        loaded = 0
-        with Prefetch(frames, depth=1, name="sqlite-prefetch") as ready:
-            for frame in ready:
-                before = self.conn.total_changes
-                try:
-                    self.conn.executemany(sql, frame.iter_rows())
-                except sqlite3.Error as exc:
-                    row = loaded + (self.conn.total_changes - before) + 1
-                    raise self.fail(
-                        f"{exc} at row {row:,} of the results; the table was left as it was"
-                    ) from None
-                loaded += frame.height
-                if self.progress is not None:
-                    self.progress(loaded)
-        return loaded
+def _create(cur: sqlite3.Cursor, request: PublishRequest, table: str) -> None:
+    cols = ", ".join(
+        f"{quote(c.name)} {DIALECT.sql_type(c.type)}" for c in request.results.schema.columns
+    )
+    cur.execute(f"CREATE TABLE {quote(table)} ({cols})")
 
-    def upsert(self, existing: tuple[ColumnInfo, ...]) -> int:
-        key = self.request.key
-        names = {c.name.lower() for c in self.schema.columns}
-        missing = [k for k in key if k.lower() not in names]
-        if not key or missing:
-            raise self.fail(
-                "upsert needs key: columns of the results"
-                + (f" ({', '.join(missing)} not in the results)" if missing else "")
-            )
-        if existing:
-            self.check_columns(existing)
-            if not self.has_unique(key):
-                self.unique_index(key)
-        else:
-            self.create(self.table)
-            self.unique_index(key)
+
+def _insert(
+    cur: sqlite3.Cursor, request: PublishRequest, table_sql: str, progress: Progress | None
+) -> int:
+    """Insert every row of the results into ``table_sql``; the rows SQLite reports.
+
+    A worker thread decodes and converts the next batch (polars releases the GIL) while
+    SQLite inserts this one. Rows become tuples on this thread: doing that in the worker
+    too makes both threads fight for the GIL on every row.
+    """
+    schema = request.results.schema
+    names = ", ".join(quote(c.name) for c in schema.columns)
+    marks = ", ".join("?" * len(schema.columns))
+    sql = f"INSERT INTO {table_sql} ({names}) VALUES ({marks})"
+    conn = cur.connection
+    frames = (bindable(f, schema) for f in batches(request, BATCH_ROWS))
+    loaded = 0
+    with Prefetch(frames, depth=1, name="sqlite-prefetch") as ready:
+        for frame in ready:
+            before = conn.total_changes
+            try:
+                cur.executemany(sql, frame.iter_rows())
+            except sqlite3.Error as exc:
+                row = loaded + (conn.total_changes - before) + 1
+                raise TargetError(
+                    f"target.{request.target}: {request.ref}: {exc} at row {row:,} of the "
+                    "results; the table is unchanged"
+                ) from None
+            loaded += conn.total_changes - before
+            if progress is not None:
+                progress(loaded)
+    return loaded
+
+
+class _Upsert:
+    """Stage the results in a TEMP table with a unique key, then INSERT ... ON CONFLICT."""
+
+    def __init__(
+        self, cur: sqlite3.Cursor, request: PublishRequest, progress: Progress | None
+    ) -> None:
+        self.cur, self.request, self.progress = cur, request, progress
+        self.table = request.ref.table
+        self.key = request.key
+
+    def run(self, exists: bool) -> int:
+        if not exists:
+            _create(self.cur, self.request, self.table)
+            self.unique_index()
+        elif not self.has_unique():
+            self.unique_index()
         # stage first: a key twice in the results fails here, naming the row
         stage = _stage_name(self.table, self.request.run_id)
-        self.conn.execute(f"DROP TABLE IF EXISTS temp.{quote(stage)}")
-        cols = ", ".join(quote(c.name) for c in self.schema.columns)
-        self.conn.execute(f"CREATE TEMP TABLE {quote(stage)} ({cols})")
-        key_cols = ", ".join(quote(k) for k in key)
-        self.conn.execute(
+        self.cur.execute(f"DROP TABLE IF EXISTS temp.{quote(stage)}")
+        cols = ", ".join(quote(c.name) for c in self.request.results.schema.columns)
+        self.cur.execute(f"CREATE TEMP TABLE {quote(stage)} ({cols})")
+        key_cols = ", ".join(quote(k) for k in self.key)
+        self.cur.execute(
             f"CREATE UNIQUE INDEX temp.{quote(stage + '_key')} ON {quote(stage)} ({key_cols})"
         )
-        loaded = self.insert(self.insert_sql(f"temp.{quote(stage)}"))
-        lowered = {k.lower() for k in key}
+        loaded = _insert(self.cur, self.request, f"temp.{quote(stage)}", self.progress)
+        lowered = {k.lower() for k in self.key}
         updates = [
             f"{quote(c.name)} = excluded.{quote(c.name)}"
-            for c in self.schema.columns
+            for c in self.request.results.schema.columns
             if c.name.lower() not in lowered
         ]
         action = f"DO UPDATE SET {', '.join(updates)}" if updates else "DO NOTHING"
-        self.conn.execute(
+        self.cur.execute(
             f"INSERT INTO {quote(self.table)} ({cols}) SELECT {cols} FROM temp.{quote(stage)} "
             f"WHERE true ON CONFLICT ({key_cols}) {action}"
         )
-        self.conn.execute(f"DROP TABLE temp.{quote(stage)}")
+        self.cur.execute(f"DROP TABLE temp.{quote(stage)}")
         return loaded
 
-    def has_unique(self, key: Sequence[str]) -> bool:
-        wanted = {k.lower() for k in key}
-        pk = self.conn.execute(
+    def has_unique(self) -> bool:
+        wanted = {k.lower() for k in self.key}
+        pk = self.cur.execute(
             "SELECT name FROM pragma_table_info(?) WHERE pk > 0", (self.table,)
         ).fetchall()
         if {n.lower() for (n,) in pk} == wanted:
             return True
-        indexes = self.conn.execute(
+        indexes = self.cur.execute(
             'SELECT name FROM pragma_index_list(?) WHERE "unique" AND NOT partial',
             (self.table,),
         ).fetchall()
         for (index,) in indexes:
-            cols = self.conn.execute("SELECT name FROM pragma_index_info(?)", (index,)).fetchall()
+            cols = self.cur.execute("SELECT name FROM pragma_index_info(?)", (index,)).fetchall()
             if {str(n).lower() for (n,) in cols} == wanted:
                 return True
         return False
 
-    def unique_index(self, key: Sequence[str]) -> None:
-        name = _index_name(self.table, key)
-        cols = ", ".join(quote(k) for k in key)
+    def unique_index(self) -> None:
+        name = _index_name(self.table, self.key)
+        cols = ", ".join(quote(k) for k in self.key)
         try:
-            self.conn.execute(f"CREATE UNIQUE INDEX {quote(name)} ON {quote(self.table)} ({cols})")
+            self.cur.execute(f"CREATE UNIQUE INDEX {quote(name)} ON {quote(self.table)} ({cols})")
         except sqlite3.IntegrityError as exc:
-            raise self.fail(
-                f"upsert needs a unique index on ({', '.join(key)}) but the table holds "
-                f"duplicate keys: {exc}"
+            raise TargetError(
+                f"target.{self.request.target}: {self.request.ref}: upsert needs a unique "
+                f"index on ({', '.join(self.key)}) but the table holds duplicate keys: {exc}"
             ) from None
 
 

@@ -412,7 +412,7 @@ def test_a_failure_after_the_swap_says_the_rows_are_published(
 ) -> None:
     """If the old table cannot be dropped after the RENAME, the error says what is where."""
     parent_and_child(db)
-    monkeypatch.setattr(MysqlTarget, "_can_swap", lambda self, cur, request: True)
+    monkeypatch.setattr(MysqlTarget, "can_swap", lambda self, cur, request: True)
     new = make_results(tmp_path / "n", frame(range(5, 7)))
     with pytest.raises(TargetError) as err:
         publish(target, mysql_database, new, "truncateAndLoad", run_id="swap-1")
@@ -467,7 +467,7 @@ def test_local_infile_off_never_offers_the_capability(
     def no_load_data(*args: Any) -> int:
         raise AssertionError("LOAD DATA used")
 
-    monkeypatch.setattr(MysqlTarget, "_load_data", no_load_data)
+    monkeypatch.setattr(MysqlTarget, "load_data", no_load_data)
     try:
         assert t.local_infile is False
         assert not t.conn.client_flag & CLIENT.LOCAL_FILES  # a rogue server cannot ask

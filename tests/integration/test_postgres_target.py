@@ -120,7 +120,9 @@ def test_every_action(target: PostgresTarget, pg_schema: str, db: Any, tmp_path:
     more = make_results(tmp_path / "2", frame(range(4, 6), "b"))
     overlap = make_results(tmp_path / "3", frame(range(3, 7), "u"))
 
-    with pytest.raises(TargetError, match="does not exist; use createAndLoad"):
+    with pytest.raises(
+        TargetError, match="does not exist and load appends to one; use createAndLoad"
+    ):
         publish(target, pg_schema, first, "load")
     assert publish(target, pg_schema, first, "create").rows_after == 3
     with pytest.raises(TargetError, match="already exists"):

@@ -33,6 +33,8 @@ class RecordingCursor:
         text = " ".join(text.split())
         self.log.append(text if params is None else f"{text} -- {len(params)} params")
         self.rows = self.respond(text.lower())
+        # what the server reports an INSERT stored: one row per VALUES tuple
+        self.rowcount = text.count("(%s,") if text.startswith("insert into") else -1
         return self
 
     def fetchone(self) -> tuple[Any, ...] | None:
@@ -88,7 +90,7 @@ def responder(existing: bool, rows: int = 3) -> Responder:
                 ("t", "name", "character varying", True, 65535, None, None),
                 ("t", "at", "timestamp with time zone", True, None, None, None),
             ]
-        if text.startswith("select count(*)"):
+        if text.startswith("select count(*)") or "pg_last_copy_count" in text:
             return [(rows,)]
         return []
 

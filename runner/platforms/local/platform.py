@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,8 +37,7 @@ from runner.spec.model import Connection, Job, Spec, Target
 from runner.spec.secrets import Secret
 from runner.state.model import JobRunRecord
 from runner.targets.base import Progress, PublishRequest, PublishResult, TableRef
-from runner.targets.base import Target as TableTarget
-from runner.targets.registry import open_target
+from runner.targets.pool import TargetPool
 
 _POLARS_ERRORS: tuple[type[BaseException], ...] = (
     pl.exceptions.PolarsError,
@@ -69,8 +67,7 @@ class LocalPlatform:
     def __init__(self, spec: Spec, state_dir: Path) -> None:
         self.spec = spec
         self.state_dir = state_dir
-        self._lock = threading.Lock()
-        self._targets: dict[str, TableTarget] = {}
+        self._targets = TargetPool(spec.base_dir)
 
     # --- plan time --------------------------------------------------------------------
     def connection_fingerprint(self, connection: Connection) -> str:
@@ -278,14 +275,6 @@ class LocalPlatform:
             details={"results_dir": str(run_dir)},
         )
 
-    def _target(self, connection: Connection) -> TableTarget:
-        with self._lock:
-            target = self._targets.get(connection.name)
-            if target is None:
-                target = open_target(connection, self.spec.base_dir)
-                self._targets[connection.name] = target
-            return target
-
     def publish(
         self,
         target: Target,
@@ -318,17 +307,13 @@ class LocalPlatform:
 
         request = PublishRequest(
             target=target.name,
-            ref=TableRef(connection.name, tuple(target.path), target.table),
+            ref=TableRef.of(target),
             action=target.action,
             results=results,
             run_id=run.run_id,
             key=tuple(target.key),
         )
-        return self._target(connection).publish(request, report)
+        return self._targets.get(connection).publish(request, report)
 
     def close(self) -> None:
-        with self._lock:
-            targets = list(self._targets.values())
-            self._targets.clear()
-        for target in targets:
-            target.close()
+        self._targets.close()

@@ -1,0 +1,105 @@
+"""The rows' two ways into a MySQL / MariaDB table: LOAD DATA LOCAL INFILE of a CSV that
+polars spools to a temporary file, or (when LOCAL INFILE is not allowed) multi-row
+INSERTs of about 2 MB. Both return the rows the server reports it stored."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from typing import Any
+
+import pymysql
+
+from runner.targets._prefetch import Prefetch
+from runner.targets.base import Progress, PublishRequest
+from runner.targets.frames import batches
+from runner.targets.mysql.types import mysql_frame, quote, write_csv
+
+INSERT_BYTES = 2 * 1024 * 1024  # multi-row INSERT size when LOCAL INFILE is forbidden
+ROW = re.compile(r"at row (\d+)")
+
+
+def load_data(cur: Any, request: PublishRequest, table: str, progress: Progress | None) -> int:
+    """LOAD DATA LOCAL INFILE of every row into ``table`` (quoted, qualified SQL)."""
+    schema = request.results.schema
+    fd, path = tempfile.mkstemp(prefix="publish-", suffix=".csv")
+    rows = 0
+    try:
+        with os.fdopen(fd, "wb") as out, Prefetch(batches(request)) as frames:
+            for frame in frames:
+                write_csv(frame, out)
+                rows += len(frame)
+        targets, sets = [], []
+        for i, c in enumerate(schema.columns):
+            if c.type == "binary":
+                targets.append(f"@v{i}")
+                sets.append(f"{quote(c.name)} = unhex(@v{i})")
+            else:
+                targets.append(quote(c.name))
+        sql = (
+            f"load data local infile %s into table {table} "
+            "character set utf8mb4 fields terminated by ',' optionally enclosed by '\"' "
+            f"escaped by '' lines terminated by '\\n' ({', '.join(targets)})"
+        )
+        if sets:
+            sql += " set " + ", ".join(sets)
+        cur.execute(sql, (path,))
+        loaded = cur.rowcount
+        raise_warnings(cur)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+    if progress is not None:
+        progress(rows)
+    return int(loaded)
+
+
+def raise_warnings(cur: Any) -> None:
+    """LOCAL loads turn bad values into warnings: any warning fails the load."""
+    cur.execute("show warnings limit 1")
+    row = cur.fetchone()
+    if row and str(row[0]).lower() in ("warning", "error"):
+        raise pymysql.err.DataError(int(row[1]), str(row[2]))
+
+
+def insert_rows(cur: Any, request: PublishRequest, table: str, progress: Progress | None) -> int:
+    """Multi-row INSERTs of every row into ``table`` (quoted, qualified SQL)."""
+    schema = request.results.schema
+    head = f"insert into {table} ({', '.join(quote(n) for n in schema.names)}) values "
+    binary = [c.type == "binary" for c in schema.columns]
+    conn = cur.connection
+    rows = loaded = 0
+    for frame in batches(request):
+        batch: list[str] = []
+        size, first = 0, rows
+        for values in mysql_frame(frame).iter_rows():
+            row = ", ".join(
+                f"unhex({conn.escape(v)})" if b and v is not None else conn.escape(v)
+                for v, b in zip(values, binary, strict=True)
+            )
+            batch.append(f"({row})")
+            size += len(row) + 2
+            rows += 1
+            if size >= INSERT_BYTES:
+                loaded += _insert_batch(cur, head, batch, first)
+                batch, size, first = [], 0, rows
+        if batch:
+            loaded += _insert_batch(cur, head, batch, first)
+        if progress is not None:
+            progress(rows)
+    return loaded
+
+
+def _insert_batch(cur: Any, head: str, batch: list[str], first: int) -> int:
+    """One INSERT; an error's ``at row N`` becomes the row of the results."""
+    try:
+        cur.execute(head + ", ".join(batch))
+    except pymysql.MySQLError as exc:
+        m = ROW.search(str(exc))
+        if m and exc.args and isinstance(exc.args[0], int):
+            text = ROW.sub(f"at row {first + int(m.group(1))}", str(exc.args[1]))
+            raise type(exc)(exc.args[0], text) from None
+        raise
+    return int(cur.rowcount)

@@ -1,0 +1,268 @@
+"""MySQL / MariaDB target: LOAD DATA LOCAL INFILE into a staging table, then a swap.
+
+The rows are loaded (:mod:`.load`) into a staging InnoDB table ``_pub_stg_<table>_<hash>``.
+A staging table of an existing target is ``CREATE TABLE ... LIKE`` the target, so a value
+that does not fit fails while staging, with its row (LOAD DATA counts rows like the
+results, from 1), and the target is never touched. ``load`` / ``createAndLoad`` of an
+existing table with LOCAL INFILE load straight into the target and write the ledger row
+in one InnoDB transaction (any warning rolls it back). Otherwise the staged rows are
+swapped or merged into place (:mod:`.swap`). Every publish of a table holds ``GET_LOCK``
+on its name. Connections: :mod:`.connect`; types: :mod:`.types`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pymysql
+import pymysql.cursors
+
+from runner.errors import TargetError
+from runner.spec.model import Connection
+from runner.targets import _common as common
+from runner.targets import _ledger
+from runner.targets.base import ColumnInfo, Progress, PublishRequest, TableInfo, TableRef
+from runner.targets.mysql.connect import local_infile_allowed, open_connection
+from runner.targets.mysql.load import ROW, insert_rows, load_data
+from runner.targets.mysql.swap import NAME_LIMIT, SwapPolicy
+from runner.targets.mysql.types import DIALECT, mysql_type_matches, normalise_type, quote
+from runner.targets.skeleton import TableTargetBase
+
+_COLUMN = re.compile(r"column '([^']+)'")
+
+_CATALOG = """
+    select c.TABLE_NAME, c.COLUMN_NAME, c.COLUMN_TYPE, c.IS_NULLABLE = 'YES',
+           coalesce(t.TABLE_ROWS, 0), c.COLUMN_KEY = 'PRI'
+      from information_schema.COLUMNS c
+      join information_schema.TABLES t
+        on t.TABLE_SCHEMA = c.TABLE_SCHEMA and t.TABLE_NAME = c.TABLE_NAME
+     where c.TABLE_SCHEMA = %s and c.TABLE_NAME in %s
+     order by c.TABLE_NAME, c.ORDINAL_POSITION
+"""
+
+
+class PublishCursor(pymysql.cursors.Cursor):  # type: ignore[misc]
+    """The cursor of one publish, carrying how its rows go into place."""
+
+    #: the staging table, when the rows were staged
+    stage: str | None = None
+    #: the staging table replaces the table by RENAME (else it is merged)
+    swap: bool = False
+
+
+class MysqlTarget(TableTargetBase, SwapPolicy, common.PerThreadConnection):
+    """A MySQL or MariaDB server reached through one connection of the spec."""
+
+    vendor = "mysql"
+    dialect = DIALECT
+
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        statement_timeout: float = common.LOAD_TIMEOUT,
+        connect_timeout: int = common.CONNECT_TIMEOUT,
+        local_infile: bool = True,
+    ) -> None:
+        self.connection = connection
+        self.introspection_queries = 0
+        self.statement_timeout = statement_timeout
+        self.connect_timeout = connect_timeout
+        #: LOAD DATA LOCAL when the connection allows it (:func:`local_infile_allowed`) and
+        #: the server does; False forces the multi-row INSERT path
+        self.local_infile = local_infile and local_infile_allowed(
+            connection.host, common.params_of(connection)
+        )
+        self.mariadb = False
+        self._init_connections()
+
+    @property
+    def conn(self) -> Any:
+        if self._conn is None or not self._conn.open:
+            try:
+                opened = open_connection(
+                    self.connection,
+                    local_infile=self.local_infile,
+                    statement_timeout=self.statement_timeout,
+                    connect_timeout=self.connect_timeout,
+                )
+            except pymysql.MySQLError as exc:
+                raise common.driver_error(self.connection, exc, "cannot connect") from None
+            self.mariadb = opened.mariadb
+            if not opened.local_infile:
+                self.local_infile = False
+            self._conn = opened.conn
+        return self._conn
+
+    def type_matches(self, column: ColumnInfo, logical: str) -> bool:
+        return mysql_type_matches(column.sql_type, logical)
+
+    # -- describe -----------------------------------------------------------------------
+
+    def _database(self, ref: TableRef) -> str:
+        if ref.path:
+            return ref.path[0]
+        if self.connection.database:
+            return self.connection.database
+        raise TargetError(f"{ref}: give the database in the target's path")
+
+    def describe(self, tables: Sequence[TableRef]) -> dict[TableRef, TableInfo | None]:
+        out: dict[TableRef, TableInfo | None] = {t: None for t in tables}
+        groups = common.by_path(tables, self._database)
+        try:
+            with self.conn.cursor() as cur:
+                for db, refs in groups.items():
+                    out.update(self._describe_db(cur, db, refs))
+        except pymysql.MySQLError as exc:
+            raise common.driver_error(self.connection, exc, "cannot read the catalog") from None
+        return out
+
+    def _describe_db(self, cur: Any, db: str, refs: list[TableRef]) -> dict[TableRef, TableInfo]:
+        cur.execute(_CATALOG, (db, tuple(sorted({r.table for r in refs}))))
+        self._counted()
+        cols: dict[str, list[ColumnInfo]] = {}
+        estimates: dict[str, int] = {}
+        pks: dict[str, list[str]] = {}
+        for table, name, typ, nullable, rows, pk in cur.fetchall():
+            cols.setdefault(table, []).append(ColumnInfo(name, normalise_type(typ), bool(nullable)))
+            estimates[table] = int(rows)
+            if pk:
+                pks.setdefault(table, []).append(name)
+        small = [t for t, n in estimates.items() if n < common.EXACT_COUNT_LIMIT]
+        counts: dict[str, int] = {}
+        if small:
+            cur.execute(
+                " union all ".join(
+                    f"select %s, count(*) from {quote(db)}.{quote(t)}" for t in small
+                ),
+                tuple(small),
+            )
+            self._counted()
+            counts = {str(t): int(n) for t, n in cur.fetchall()}
+        return {
+            ref: TableInfo(
+                ref=ref,
+                columns=tuple(cols[ref.table]),
+                rows=counts.get(ref.table, estimates[ref.table]),
+                rows_estimated=ref.table not in counts,
+                primary_key=tuple(pks.get(ref.table, ())),
+            )
+            for ref in refs
+            if ref.table in cols
+        }
+
+    # -- the publish hooks (see runner.targets.skeleton) ---------------------------------
+
+    @contextlib.contextmanager
+    def session(self, request: PublishRequest) -> Iterator[PublishCursor]:
+        """The table's GET_LOCK; the staging table dropped and the lock released after."""
+        conn = self.conn
+        cur = conn.cursor(PublishCursor)
+        lock = f"publish:{self._database(request.ref)}.{request.ref.table}"[:64]
+        try:
+            cur.execute(_ledger.create_sql(self.ledger_name(request.ref), DIALECT.ledger))
+            cur.execute("select get_lock(%s, %s)", (lock, int(self.statement_timeout)))
+            if (cur.fetchone() or (0,))[0] != 1:
+                raise TargetError(f"target.{request.target}: {request.ref} is locked by a publish")
+            try:
+                yield cur
+            except BaseException:
+                with contextlib.suppress(pymysql.MySQLError):
+                    conn.rollback()
+                raise
+            finally:
+                with contextlib.suppress(pymysql.MySQLError):
+                    if cur.stage is not None:  # on a broken connection the next publish drops it
+                        cur.execute(f"drop table if exists {self._name(request.ref, cur.stage)}")
+                    cur.execute("select release_lock(%s)", (lock,))
+        except pymysql.MySQLError as exc:
+            raise self._load_error(request, exc) from None
+        finally:
+            cur.close()
+
+    def table_in(self, cur: Any, ref: TableRef) -> TableInfo | None:
+        cur.execute(_CATALOG, (self._database(ref), (ref.table,)))
+        cols = [ColumnInfo(n, normalise_type(t), bool(nl)) for _, n, t, nl, _, _ in cur.fetchall()]
+        return TableInfo(ref, tuple(cols), -1, True) if cols else None
+
+    def qualified(self, ref: TableRef, table: str | None = None) -> str:
+        return self._name(ref, table)
+
+    def load(
+        self,
+        cur: PublishCursor,
+        request: PublishRequest,
+        info: TableInfo | None,
+        progress: Progress | None,
+    ) -> int:
+        ref, action = request.ref, request.action
+        cur.swap = info is None or (
+            action in ("truncateAndLoad", "dropAndLoad") and self.can_swap(cur, request)
+        )
+        self._drop_leftovers(cur, ref)
+        if info is not None and action in ("load", "createAndLoad") and self.local_infile:
+            cur.connection.begin()  # straight into the table, with the ledger row
+            return self.load_data(cur, request, self._name(ref), progress)
+        cur.stage = common.staging_name("stg", ref.table, request.run_id, NAME_LIMIT)
+        if info is not None and action != "dropAndLoad":
+            cur.execute(f"create table {self._name(ref, cur.stage)} like {self._name(ref)}")
+        else:
+            self._create(cur, ref, cur.stage, request, request.key if action == "upsert" else ())
+        if self.local_infile:
+            return self.load_data(cur, request, self._name(ref, cur.stage), progress)
+        return insert_rows(cur, request, self._name(ref, cur.stage), progress)
+
+    def load_data(
+        self, cur: Any, request: PublishRequest, table: str, progress: Progress | None
+    ) -> int:
+        """LOAD DATA LOCAL INFILE into ``table`` (quoted)."""
+        return load_data(cur, request, table, progress)
+
+    def commit_rows(
+        self, cur: PublishCursor, request: PublishRequest, info: TableInfo | None, loaded: int
+    ) -> None:
+        if cur.stage is None:  # loaded straight into the table in an open transaction
+            _ledger.write(cur, self.ledger_name(request.ref), DIALECT.ledger, request, loaded)
+            cur.connection.commit()
+        elif cur.swap:
+            self.swap(cur, request, cur.stage, loaded, replace=info is not None)
+        else:
+            self.merge(cur, request, cur.stage, loaded)
+
+    def _create(
+        self, cur: Any, ref: TableRef, table: str, request: PublishRequest, key: Sequence[str]
+    ) -> None:
+        defs = [
+            f"{quote(c.name)} {DIALECT.key_type(c.type) + ' not null' if c.name in key else DIALECT.sql_type(c.type)}"
+            for c in request.results.schema.columns
+        ]
+        if key:
+            defs.append(f"primary key ({', '.join(quote(k) for k in key)})")
+        cur.execute(
+            f"create table {self._name(ref, table)} ({', '.join(defs)}) "
+            "engine=InnoDB default charset=utf8mb4"
+        )
+
+    def _drop_leftovers(self, cur: Any, ref: TableRef) -> None:
+        (stg, size), (old, _) = (
+            common.staging_prefix(k, ref.table, NAME_LIMIT) for k in ("stg", "old")
+        )
+        cur.execute(
+            "select TABLE_NAME from information_schema.TABLES where TABLE_SCHEMA = %s "
+            "and char_length(TABLE_NAME) = %s "
+            "and (left(TABLE_NAME, %s) = %s or left(TABLE_NAME, %s) = %s)",
+            (self._database(ref), size, len(stg), stg, len(old), old),
+        )
+        for (name,) in cur.fetchall():
+            cur.execute(f"drop table if exists {self._name(ref, name)}")
+
+    def _load_error(self, request: PublishRequest, exc: pymysql.MySQLError) -> TargetError:
+        text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+        row, col = ROW.search(text), _COLUMN.search(text)
+        if row is None:  # a column is named only with its row
+            return common.load_error(self.connection, request, text)
+        column = col.group(1) if col else None
+        return common.load_error(self.connection, request, text, int(row.group(1)), column)

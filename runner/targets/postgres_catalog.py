@@ -1,0 +1,60 @@
+"""The catalog queries of the PostgreSQL target."""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: columns, row estimate, size and primary key of named tables of one schema
+CATALOG = """
+    select c.relname, a.attname, lower(format_type(a.atttypid, a.atttypmod)),
+           not a.attnotnull, c.reltuples::bigint, pg_relation_size(c.oid),
+           coalesce((select array_agg(pa.attname::text order by k.ord)
+                       from pg_index i
+                       cross join unnest(i.indkey) with ordinality as k(attnum, ord)
+                       join pg_attribute pa
+                         on pa.attrelid = i.indrelid and pa.attnum = k.attnum
+                      where i.indrelid = c.oid and i.indisprimary), '{}')
+      from pg_class c
+      join pg_namespace n on n.oid = c.relnamespace
+      join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+     where n.nspname = %s and c.relname = any(%s) and c.relkind in ('r','p','v','m','f')
+     order by c.relname, a.attnum
+"""
+
+_TABLE_OID = """(select c.oid from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                  where n.nspname = %s and c.relname = %s)"""
+
+
+def dependent_views(cur: Any, schema: str, table: str) -> list[str]:
+    """``schema.view`` of every view that depends on the table."""
+    cur.execute(
+        f"""
+        select distinct vn.nspname || '.' || v.relname
+          from pg_depend d
+          join pg_rewrite r on r.oid = d.objid
+          join pg_class v on v.oid = r.ev_class
+          join pg_namespace vn on vn.oid = v.relnamespace
+         where d.refobjid = {_TABLE_OID}
+           and v.oid <> d.refobjid
+         order by 1
+        """,
+        (schema, table),
+    )
+    return [str(r[0]) for r in cur.fetchall()]
+
+
+def unique_keys(cur: Any, schema: str, table: str) -> list[list[str]]:
+    """The sorted columns of each unique, non-partial index of the table."""
+    cur.execute(
+        f"""
+        select array_agg(a.attname::text order by k.ord)
+          from pg_index i
+          cross join unnest(i.indkey) with ordinality as k(attnum, ord)
+          join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
+         where i.indrelid = {_TABLE_OID}
+           and i.indisunique and i.indpred is null
+         group by i.indexrelid
+        """,
+        (schema, table),
+    )
+    return [sorted(r[0]) for r in cur.fetchall()]
