@@ -111,7 +111,7 @@ def _into_existing(
     table_name: str,
     table: TableInfo,
     results: ResultSchema | None,
-    target: Target | None,
+    target: TableTarget | None,
     key: tuple[str, ...],
     new_rows: str,
 ) -> Outcome:
