@@ -1,27 +1,30 @@
 """The `publish` command line: parse, call one function, map errors to exit codes.
 
-Exit codes: 0 success (``plan --detailed-exitcode``: no changes), 1 a user-facing error,
-2 ``plan --detailed-exitcode`` found changes, 3 an internal error (traceback logged to a
-file, one line on screen), 130 interrupted.
+Exit codes are in :mod:`runner.exitcodes`. Each command's flags are parsed once here into
+one value (:mod:`runner.commands.args`: ``SpecArgs``, ``PlanArgs``, ``ApplyArgs``) and
+passed to one function in :mod:`runner.commands`.
 """
 
 from __future__ import annotations
 
-import json
+import functools
 import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
-from runner import __version__
+from runner import __version__, exitcodes
 from runner.crash import write_crash_log
-from runner.errors import InternalError, Interrupted, PublishError, SpecError
+from runner.errors import InternalError, Interrupted, PublishError
 from runner.spec.secrets import RedactingFilter, redact
 
-EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+if TYPE_CHECKING:
+    from runner.commands.args import Selection, SpecArgs
+    from runner.commands.validate import ReportFormat
+    from runner.plan.render import PlanFormat
 
 log = logging.getLogger("runner")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -70,25 +73,122 @@ def _parse_vars(values: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def spec_options(f: F) -> F:
-    """--env, --var and --var-file, shared by every command that loads a spec."""
-    f = click.option(
-        "--var-file",
-        "var_files",
-        multiple=True,
-        type=click.Path(dir_okay=False),
-        help="YAML file of variables (repeatable; later files win).",
-    )(f)
-    f = click.option(
-        "--var", "cli_vars", multiple=True, metavar="K=V", help="Set a variable (repeatable)."
-    )(f)
-    f = click.option(
-        "--env", "environment", default=None, metavar="NAME", help="Environment overlay to use."
-    )(f)
-    return f
+def spec_argument(metavar: str = "SPEC", *, required: bool = False) -> Callable[[F], F]:
+    """The SPEC argument and --env/--var/--var-file, passed on as one ``spec: SpecArgs``.
+
+    SPEC defaults to the current folder (as terraform and dbt do) unless ``required``.
+    """
+
+    def decorate(f: F) -> F:
+        @functools.wraps(f)
+        def wrapper(
+            *args: Any,
+            spec_path: str,
+            environment: str | None,
+            cli_vars: tuple[str, ...],
+            var_files: tuple[str, ...],
+            **kwargs: Any,
+        ) -> Any:
+            from runner.commands.args import SpecArgs
+
+            spec = SpecArgs(spec_path, environment, _parse_vars(cli_vars), tuple(var_files))
+            return f(*args, spec=spec, **kwargs)
+
+        options = [
+            click.option(
+                "--var-file",
+                "var_files",
+                multiple=True,
+                type=click.Path(dir_okay=False),
+                help="YAML file of variables (repeatable; later files win).",
+            ),
+            click.option(
+                "--var",
+                "cli_vars",
+                multiple=True,
+                metavar="K=V",
+                help="Set a variable (repeatable).",
+            ),
+            click.option(
+                "--env",
+                "environment",
+                default=None,
+                metavar="NAME",
+                help="Environment overlay to use.",
+            ),
+            click.argument(
+                "spec_path",
+                metavar=metavar if required else f"[{metavar}]",
+                required=required,
+                default=None if required else ".",
+            ),
+        ]
+        decorated: Any = wrapper
+        for option in options:
+            decorated = option(decorated)
+        return cast(F, decorated)
+
+    return decorate
 
 
-FORMAT = click.Choice(["text", "markdown", "json"])
+def selection_options(f: F) -> F:
+    """--select, --exclude, --replace and --allow-destructive, passed on as ``selection``."""
+
+    @functools.wraps(f)
+    def wrapper(
+        *args: Any,
+        select: tuple[str, ...],
+        exclude: tuple[str, ...],
+        replace: tuple[str, ...],
+        allow_destructive: bool,
+        **kwargs: Any,
+    ) -> Any:
+        from runner.commands.args import Selection
+
+        selection = Selection(tuple(select), tuple(exclude), tuple(replace), allow_destructive)
+        return f(*args, selection=selection, **kwargs)
+
+    options = [
+        click.option(
+            "--allow-destructive", is_flag=True, help="Let protected targets lose rows or columns."
+        ),
+        click.option(
+            "--replace",
+            "replace",
+            multiple=True,
+            metavar="ADDR",
+            help="Force a new run (job.NAME) or a new publish (target.NAME); repeatable.",
+        ),
+        click.option(
+            "--exclude",
+            "exclude",
+            multiple=True,
+            metavar="ADDR",
+            help="Leave these out (and the targets that need them); repeatable.",
+        ),
+        click.option(
+            "--select",
+            "select",
+            multiple=True,
+            metavar="ADDR",
+            help="Plan only these (and what they need); repeatable.",
+        ),
+    ]
+    decorated: Any = wrapper
+    for option in options:
+        decorated = option(decorated)
+    return cast(F, decorated)
+
+
+PLAN_FORMAT = click.Choice(["text", "markdown", "json"])
+LOCK_TIMEOUT = click.option(
+    "--lock-timeout",
+    default=0.0,
+    show_default=True,
+    type=float,
+    metavar="SECONDS",
+    help="Wait this long for the state lock held by another apply (0: fail at once).",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -103,94 +203,53 @@ def cli(verbose: int) -> None:
       publish plan SPEC            show what would change in every target table
       publish apply SPEC           do that, and only that
     \b
-    SPEC is a spec file, or a folder holding one. Addresses name objects of a spec:
-    connection.NAME, job.NAME, target.NAME.
+    SPEC is a spec file, or a folder holding one (default: the current folder).
+    Addresses name objects of a spec: connection.NAME, job.NAME, target.NAME.
     """
     _setup_logging(verbose)
 
 
 @cli.command()
-@click.argument("spec")
-@spec_options
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-def validate(
-    spec: str,
-    environment: str | None,
-    cli_vars: tuple[str, ...],
-    var_files: tuple[str, ...],
-    fmt: str,
-) -> None:
+@spec_argument()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: one error per line with its place; json: {valid, errors}.",
+)
+def validate(spec: SpecArgs, fmt: str) -> None:
     """Check a spec: YAML, templates, schema and references; every error at once."""
-    from runner.spec.api import load_spec
+    from runner.commands.validate import validate_command
 
-    try:
-        loaded = load_spec(
-            spec, environment=environment, cli_vars=_parse_vars(cli_vars), var_files=var_files
-        )
-    except SpecError as exc:
-        if fmt == "json":
-            echo(
-                json.dumps({"valid": False, "errors": [i.to_json() for i in exc.issues]}, indent=2)
-            )
-            raise Exit(EXIT_ERROR) from exc
-        for issue in exc.issues:
-            echo(str(issue), err=True)
-        count = len(exc.issues)
-        echo(f"{spec}: {count} error{'s' if count != 1 else ''}", err=True)
-        raise Exit(EXIT_ERROR) from exc
-    if fmt == "json":
-        echo(json.dumps({"valid": True, "errors": []}, indent=2))
-    else:
-        counts = f"{len(loaded.connections)} connections, {len(loaded.jobs)} jobs, {len(loaded.targets)} targets"
-        echo(f"{spec}: valid ({counts})")
+    if not validate_command(spec, fmt=cast("ReportFormat", fmt), echo=echo):
+        raise Exit(exitcodes.ERROR)
 
 
 @cli.command()
-@click.argument("spec")
-@spec_options
-def render(
-    spec: str, environment: str | None, cli_vars: tuple[str, ...], var_files: tuple[str, ...]
-) -> None:
+@spec_argument()
+def render(spec: SpecArgs) -> None:
     """Print the rendered spec (templates filled in, secrets masked)."""
-    from runner.spec.api import render_for_display
+    from runner.commands.validate import render_command
 
-    try:
-        text = render_for_display(
-            spec, environment=environment, cli_vars=_parse_vars(cli_vars), var_files=var_files
-        )
-    except SpecError as exc:
-        for issue in exc.issues:
-            echo(str(issue), err=True)
-        count = len(exc.issues)
-        echo(f"{spec}: {count} error{'s' if count != 1 else ''}", err=True)
-        raise Exit(EXIT_ERROR) from exc
-    echo(text, nl=False)
+    if not render_command(spec, echo=echo):
+        raise Exit(exitcodes.ERROR)
 
 
 @cli.command()
-@click.argument("spec")
-@spec_options
+@spec_argument()
+@selection_options
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Save the plan to this file.")
-@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=PLAN_FORMAT,
+    default="text",
+    show_default=True,
+    help="text for people, markdown for pull-request comments, json for programs.",
+)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0: no changes, 1: error, 2: changes.")
-@click.option(
-    "--select",
-    "select",
-    multiple=True,
-    metavar="ADDR",
-    help="Plan only these (and what they need).",
-)
-@click.option("--exclude", "exclude", multiple=True, metavar="ADDR", help="Leave these out.")
-@click.option(
-    "--replace",
-    "replace",
-    multiple=True,
-    metavar="ADDR",
-    help="Force a new run (job) or a new publish (target).",
-)
-@click.option(
-    "--allow-destructive", is_flag=True, help="Let protected targets lose rows or columns."
-)
 @click.option(
     "--refresh/--no-refresh",
     default=True,
@@ -201,148 +260,88 @@ def render(
     "--check-connections", is_flag=True, help="Test every connection (trifacta: status / dryRun)."
 )
 def plan(
-    spec: str,
-    environment: str | None,
-    cli_vars: tuple[str, ...],
-    var_files: tuple[str, ...],
+    spec: SpecArgs,
+    selection: Selection,
     out: str | None,
     fmt: str,
     detailed_exitcode: bool,
-    select: tuple[str, ...],
-    exclude: tuple[str, ...],
-    replace: tuple[str, ...],
-    allow_destructive: bool,
     refresh: bool,
     check_connections: bool,
 ) -> None:
     """Show what apply would change in every target table; change nothing."""
     from runner.commands import plan_command
+    from runner.commands.args import PlanArgs
 
-    has_changes = plan_command(
-        spec,
-        environment=environment,
-        cli_vars=_parse_vars(cli_vars),
-        var_files=var_files,
-        out=out,
-        fmt=fmt,
-        select=select,
-        exclude=exclude,
-        replace=replace,
-        allow_destructive=allow_destructive,
-        refresh=refresh,
-        echo=echo,
-        check_connections=check_connections,
-    )
+    args = PlanArgs(spec, selection, refresh=refresh, check_connections=check_connections)
+    has_changes = plan_command(args, out=out, fmt=cast("PlanFormat", fmt), echo=echo)
     if detailed_exitcode and has_changes:
-        raise Exit(EXIT_CHANGES)
+        raise Exit(exitcodes.CHANGES)
 
 
 @cli.command()
-@click.argument("spec_or_plan", metavar="SPEC|PLANFILE")
-@spec_options
+@spec_argument("SPEC|PLANFILE")
+@selection_options
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for 'yes'.")
-@click.option("--parallelism", default=4, show_default=True, type=click.IntRange(1, 64))
-@click.option("--lock-timeout", default=0.0, show_default=True, type=float, metavar="SECONDS")
 @click.option(
-    "--allow-destructive", is_flag=True, help="Let protected targets lose rows or columns."
+    "--parallelism",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Run at most this many steps (jobs, publications) at once.",
 )
-@click.option("--select", "select", multiple=True, metavar="ADDR", hidden=True)
-@click.option("--exclude", "exclude", multiple=True, metavar="ADDR", hidden=True)
-@click.option("--replace", "replace", multiple=True, metavar="ADDR", hidden=True)
+@LOCK_TIMEOUT
 def apply(
-    spec_or_plan: str,
-    environment: str | None,
-    cli_vars: tuple[str, ...],
-    var_files: tuple[str, ...],
+    spec: SpecArgs,
+    selection: Selection,
     auto_approve: bool,
     parallelism: int,
     lock_timeout: float,
-    allow_destructive: bool,
-    select: tuple[str, ...],
-    exclude: tuple[str, ...],
-    replace: tuple[str, ...],
 ) -> None:
     """Apply a saved plan exactly, or plan a spec, show it and apply after 'yes'."""
     from runner.commands import apply_command
+    from runner.commands.args import ApplyArgs, PlanArgs
 
-    apply_command(
-        spec_or_plan,
-        environment=environment,
-        cli_vars=_parse_vars(cli_vars),
-        var_files=var_files,
-        auto_approve=auto_approve,
-        parallelism=parallelism,
-        lock_timeout=lock_timeout,
-        allow_destructive=allow_destructive,
-        select=select,
-        exclude=exclude,
-        replace=replace,
-        echo=echo,
-    )
+    args = ApplyArgs(PlanArgs(spec, selection), auto_approve, parallelism, lock_timeout)
+    apply_command(args, echo=echo)
 
 
 @cli.command()
 @click.argument("planfile", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=PLAN_FORMAT,
+    default="text",
+    show_default=True,
+    help="text for people, markdown for pull-request comments, json for programs.",
+)
 def show(planfile: str, fmt: str) -> None:
     """Show a saved plan (any format); works on stale plans too."""
     from runner.commands import show_command
 
-    show_command(planfile, fmt=fmt, echo=echo)
+    show_command(planfile, fmt=cast("PlanFormat", fmt), echo=echo)
 
 
 @cli.command()
 @click.argument("operation", type=click.Choice(["list", "show", "rm"]))
-@click.argument("spec")
+@spec_argument(required=True)
 @click.argument("address", required=False)
-@spec_options
-@click.option("--lock-timeout", default=0.0, type=float, metavar="SECONDS")
-def state(
-    operation: str,
-    spec: str,
-    address: str | None,
-    environment: str | None,
-    cli_vars: tuple[str, ...],
-    var_files: tuple[str, ...],
-    lock_timeout: float,
-) -> None:
+@LOCK_TIMEOUT
+def state(operation: str, spec: SpecArgs, address: str | None, lock_timeout: float) -> None:
     """List, show or forget (rm) what state records; rm never touches a table."""
     from runner.commands import state_command
 
-    state_command(
-        operation,
-        spec,
-        address,
-        environment=environment,
-        cli_vars=_parse_vars(cli_vars),
-        var_files=var_files,
-        lock_timeout=lock_timeout,
-        echo=echo,
-    )
+    state_command(operation, spec, address, lock_timeout=lock_timeout, echo=echo)
 
 
 @cli.command("force-unlock")
-@click.argument("spec")
+@spec_argument(required=True)
 @click.argument("lock_id")
-@spec_options
-def force_unlock(
-    spec: str,
-    lock_id: str,
-    environment: str | None,
-    cli_vars: tuple[str, ...],
-    var_files: tuple[str, ...],
-) -> None:
+def force_unlock(spec: SpecArgs, lock_id: str) -> None:
     """Remove a lock left behind by a killed apply (needs the lock's id)."""
     from runner.commands import force_unlock_command
 
-    force_unlock_command(
-        spec,
-        lock_id,
-        environment=environment,
-        cli_vars=_parse_vars(cli_vars),
-        var_files=var_files,
-        echo=echo,
-    )
+    force_unlock_command(spec, lock_id, echo=echo)
 
 
 @cli.command()
@@ -352,6 +351,10 @@ def init(directory: str) -> None:
     from runner.commands import init_command
 
     init_command(directory, echo=echo)
+
+
+for _command in cli.commands.values():  # the command list shows each first line whole
+    _command.short_help = (_command.help or "").strip().splitlines()[0]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -367,31 +370,31 @@ def run(argv: Sequence[str] | None = None) -> int:
             prog_name="publish",
             standalone_mode=False,
         )
-        return EXIT_OK
+        return exitcodes.OK
     except Exit as exc:
         return exc.code
     except Interrupted as exc:
         echo(f"Interrupted: {exc}", err=True)
-        return EXIT_INTERRUPTED
+        return exitcodes.INTERRUPTED
     except PublishError as exc:
         echo(f"Error: {exc}", err=True)
-        return EXIT_ERROR
+        return exitcodes.ERROR
     except InternalError as exc:
         echo(f"Internal error: {exc}", err=True)
-        return EXIT_BUG
+        return exitcodes.BUG
     except click.exceptions.Abort:
         echo("Interrupted.", err=True)
-        return EXIT_INTERRUPTED
+        return exitcodes.INTERRUPTED
     except KeyboardInterrupt:
         echo("Interrupted.", err=True)
-        return EXIT_INTERRUPTED
+        return exitcodes.INTERRUPTED
     except click.ClickException as exc:
         exc.show()
-        return EXIT_ERROR
+        return exitcodes.ERROR
     except click.exceptions.Exit as exc:
         return int(exc.exit_code or 0)
     except BrokenPipeError:
-        return EXIT_ERROR
+        return exitcodes.ERROR
     except Exception as exc:  # a bug: log the traceback, one line on screen
         path = write_crash_log(exc)
         where = f"the traceback is in {path}" if path else "no crash log could be written"
@@ -400,7 +403,7 @@ def run(argv: Sequence[str] | None = None) -> int:
             f"(a bug in publish; {where})",
             err=True,
         )
-        return EXIT_BUG
+        return exitcodes.BUG
 
 
 if __name__ == "__main__":

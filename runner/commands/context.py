@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runner.commands.args import SpecArgs
 from runner.platforms.base import Platform
 from runner.platforms.registry import open_platform
 from runner.spec.api import load_spec
@@ -30,23 +31,18 @@ class Context:
         return open_platform(self.spec, self.state_dir)
 
 
-def open_context(
-    spec_path: str,
-    *,
-    environment: str | None,
-    cli_vars: Mapping[str, str],
-    var_files: Sequence[str],
-) -> Context:
-    spec = load_spec(spec_path, environment=environment, cli_vars=cli_vars, var_files=var_files)
+def open_context(args: SpecArgs) -> Context:
+    spec = load_spec(
+        args.path,
+        environment=args.environment,
+        cli_vars=args.cli_vars,
+        var_files=args.var_files,
+    )
     return Context(
         spec=spec,
         backend=open_backend(spec),
         state_dir=state_dir(spec),
-        load_options={
-            "environment": environment,
-            "vars": dict(sorted(cli_vars.items())),
-            "var_files": [str(f) for f in var_files],
-        },
+        load_options=args.load_options(),
     )
 
 

@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping, Sequence
 
+from runner.commands.args import SpecArgs
 from runner.commands.context import Echo, open_context
 from runner.errors import PublishError
 
 
 def state_command(
     operation: str,
-    spec_path: str,
+    spec: SpecArgs,
     address: str | None,
     *,
-    environment: str | None,
-    cli_vars: Mapping[str, str],
-    var_files: Sequence[str],
     lock_timeout: float,
     echo: Echo,
 ) -> None:
-    ctx = open_context(spec_path, environment=environment, cli_vars=cli_vars, var_files=var_files)
+    ctx = open_context(spec)
     if operation == "rm":
         if not address:
             raise PublishError(
@@ -62,15 +59,7 @@ def state_command(
     echo(json.dumps(data, indent=2))
 
 
-def force_unlock_command(
-    spec_path: str,
-    lock_id: str,
-    *,
-    environment: str | None,
-    cli_vars: Mapping[str, str],
-    var_files: Sequence[str],
-    echo: Echo,
-) -> None:
-    ctx = open_context(spec_path, environment=environment, cli_vars=cli_vars, var_files=var_files)
+def force_unlock_command(spec: SpecArgs, lock_id: str, *, echo: Echo) -> None:
+    ctx = open_context(spec)
     ctx.backend.force_unlock(lock_id)
     echo(f"Lock {lock_id} removed from {ctx.backend.describe()}.")

@@ -140,15 +140,12 @@ class Planner:
         return ConnectionChanges(changes)
 
     def check_connections(self, scope: Scope) -> list[str]:
-        """Test each connection in scope; a platform without a remote test has nothing to add."""
-        check = getattr(self.platform, "check_connection", None)
-        if check is None:
-            return []
+        """Test each connection in scope (``--check-connections``)."""
         problems = []
         for name, conn in sorted(self.spec.connections.items()):
             if f"connection.{name}" in scope:
                 record = self.state.connections.get(name) if self.state else None
-                problem = check(conn, record.remote_id if record else None)
+                problem = self.platform.check_connection(conn, record.remote_id if record else None)
                 if problem:
                     problems.append(str(problem))
         return problems

@@ -82,6 +82,13 @@ class Platform(Protocol):
         """Plan errors this platform knows about (each names the address and what to do)."""
         ...
 
+    def check_connection(self, connection: Connection, remote_id: int | None = None) -> str | None:
+        """Test a connection (``plan --check-connections``): None when it works, else why not.
+
+        A platform with nothing to test remotely (local: plan describes every table) returns None.
+        """
+        ...
+
     def connection_calls(self, connection: Connection, remote_id: int | None) -> list[ApiCall]:
         """The API calls apply makes for this connection (empty on local)."""
         ...
@@ -131,6 +138,13 @@ class Platform(Protocol):
         connection_id: int | None = None,
     ) -> PublishResult:
         """Publish the run's results to the target; ``connection_id`` is the remote id in state."""
+        ...
+
+    def prune_results(self, keep: Mapping[str, str]) -> None:
+        """After a complete apply: delete kept results of runs other than ``keep`` (job -> run id).
+
+        A platform that keeps no results of its own (trifacta) does nothing.
+        """
         ...
 
     def close(self) -> None: ...

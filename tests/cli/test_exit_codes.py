@@ -37,7 +37,7 @@ def test_a_bug_exits_3_with_one_line_and_a_log(
     def broken(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr("runner.commands.plan.make_plan", broken)
+    monkeypatch.setattr("runner.plan.planner.Planner.build", broken)
     r = publish(capsys, "plan", str(spec))
     assert r.code == 3
     assert len(r.err.strip().splitlines()) == 1
@@ -53,7 +53,7 @@ def test_ctrl_c_exits_130(
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("runner.commands.plan.make_plan", interrupted)
+    monkeypatch.setattr("runner.plan.planner.Planner.build", interrupted)
     assert publish(capsys, "plan", str(spec)).code == 130
 
 

@@ -149,6 +149,10 @@ class LocalPlatform:
             return False
         return all((self.state_dir / f).is_file() for f in recorded.get("files", ()))
 
+    def check_connection(self, connection: Connection, remote_id: int | None = None) -> str | None:
+        """Nothing to test remotely: plan describes every table through the connection."""
+        return None
+
     def prune_results(self, keep: Mapping[str, str]) -> None:
         """Delete the result folders of runs other than ``keep`` (job -> run id)."""
         root = self.state_dir / "results"

@@ -127,6 +127,9 @@ class TrifactaPlatform:
     def __repr__(self) -> str:
         return f"TrifactaPlatform({self.client.base_url!r})"
 
+    def prune_results(self, keep: Mapping[str, str]) -> None:
+        """Results live on the platform; nothing is kept here to prune."""
+
     def close(self) -> None:
         self.client.close()
 

@@ -1,0 +1,96 @@
+"""Run a plan through the executor: Ctrl-C handling, the journal, and the end report."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+from runner import exitcodes
+from runner.apply.executor import ApplyReport, Executor
+from runner.apply.journal import Journal
+from runner.commands.context import Context, Echo
+from runner.commands.progress import LineEvents
+from runner.errors import ApplyError, InternalError, Interrupted
+from runner.plan.model import Plan
+from runner.state.model import State
+from runner.state.open import new_state
+
+
+@contextmanager
+def interrupts(cancel: threading.Event, echo: Echo) -> Iterator[None]:
+    """First Ctrl-C: stop gracefully (cancel running steps, save state); second: exit now."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if cancel.is_set():
+            echo(
+                "\nInterrupted again: exiting now. Loads in flight roll back; run apply again.",
+                err=True,
+            )
+            os._exit(exitcodes.INTERRUPTED)
+        cancel.set()
+        echo(
+            "\nInterrupting: stopping running steps and saving state (Ctrl-C again to exit at once).",
+            err=True,
+        )
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def report(result: ApplyReport, echo: Echo) -> None:
+    done, failed, skipped = (result.by_status(s) for s in ("done", "failed", "skipped"))
+    echo("")
+    if result.ok:
+        echo(f"Apply complete: {len(done)} done, 0 failed, 0 skipped.")
+        return
+    head = "Apply interrupted" if result.interrupted else "Apply failed"
+    echo(f"{head}: {len(done)} done, {len(failed)} failed, {len(skipped)} skipped.")
+    for s in failed:
+        echo(f"  ✗ {s.address}: {s.message}")
+    for s in skipped:
+        echo(f"  - {s.address}: skipped ({s.message})")
+    echo("What finished is recorded in state; run apply again to continue where it stopped.")
+
+
+def execute(plan: Plan, ctx: Context, state: State | None, parallelism: int, echo: Echo) -> None:
+    journal = Journal(ctx.backend, state or new_state(ctx.spec))
+    journal.record(lambda s: s.replace(applied_plans=(*s.applied_plans[-49:], plan.plan_id)))
+    cancel = threading.Event()
+    platform = ctx.platform()
+    try:
+        with interrupts(cancel, echo):
+            result = Executor(
+                plan,
+                ctx.spec,
+                journal,
+                platform,
+                ctx.state_dir,
+                parallelism=parallelism,
+                cancel=cancel,
+                events=LineEvents(echo),
+            ).run()
+        if result.ok:  # keep only the results of the runs state points at
+            platform.prune_results({name: run.run_id for name, run in journal.state.jobs.items()})
+    finally:
+        platform.close()
+    report(result, echo)
+    if result.interrupted:
+        raise Interrupted("apply was interrupted; what finished is recorded in state")
+    bugs = [s.address for s in result.steps if s.bug]
+    if bugs:
+        raise InternalError(
+            f"{len(bugs)} step(s) failed with a bug in publish ({', '.join(bugs)}); "
+            "their crash logs are named above"
+        )
+    if not result.ok:
+        raise ApplyError(f"{len(result.by_status('failed'))} step(s) failed; see above")

@@ -1,0 +1,76 @@
+"""`publish validate` and `publish render`, with one reporter for what they find."""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+from runner.commands.args import SpecArgs
+from runner.commands.context import Echo
+from runner.errors import SpecError
+from runner.spec.api import load_spec, render_for_display
+from runner.spec.model import Spec
+
+ReportFormat = Literal["text", "json"]
+
+
+class SpecReporter:
+    """Prints a spec's verdict: every issue with its place (text), or one JSON document."""
+
+    def __init__(self, path: str, fmt: ReportFormat, echo: Echo) -> None:
+        self.path = path
+        self.fmt = fmt
+        self.echo = echo
+
+    def invalid(self, exc: SpecError) -> None:
+        if self.fmt == "json":
+            issues = [i.to_json() for i in exc.issues]
+            self.echo(json.dumps({"valid": False, "errors": issues}, indent=2))
+            return
+        for issue in exc.issues:
+            self.echo(str(issue), err=True)
+        count = len(exc.issues)
+        self.echo(f"{self.path}: {count} error{'s' if count != 1 else ''}", err=True)
+
+    def valid(self, spec: Spec) -> None:
+        if self.fmt == "json":
+            self.echo(json.dumps({"valid": True, "errors": []}, indent=2))
+            return
+        counts = (
+            f"{len(spec.connections)} connections, {len(spec.jobs)} jobs, "
+            f"{len(spec.targets)} targets"
+        )
+        self.echo(f"{self.path}: valid ({counts})")
+
+
+def validate_command(args: SpecArgs, *, fmt: ReportFormat, echo: Echo) -> bool:
+    """Check the spec and report; returns whether it is valid."""
+    reporter = SpecReporter(args.path, fmt, echo)
+    try:
+        spec = load_spec(
+            args.path,
+            environment=args.environment,
+            cli_vars=args.cli_vars,
+            var_files=args.var_files,
+        )
+    except SpecError as exc:
+        reporter.invalid(exc)
+        return False
+    reporter.valid(spec)
+    return True
+
+
+def render_command(args: SpecArgs, *, echo: Echo) -> bool:
+    """Print the rendered spec; returns False (after reporting) when it cannot be rendered."""
+    try:
+        text = render_for_display(
+            args.path,
+            environment=args.environment,
+            cli_vars=args.cli_vars,
+            var_files=args.var_files,
+        )
+    except SpecError as exc:
+        SpecReporter(args.path, "text", echo).invalid(exc)
+        return False
+    echo(text, nl=False)
+    return True
