@@ -5,12 +5,8 @@ under ``<state folder>/results/<job>/<run-id>/<format>/`` as one or more part fi
 Loaders read them with :func:`iter_frames`, a bounded-memory stream of polars frames,
 so no rows pass through Python loops on the hot path.
 
-Column types are *logical* types, portable across databases:
-
-    boolean  int8 int16 int32 int64  float32 float64  decimal(P,S)
-    string  binary  date  time  timestamp  timestamptz
-
-Each target maps a logical type to its own SQL type.
+Column types are *logical* types, portable across databases (:mod:`runner.result_types`;
+docs/types.md maps each to every database's column type).
 
 How each format stores the logical types (:func:`iter_frames` undoes it from the
 recorded schema, so every format reads back with the same polars types):
@@ -22,163 +18,60 @@ recorded schema, so every format reads back with the same polars types):
   as a zone-less ``timestamp-micros`` holding the UTC wall time.
 - csv and json: ``binary`` is base64 text; json stores decimals, dates and times as
   text. In csv a null is an empty field and an empty string is ``""``.
-- nested values (lists, structs) are published as JSON text (logical ``string``).
+- ``json`` and decimals wider than 38 digits are text in every format.
+- nested values (lists, structs) are published as JSON text (logical ``json``).
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 import shutil
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import polars as pl
+from polars._typing import PolarsDataType
 
-LOGICAL_TYPES = (
-    "boolean",
-    "int8",
-    "int16",
-    "int32",
-    "int64",
-    "float32",
-    "float64",
-    "string",
-    "binary",
-    "date",
-    "time",
-    "timestamp",
-    "timestamptz",
+from runner.result_types import (
+    LOGICAL_TYPES,
+    MAX_FRAME_DECIMAL,
+    Column,
+    ResultSchema,
+    ResultSet,
+    decimal_of,
+    is_text_logical,
+    logical_type,
+    polars_dtype,
+    schema_of,
 )
 
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    type: str  # a logical type, or "decimal(P,S)"
-    nullable: bool = True
-
-    def to_json(self) -> list[Any]:
-        return [self.name, self.type]
-
-
-@dataclass(frozen=True)
-class ResultSchema:
-    columns: tuple[Column, ...]
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.columns)
-
-    def get(self, name: str) -> Column | None:
-        for c in self.columns:
-            if c.name == name:
-                return c
-        return None
-
-    def to_json(self) -> list[list[Any]]:
-        return [c.to_json() for c in self.columns]
-
-    @classmethod
-    def from_json(cls, data: list[list[Any]]) -> ResultSchema:
-        return cls(tuple(Column(str(n), str(t)) for n, t in data))
-
-
-@dataclass(frozen=True)
-class ResultSet:
-    """The results of one job run in one format."""
-
-    format: str  # avro | csv | json | parquet
-    files: tuple[Path, ...]  # part files, in order
-    schema: ResultSchema
-    rows: int
-    sha256: str  # content hash over the parts
-
-    def to_json(self, base: Path) -> dict[str, Any]:
-        return {
-            "format": self.format,
-            "files": [
-                str(f.relative_to(base)) if f.is_relative_to(base) else str(f) for f in self.files
-            ],
-            "schema": self.schema.to_json(),
-            "rows": self.rows,
-            "sha256": self.sha256,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any], base: Path) -> ResultSet:
-        return cls(
-            format=data["format"],
-            files=tuple(base / f for f in data["files"]),
-            schema=ResultSchema.from_json(data["schema"]),
-            rows=int(data["rows"]),
-            sha256=data["sha256"],
-        )
-
-
-_SIMPLE: dict[type[pl.DataType], str] = {
-    pl.Boolean: "boolean",
-    pl.Int8: "int8",
-    pl.Int16: "int16",
-    pl.Int32: "int32",
-    pl.Int64: "int64",
-    pl.UInt8: "int16",
-    pl.UInt16: "int32",
-    pl.UInt32: "int64",
-    pl.UInt64: "decimal(20,0)",
-    pl.Float32: "float32",
-    pl.Float64: "float64",
-    pl.String: "string",
-    pl.Categorical: "string",
-    pl.Enum: "string",
-    pl.Binary: "binary",
-    pl.Date: "date",
-    pl.Time: "time",
-    pl.Null: "string",
-}
-
-
-def logical_type(dtype: pl.DataType) -> str:
-    """The logical type of a polars dtype (nested types are published as JSON strings)."""
-    if isinstance(dtype, pl.Datetime):
-        return "timestamptz" if dtype.time_zone else "timestamp"
-    if isinstance(dtype, pl.Decimal):
-        return f"decimal({dtype.precision or 38},{dtype.scale or 0})"
-    for cls, name in _SIMPLE.items():
-        if isinstance(dtype, cls):
-            return name
-    return "string"
-
-
-def schema_of(schema: pl.Schema) -> ResultSchema:
-    return ResultSchema(tuple(Column(n, logical_type(t)) for n, t in schema.items()))
-
+__all__ = [
+    "EXTENSIONS",
+    "LOGICAL_TYPES",
+    "MAX_FRAME_DECIMAL",
+    "Column",
+    "ResultSchema",
+    "ResultSet",
+    "ResultsCancelled",
+    "conform",
+    "decimal_of",
+    "iter_frames",
+    "logical_type",
+    "normalise_format",
+    "polars_dtype",
+    "remove_results",
+    "schema_of",
+    "write_results",
+]
 
 #: result formats written locally, and the extension of their part files
 EXTENSIONS: dict[str, str] = {"avro": "avro", "csv": "csv", "json": "jsonl", "parquet": "parquet"}
 #: rows per avro part file (and per slice when converting from the staged parquet)
 SLICE_ROWS = 500_000
 AVRO_COMPRESSION: Literal["uncompressed", "snappy", "deflate"] = "uncompressed"
-_DECIMAL = re.compile(r"decimal\((\d+),(\d+)\)$")
-_PLAIN: dict[str, pl.DataType] = {
-    "boolean": pl.Boolean(),
-    "int8": pl.Int8(),
-    "int16": pl.Int16(),
-    "int32": pl.Int32(),
-    "int64": pl.Int64(),
-    "float32": pl.Float32(),
-    "float64": pl.Float64(),
-    "string": pl.String(),
-    "binary": pl.Binary(),
-    "date": pl.Date(),
-    "time": pl.Time(),
-    "timestamp": pl.Datetime("us"),
-    "timestamptz": pl.Datetime("us", "UTC"),
-}
 #: logical types json results store as text
 _JSON_TEXT = frozenset({"binary", "date", "time", "timestamp", "timestamptz"})
 
@@ -192,27 +85,37 @@ def normalise_format(fmt: str) -> str:
     return "parquet" if fmt == "pqt" else fmt
 
 
-def decimal_of(logical: str) -> tuple[int, int] | None:
-    """(precision, scale) of a ``decimal(P,S)`` logical type, else None."""
-    m = _DECIMAL.match(logical)
-    return (int(m[1]), int(m[2])) if m else None
+def _has_binary(dtype: PolarsDataType) -> bool:
+    if isinstance(dtype, pl.Binary):
+        return True
+    if isinstance(dtype, pl.List | pl.Array):
+        return _has_binary(dtype.inner)
+    if isinstance(dtype, pl.Struct):
+        return any(_has_binary(f.dtype) for f in dtype.fields)
+    return False
 
 
-def polars_dtype(logical: str) -> pl.DataType:
-    """The polars dtype frames from :func:`iter_frames` carry for a logical type."""
-    dec = decimal_of(logical)
-    if dec is not None:
-        return pl.Decimal(dec[0], dec[1])
-    try:
-        return _PLAIN[logical]
-    except KeyError:
-        raise ValueError(f"unknown logical type {logical!r}") from None
+def _base64_inside(expr: pl.Expr, dtype: PolarsDataType) -> pl.Expr:
+    """``expr`` with every binary value inside it as base64 text (JSON has no bytes)."""
+    if not _has_binary(dtype):
+        return expr
+    if isinstance(dtype, pl.Binary):
+        return expr.bin.encode("base64")
+    if isinstance(dtype, pl.List | pl.Array):
+        inner = _base64_inside(pl.element(), dtype.inner)
+        return (expr.arr.to_list() if isinstance(dtype, pl.Array) else expr).list.eval(inner)
+    assert isinstance(dtype, pl.Struct)
+    fields = [
+        _base64_inside(expr.struct.field(f.name), f.dtype).alias(f.name) for f in dtype.fields
+    ]
+    return pl.when(expr.is_null()).then(None).otherwise(pl.struct(fields))
 
 
 def _conform_expr(name: str, dtype: pl.DataType, logical: str) -> pl.Expr:
     col = pl.col(name)
     if isinstance(dtype, pl.List | pl.Array | pl.Struct):
-        as_json = pl.struct(col.alias("v")).struct.json_encode().str.slice(5).str.head(-1)
+        value = _base64_inside(col, dtype).alias("v")
+        as_json = pl.struct(value).struct.json_encode().str.slice(5).str.head(-1)
         return pl.when(col.is_null()).then(None).otherwise(as_json).alias(name)
     if isinstance(dtype, pl.Datetime) and dtype.time_zone:
         return col.dt.convert_time_zone("UTC").cast(pl.Datetime("us", "UTC"))
@@ -221,14 +124,22 @@ def _conform_expr(name: str, dtype: pl.DataType, logical: str) -> pl.Expr:
     return col.cast(polars_dtype(logical))
 
 
-def conform(frame: pl.LazyFrame) -> tuple[pl.LazyFrame, ResultSchema]:
-    """The frame cast to the canonical dtypes of its logical types, and its schema."""
+def conform(
+    frame: pl.LazyFrame, logical: Mapping[str, str] | None = None
+) -> tuple[pl.LazyFrame, ResultSchema]:
+    """The frame cast to the canonical dtypes of its logical types, and its schema.
+
+    ``logical`` marks text columns that carry ``json`` or a decimal beyond 38 digits.
+    """
     exprs: list[pl.Expr] = []
     columns: list[Column] = []
     for name, dtype in frame.collect_schema().items():
-        logical = logical_type(dtype)
-        exprs.append(_conform_expr(name, dtype, logical))
-        columns.append(Column(name, logical))
+        logical_name = logical_type(dtype)
+        marked = (logical or {}).get(name)
+        if marked is not None and isinstance(dtype, pl.String) and is_text_logical(marked):
+            logical_name = marked
+        exprs.append(_conform_expr(name, dtype, logical_name))
+        columns.append(Column(name, logical_name))
     return frame.select(exprs), ResultSchema(tuple(columns))
 
 
@@ -339,13 +250,15 @@ def write_results(
     *,
     slice_rows: int = SLICE_ROWS,
     cancel: threading.Event | None = None,
+    logical: Mapping[str, str] | None = None,
 ) -> dict[str, ResultSet]:
     """Write the rows in every format under ``run_dir/<format>/part-NNNNN.<ext>``.
 
     The query runs once, streaming into a parquet file; the other formats are made
     from that file slice by slice, so memory stays bounded whatever the row count.
     Keyed by format name ("pqt" is stored as "parquet"). Raises
-    :class:`ResultsCancelled` when ``cancel`` is set between steps.
+    :class:`ResultsCancelled` when ``cancel`` is set between steps. ``logical`` marks
+    text columns carrying ``json`` or wide decimals (see :func:`conform`).
     """
     wanted = list(dict.fromkeys(normalise_format(f) for f in formats))
     for fmt in wanted:
@@ -353,7 +266,7 @@ def write_results(
             raise ValueError(
                 f"cannot write results as {fmt!r}; formats: {', '.join(sorted(EXTENSIONS))}"
             )
-    lazy, schema = conform(frame_or_lazy.lazy())
+    lazy, schema = conform(frame_or_lazy.lazy(), logical)
     run_dir.mkdir(parents=True, exist_ok=True)
     keep_stage = "parquet" in wanted
     stage = (

@@ -20,6 +20,7 @@ DIALECT = Dialect(
         "time": "time without time zone",
         "timestamp": "timestamp without time zone",
         "timestamptz": "timestamp with time zone",
+        "json": "jsonb",
     },
     decimal="numeric",
     int_bits={"smallint": 16, "integer": 32, "bigint": 64},
@@ -75,6 +76,8 @@ def pg_type_matches(sql_type: str, logical: str, dialect: Dialect = DIALECT) -> 
         return not args or decimal_fits(dec, args[0], args[1] if len(args) > 1 else 0)
     if logical == "string":
         return name in _STRING_TYPES
+    if logical == "json":  # JSON text: a json/jsonb column, or text holding it unchanged
+        return name in ("jsonb", "json", *_STRING_TYPES)
     return dialect.types.get(logical) == name
 
 

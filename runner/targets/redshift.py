@@ -56,7 +56,12 @@ MAX_ROWS_PER_INSERT = 5_000
 DIALECT = replace(
     PG_DIALECT,
     vendor="redshift",
-    types={**PG_DIALECT.types, "string": "varchar(65535)", "binary": "varbyte"},
+    types={
+        **PG_DIALECT.types,
+        "string": "varchar(65535)",
+        "json": "varchar(65535)",  # JSON text
+        "binary": "varbyte",
+    },
     name_bytes=NAME_LIMIT,
     max_precision=38,
 )

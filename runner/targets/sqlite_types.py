@@ -67,7 +67,7 @@ def _decimal_matches(declared: str, dec: tuple[int, int]) -> bool:
     return decimal_fits(dec, int(numeric[2]), int(numeric[3] or 0))
 
 
-_BY_AFFINITY = {"string": "TEXT", "binary": "BLOB"}
+_BY_AFFINITY = {"string": "TEXT", "json": "TEXT", "binary": "BLOB"}
 _SPELLINGS = {
     "boolean": ("boolean", "bool"),
     "timestamp": ("timestamp", "datetime"),

@@ -63,7 +63,7 @@ EXPECTED_TYPES = [
     ["ts", "timestamp"],
     ["tz", "timestamptz"],
     ["u8", "int16"],
-    ["nested", "string"],
+    ["nested", "json"],
 ]
 
 

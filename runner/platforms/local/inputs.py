@@ -8,6 +8,9 @@ from pathlib import Path
 
 import polars as pl
 
+from runner.platforms.local import avro_read
+from runner.result_types import is_text_logical
+
 #: file extensions a local job can read
 INPUT_EXTENSIONS = (".csv", ".json", ".jsonl", ".ndjson", ".parquet", ".pqt", ".avro")
 
@@ -42,11 +45,23 @@ def _is_json_array(path: Path) -> bool:
     return False
 
 
+def marked_columns(path: Path) -> dict[str, str]:
+    """Columns of an input that frames carry as text but that have another logical type.
+
+    Only Avro inputs have such columns (``json``, decimals wider than 38 digits).
+    """
+    if path.suffix.lower() != ".avro":
+        return {}
+    shape = avro_read.layout(path)
+    return {c.name: c.logical for c in shape.columns if is_text_logical(c.logical)}
+
+
 def scan_input(path: Path, *, schema_only: bool = False) -> pl.LazyFrame:
     """A lazy frame over one input file, chosen by its extension.
 
-    Avro has no lazy scan in polars: with ``schema_only`` only the first rows are
-    read (enough for the schema); otherwise the file is read whole.
+    Avro (see :mod:`runner.platforms.local.avro_read`): with ``schema_only`` the
+    columns come from the header alone; otherwise the rows are read block by block.
+    A file that cannot be read raises :class:`AvroReadError` (a ValueError).
     """
     suffix = path.suffix.lower()
     if suffix == ".csv":
@@ -60,7 +75,9 @@ def scan_input(path: Path, *, schema_only: bool = False) -> pl.LazyFrame:
             return pl.read_json(path).lazy()
         return pl.scan_ndjson(path, infer_schema_length=10_000)
     if suffix == ".avro":
-        return pl.read_avro(path, n_rows=1 if schema_only else None).lazy()
+        if schema_only:
+            return avro_read.empty_frame(path).lazy()
+        return avro_read.read_avro(path).lazy()
     raise ValueError(
         f"cannot read {path.name}: the extension must be one of {', '.join(INPUT_EXTENSIONS)}"
     )

@@ -23,7 +23,14 @@ from runner.platforms.base import (
     JobRun,
     RunProgress,
 )
-from runner.platforms.local.inputs import INPUT_EXTENSIONS, file_sha256, scan_input
+from runner.platforms.local.avro_blocks import AvroReadError
+from runner.platforms.local.inputs import (
+    INPUT_EXTENSIONS,
+    file_sha256,
+    marked_columns,
+    scan_input,
+)
+from runner.platforms.local.logical import carried
 from runner.results import (
     EXTENSIONS,
     ResultsCancelled,
@@ -104,7 +111,18 @@ class LocalPlatform:
             digest.update(f"\0{table}\0{file_sha256(path)}".encode())
         return digest.hexdigest()
 
+    def _marks(self, job: Job, query_inputs: Mapping[str, pl.LazyFrame]) -> dict[str, str]:
+        """Result columns that carry ``json`` or a wide decimal from an input (as text)."""
+        inputs = {
+            table: (frame.collect_schema(), marked_columns(self._input_path(job, table)))
+            for table, frame in query_inputs.items()
+        }
+        return carried(job.recipe, inputs)
+
     def _query(self, job: Job, *, schema_only: bool) -> pl.LazyFrame:
+        return self._query_marked(job, schema_only=schema_only)[0]
+
+    def _query_marked(self, job: Job, *, schema_only: bool) -> tuple[pl.LazyFrame, dict[str, str]]:
         if not job.inputs:
             raise PlatformError(
                 f"{job.address}: a local job needs inputs (table name -> file); "
@@ -115,6 +133,15 @@ class LocalPlatform:
             path = self._input_path(job, table)
             try:
                 frames[table] = scan_input(path, schema_only=schema_only)
+            except AvroReadError as exc:
+                raise PlatformError(
+                    f"{job.address}: input {table}: cannot read {job.inputs[table]}: {exc}"
+                ) from None
+            except OSError as exc:
+                raise PlatformError(
+                    f"{job.address}: input {table}: cannot read {job.inputs[table]}: "
+                    f"{exc.strerror or exc}"
+                ) from None
             except ValueError as exc:
                 raise PlatformError(f"{job.address}: input {table}: {exc}") from None
             except _POLARS_ERRORS as exc:
@@ -128,18 +155,18 @@ class LocalPlatform:
                     f"{job.address}: a recipe is needed to combine {len(frames)} inputs "
                     f"({', '.join(sorted(frames))})"
                 )
-            return next(iter(frames.values()))
+            return next(iter(frames.values())), self._marks(job, frames)
         try:
             query = pl.SQLContext(frames=frames, eager=False).execute(job.recipe)
             query.collect_schema()
         except _POLARS_ERRORS as exc:
             raise PlatformError(f"{job.address}: recipe: {_polars_message(exc)}") from None
-        return query
+        return query, self._marks(job, frames)
 
     def result_schema(self, job: Job) -> ResultSchema | None:
-        query = self._query(job, schema_only=True)
+        query, marks = self._query_marked(job, schema_only=True)
         try:
-            return schema_of(query.collect_schema())
+            return schema_of(query.collect_schema(), marks)
         except _POLARS_ERRORS as exc:
             raise PlatformError(f"{job.address}: recipe: {_polars_message(exc)}") from None
 
@@ -248,12 +275,12 @@ class LocalPlatform:
         run_dir = self.results_dir(job.name, run_id)
         remove_results(run_dir)
         say("reading inputs")
-        query = self._query(job, schema_only=False)
+        query, marks = self._query_marked(job, schema_only=False)
         if cancel.is_set():
             raise PlatformError(f"{job.address}: cancelled before it ran")
         say(f"writing {', '.join(job.outputs)}")
         try:
-            results = write_results(query, run_dir, job.outputs, cancel=cancel)
+            results = write_results(query, run_dir, job.outputs, cancel=cancel, logical=marks)
         except ResultsCancelled:
             remove_results(run_dir)
             raise PlatformError(

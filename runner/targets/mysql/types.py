@@ -34,6 +34,7 @@ DIALECT = Dialect(
         "time": "time(6)",
         "timestamp": "datetime(6)",
         "timestamptz": "datetime(6)",  # stored as UTC: MySQL keeps no offset
+        "json": "json",  # MariaDB: longtext checked by json_valid
     },
     decimal="decimal",
     int_bits={"tinyint": 8, "smallint": 16, "mediumint": 24, "int": 32, "bigint": 64},
@@ -92,6 +93,8 @@ def mysql_type_matches(sql_type: str, logical: str) -> bool:
         return decimal_fits(dec, args[0], args[1] if len(args) > 1 else 0)
     if logical in ("string", "binary"):
         return name in (_STRINGS if logical == "string" else _BINARIES)
+    if logical == "json":  # JSON text: a json column, or text holding it unchanged
+        return name == "json" or name in _STRINGS
     if logical in _SAME:
         return (name, args) == _SAME[logical]
     if logical in ("timestamp", "timestamptz"):

@@ -1,0 +1,62 @@
+"""Avro values that have no column type of their own, as JSON text.
+
+Records, arrays, maps, unions of several types and ``duration`` values become JSON
+(logical type ``json``). Inside JSON: records and maps are objects (fields in schema
+order), arrays are arrays, a union value is the value of its branch (no type tag),
+``bytes``/``fixed`` are base64 text, decimals are exact text (``"12.30"``), dates,
+times and timestamps are ISO 8601 text, a UUID is text, NaN and infinities are the
+strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` (JSON has no such numbers), and every
+other number is a JSON number written exactly (shortest round-trip form for floats).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import math
+import uuid
+from decimal import Decimal
+from typing import Any
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def plain(value: Any) -> Any:
+    """``value`` (as fastavro or polars gives it) as plain JSON data."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        return value
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"no JSON form for a {type(value).__name__}")
+
+
+def to_json(value: Any) -> str | None:
+    """The JSON text of a value; None stays None (SQL NULL, not JSON null)."""
+    if value is None:
+        return None
+    return _ENCODER.encode(plain(value))
+
+
+def duration_json(value: bytes | None) -> str | None:
+    """An Avro ``duration`` (three little-endian unsigned ints) as a JSON object."""
+    if value is None:
+        return None
+    months, days, millis = (int.from_bytes(value[i : i + 4], "little") for i in (0, 4, 8))
+    return _ENCODER.encode({"months": months, "days": days, "milliseconds": millis})

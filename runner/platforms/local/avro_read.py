@@ -1,0 +1,158 @@
+"""Read any valid Avro file as polars frames, in bounded memory, naming where it breaks.
+
+polars decodes the files it can (:attr:`AvroLayout.polars_ok`), fastavro the rest; both
+give frames with the dtypes of :func:`runner.platforms.local.avro_schema.layout_of`, so
+the reader chosen never changes a value or a type. Files are read a group of blocks at
+a time (each group plus the header is a small valid Avro file), so memory stays bounded
+whatever the file's size. A block that does not decode is an :class:`AvroReadError`
+naming the block and its byte offset; polars' panics never reach stderr.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from runner.platforms.local.avro_blocks import (
+    AvroReadError,
+    Group,
+    Header,
+    iter_groups,
+    read_header,
+    split,
+    where,
+)
+from runner.platforms.local.avro_json import duration_json, to_json
+from runner.platforms.local.avro_schema import AvroColumn, AvroLayout, AvroSchemaError, layout_of
+from runner.platforms.local.quiet import quiet_stderr
+
+#: rows decoded at a time
+BATCH_ROWS = 100_000
+
+
+def layout(path: Path) -> AvroLayout:
+    """The columns of an Avro file, from its header alone."""
+    with path.open("rb") as fh:
+        header = read_header(fh)
+    return _layout(header)
+
+
+def _layout(header: Header) -> AvroLayout:
+    try:
+        return layout_of(header.schema, header.codec)
+    except AvroSchemaError as exc:
+        raise AvroReadError(f"the header's schema is not valid Avro: {exc}") from None
+
+
+def empty_frame(path: Path) -> pl.DataFrame:
+    """A frame with no rows and the columns the file's rows would have."""
+    return pl.DataFrame(schema=layout(path).schema)
+
+
+def iter_avro(path: Path, batch_rows: int = BATCH_ROWS) -> Iterator[pl.DataFrame]:
+    """The rows of an Avro file as frames of about ``batch_rows`` rows (whole blocks)."""
+    with path.open("rb") as fh:
+        header = read_header(fh)
+        shape = _layout(header)
+        _check_codec(header)
+        for group in iter_groups(fh, header, batch_rows):
+            if group.rows:
+                yield _decode(header, shape, group)
+
+
+def read_avro(path: Path) -> pl.DataFrame:
+    """The whole file as one frame (for small files and tests)."""
+    frames = list(iter_avro(path))
+    if not frames:
+        return empty_frame(path)
+    return pl.concat(frames, how="vertical", rechunk=True)
+
+
+def _check_codec(header: Header) -> None:
+    import fastavro.read
+
+    if header.codec not in fastavro.read.BLOCK_READERS:
+        raise AvroReadError(
+            f"the file is compressed with the {header.codec!r} codec, which is not an Avro "
+            f"codec this reader knows ({', '.join(sorted(fastavro.read.BLOCK_READERS))})"
+        )
+
+
+def _decode(header: Header, shape: AvroLayout, group: Group) -> pl.DataFrame:
+    if shape.polars_ok:
+        frame = _polars_group(header, group)
+        if frame is not None:
+            return frame.select(_conform_polars(c) for c in shape.columns)
+    try:
+        return _fastavro_group(header, shape, group)
+    except AvroReadError:
+        raise
+    except Exception as exc:
+        # untrusted bytes: fastavro and the codecs raise many kinds of error
+        raise _block_error(header, shape, group, exc) from None
+
+
+def _polars_group(header: Header, group: Group) -> pl.DataFrame | None:
+    """The group read by polars, or None when polars fails (fastavro then says why)."""
+    with quiet_stderr():
+        try:
+            return pl.read_avro(io.BytesIO(header.raw + group.raw))
+        except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError):
+            return None
+
+
+def _conform_polars(column: AvroColumn) -> pl.Expr:
+    return pl.col(column.name).cast(column.dtype)
+
+
+def _block_error(header: Header, shape: AvroLayout, group: Group, exc: Exception) -> Exception:
+    """The error of the first block of ``group`` that does not decode."""
+    place = where(group.first_block, group.offset)
+    cause = exc
+    if group.blocks > 1:
+        for block in split(group):
+            try:
+                _fastavro_group(header, shape, block)
+            except Exception as inner:
+                place, cause = where(block.first_block, block.offset), inner
+                break
+    text = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    return AvroReadError(f"{place} does not decode ({text[:200]}): the file is corrupt")
+
+
+def _fastavro_group(header: Header, shape: AvroLayout, group: Group) -> pl.DataFrame:
+    import fastavro
+
+    records: list[Any] = list(fastavro.reader(io.BytesIO(header.raw + group.raw)))
+    if len(records) != group.rows:
+        raise AvroReadError(
+            f"{where(group.first_block, group.offset)} holds {len(records):,} rows, not the "
+            f"{group.rows:,} its header says: the file is corrupt"
+        )
+    if shape.top_level_record:
+        columns = [
+            _series(c, [r[c.name] if r is not None else None for r in records])
+            for c in shape.columns
+        ]
+    else:
+        columns = [_series(shape.columns[0], records)]
+    return pl.DataFrame(columns)
+
+
+def _series(column: AvroColumn, values: list[Any]) -> pl.Series:
+    kind = column.kind
+    if kind == "json":
+        values = [to_json(v) for v in values]
+    elif kind == "duration":
+        values = [duration_json(v) for v in values]
+    elif kind == "uuid":
+        values = [None if v is None else str(v) for v in values]
+    elif kind == "decimal_text":
+        values = [None if v is None else format(v, "f") for v in values]
+    elif kind == "nanos":
+        return pl.Series(column.name, values, dtype=pl.Int64, strict=True).cast(column.dtype)
+    return pl.Series(column.name, values, dtype=column.dtype, strict=True)

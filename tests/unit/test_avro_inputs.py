@@ -1,0 +1,188 @@
+"""Avro inputs: every valid corpus file reads exactly as fastavro reads it; invalid ones
+give one error naming the block; the schema comes from the header alone."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from runner.platforms.local import avro_read
+from runner.platforms.local.avro_blocks import AvroReadError
+from runner.platforms.local.avro_schema import layout_of
+from tests.corpus.avro.corpus import expected_rows, invalid_cases, valid_files
+from tests.corpus.avro.make_corpus import write_big
+
+VALID = valid_files()
+INVALID = invalid_cases()
+
+
+def same(got: Any, want: Any) -> bool:
+    """Equal values of equal types; NaN equals NaN and -0.0 differs from 0.0."""
+    if isinstance(want, float):
+        if not isinstance(got, float):
+            return False
+        if math.isnan(want):
+            return math.isnan(got)
+        return got == want and math.copysign(1, got) == math.copysign(1, want)
+    if isinstance(want, int) and not isinstance(want, bool) and isinstance(got, pl.Series):
+        return False
+    return type(got) is type(want) and got == want
+
+
+def assert_reads_like_fastavro(path: Path, frame: pl.DataFrame) -> None:
+    names, rows = expected_rows(path)
+    assert frame.columns == names
+    got = frame.with_columns(
+        pl.col(c).dt.epoch("ns") for c, t in frame.schema.items() if t == pl.Datetime("ns", "UTC")
+    ).rows()
+    assert len(got) == len(rows)
+    mismatches = [
+        (i, names[j], g[j], w[j])
+        for i, (g, w) in enumerate(zip(got, rows, strict=True))
+        for j in range(len(names))
+        if not same(g[j], w[j])
+    ]
+    assert mismatches == [], f"{path.name}: {mismatches[:3]}"
+
+
+@pytest.mark.parametrize("path", VALID, ids=[p.name for p in VALID])
+def test_every_valid_file_reads_exactly_as_fastavro_reads_it(path: Path) -> None:
+    assert_reads_like_fastavro(path, avro_read.read_avro(path))
+
+
+@pytest.mark.parametrize("path", VALID, ids=[p.name for p in VALID])
+def test_the_schema_comes_from_the_header_and_matches_the_rows(path: Path) -> None:
+    assert avro_read.empty_frame(path).schema == avro_read.read_avro(path).schema
+
+
+def test_polars_and_fastavro_decode_the_same_files_alike(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fast = [p for p in VALID if avro_read.layout(p).polars_ok]
+    assert len(fast) >= 8  # primitives, logical, empty, many blocks ...
+    monkeypatch.setattr(avro_read, "_polars_group", lambda header, group: None)
+    for path in fast:
+        assert_reads_like_fastavro(path, avro_read.read_avro(path))
+
+
+def test_one_megabyte_strings_read_exactly(tmp_path: Path) -> None:
+    path = write_big(tmp_path)
+    frame = avro_read.read_avro(path)
+    assert_reads_like_fastavro(path, frame)
+    assert frame["text"].str.len_bytes().min() > 1 << 20  # type: ignore[operator]
+
+
+def test_big_files_stream_in_groups_of_blocks() -> None:
+    path = next(p for p in VALID if p.name == "many_blocks.fastavro.null.avro")
+    frames = list(avro_read.iter_avro(path, batch_rows=500))
+    assert len(frames) > 3
+    assert all(f.height < 1500 for f in frames)
+    assert pl.concat(frames)["i"].to_list() == list(range(3000))
+
+
+@pytest.mark.parametrize(("path", "pattern"), INVALID, ids=[p.name for p, _ in INVALID])
+def test_invalid_files_name_the_block_and_why(
+    path: Path, pattern: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(AvroReadError) as err:
+        avro_read.empty_frame(path)
+        avro_read.read_avro(path)
+    message = str(err.value)
+    assert re.search(pattern, message), message
+    assert "\n" not in message
+    captured = capfd.readouterr()
+    assert "panicked" not in captured.err and "backtrace" not in captured.err
+
+
+def test_polars_panics_stay_off_stderr(capfd: pytest.CaptureFixture[str]) -> None:
+    """The corpus file that makes polars panic: the panic text must not reach fd 2."""
+    path = next(p for p, _ in INVALID if p.name == "polars_panics.avro")
+    with pytest.raises(pl.exceptions.PanicException), avro_read.quiet_stderr():
+        pl.read_avro(path)
+    assert capfd.readouterr().err == ""
+
+
+def test_other_output_on_stderr_is_kept(capfd: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    with avro_read.quiet_stderr():
+        os.write(2, b"a warning\n")
+    assert capfd.readouterr().err == "a warning\n"
+
+
+@pytest.mark.parametrize(
+    ("schema", "polars_ok", "types"),
+    [
+        (
+            {"type": "record", "name": "r", "fields": [{"name": "a", "type": "long"}]},
+            True,
+            {"a": "int64"},
+        ),
+        (
+            {
+                "type": "record",
+                "name": "r",
+                "fields": [{"name": "a", "type": "long", "default": 1}],
+            },
+            False,
+            {"a": "int64"},
+        ),
+        (
+            {
+                "type": "record",
+                "name": "r",
+                "fields": [
+                    {"name": "m", "type": {"type": "map", "values": "int"}},
+                    {"name": "u", "type": ["null", "int", "string"]},
+                    {"name": "a", "type": {"type": "array", "items": "bytes"}},
+                    {"name": "e", "type": {"type": "enum", "name": "E", "symbols": ["X"]}},
+                    {
+                        "name": "d",
+                        "type": {
+                            "type": "bytes",
+                            "logicalType": "decimal",
+                            "precision": 39,
+                            "scale": 3,
+                        },
+                    },
+                    {
+                        "name": "bad",
+                        "type": {
+                            "type": "bytes",
+                            "logicalType": "decimal",
+                            "precision": 2,
+                            "scale": 3,
+                        },
+                    },
+                ],
+            },
+            False,
+            {
+                "m": "json",
+                "u": "json",
+                "a": "json",
+                "e": "string",
+                "d": "decimal(39,3)",
+                "bad": "binary",
+            },
+        ),
+        ("long", False, {"value": "int64"}),
+        ({"type": "array", "items": "long"}, False, {"value": "json"}),
+    ],
+)
+def test_the_documented_mapping(schema: Any, polars_ok: bool, types: dict[str, str]) -> None:
+    shape = layout_of(schema, "null")
+    assert shape.polars_ok is polars_ok
+    assert shape.logical == types
+
+
+def test_codecs_polars_does_not_know_use_fastavro() -> None:
+    schema = {"type": "record", "name": "r", "fields": [{"name": "a", "type": "long"}]}
+    assert layout_of(schema, "deflate").polars_ok
+    assert not layout_of(schema, "zstandard").polars_ok
+    assert not layout_of(schema, "bzip2").polars_ok
