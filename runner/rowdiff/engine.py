@@ -1,0 +1,290 @@
+"""Classify a table's rows against incoming results, by the publish action.
+
+    replace (truncateAndLoad, dropAndLoad): added / removed / changed / unchanged
+    upsert: new keys / changed / unchanged / kept (rows that stay although absent)
+    append (create, load, createAndLoad): appended
+
+Rows are matched by the target's ``key``, else the table's primary key, else as a
+multiset of whole rows (then a changed row counts as one removed and one added). Both
+sides are staged (:mod:`runner.rowdiff.staging`): hash joins over (key, row hash) in
+polars, whole rows only for the samples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+from runner.results import ResultSchema, ResultSet, iter_frames
+from runner.rowdiff import canon, readers
+from runner.rowdiff.model import Match, RowDiff, SampleRow, ValueChange, mode_of
+from runner.rowdiff.staging import HASH, Staged
+from runner.spec.secrets import redact
+from runner.targets.base import TableInfo
+from runner.targets.base import Target as TableTarget
+
+DEFAULT_SAMPLES = 5
+DEFAULT_ROWS_LIMIT = 2_000_000
+
+
+@dataclass(frozen=True)
+class DiffOptions:
+    samples: int = DEFAULT_SAMPLES
+    rows_limit: int = DEFAULT_ROWS_LIMIT
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else redact(str(value))
+
+
+def _display(frame: pl.DataFrame, columns: Sequence[str]) -> list[dict[str, str | None]]:
+    shown = frame.select([canon.display_expr(c, frame.schema[c]) for c in columns])
+    return [{k: _text(v) for k, v in row.items()} for row in shown.iter_rows(named=True)]
+
+
+def _result_frames(
+    results: ResultSet, compared: Sequence[str], vendor: str
+) -> Iterable[pl.DataFrame]:
+    exprs = [canon.results_for(c.name, c.type, vendor) for c in results.schema.columns]
+    for frame in iter_frames(results):
+        yield frame.select(exprs).select(compared)
+
+
+def _head_samples(results: ResultSet, n: int) -> tuple[SampleRow, ...]:
+    if n <= 0:
+        return ()
+    names = list(results.schema.names)
+    exprs = [canon.results_expr(c.name, c.type) for c in results.schema.columns]
+    for frame in iter_frames(results, batch_rows=max(n, 1)):
+        rows = _display(frame.head(n).select(exprs), names)
+        return tuple(SampleRow(row=r) for r in rows)
+    return ()
+
+
+def _without_table(results: ResultSet, action: str, opts: DiffOptions) -> RowDiff:
+    mode = mode_of(action)
+    cls = {"replace": "added", "upsert": "new", "append": "appended"}[mode]
+    samples = _head_samples(results, opts.samples)
+    return RowDiff(
+        mode=mode,
+        match="none",
+        counts={c: 0 for c in _classes(mode)} | {cls: results.rows},
+        samples={cls: samples} if samples else {},
+        compared=results.schema.names,
+    )
+
+
+def _classes(mode: str) -> tuple[str, ...]:
+    from runner.rowdiff.model import CLASSES
+
+    return CLASSES[mode]
+
+
+def _match_key(
+    key: Sequence[str], table: TableInfo, compared: Sequence[str]
+) -> tuple[Match, tuple[str, ...]]:
+    if key and all(k in compared for k in key):
+        return "key", tuple(key)
+    pk = tuple(table.primary_key)
+    if pk and all(k in compared for k in pk):
+        return "primaryKey", pk
+    return "rows", ()
+
+
+def diff_table(
+    results: ResultSet,
+    action: str,
+    table: TableInfo | None,
+    target: TableTarget | None,
+    *,
+    key: Sequence[str] = (),
+    options: DiffOptions = DiffOptions(),
+) -> RowDiff:
+    """The row-level diff of publishing ``results`` with ``action`` to ``table``."""
+    mode = mode_of(action)
+    if table is None or target is None:
+        return _without_table(results, action, options)
+    if mode == "append":
+        return _appended(results, table, options)
+    names = {c.name for c in table.columns}
+    compared = tuple(n for n in results.schema.names if n in names)
+    added = tuple(n for n in results.schema.names if n not in names)
+    removed = tuple(c.name for c in table.columns if c.name not in set(results.schema.names))
+    match, keys = _match_key(key, table, compared)
+    base = RowDiff(
+        mode=mode,
+        match=match,
+        counts={},
+        key=keys,
+        compared=compared,
+        columns_added=added,
+        columns_removed=removed,
+    )
+    if table.rows > options.rows_limit:
+        return _replace(
+            base,
+            skipped=f"table too large ({table.rows:,} rows > --diff-rows-limit "
+            f"{options.rows_limit:,}); raise --diff-rows-limit to compare rows",
+        )
+    if not readers.supports(target):
+        return _replace(base, skipped=f"rows of {target.vendor} tables cannot be read for a diff")
+    logical = {c.name: c.type for c in results.schema.columns}
+    columns = [(n, logical[n]) for n in compared]
+    with Staged("table") as old, Staged("results") as new:
+        old.fill(readers.table_frames(target, table.ref, columns), compared, keys)
+        new.fill(_result_frames(results, compared, target.vendor), compared, keys)
+        if keys:
+            dup = _duplicated(old, keys) or _duplicated(new, keys)
+            if dup:
+                note = f"{', '.join(keys)} is not unique in the {dup}: rows matched as a multiset"
+                base = _replace(base, match="rows", key=(), note=note)
+                keys = ()
+        if keys:
+            return _by_key(base, old, new, results.schema, options)
+        return _by_rows(base, old, new, options)
+
+
+def _replace(diff: RowDiff, **changes: object) -> RowDiff:
+    from dataclasses import replace
+
+    return replace(diff, **changes)  # type: ignore[arg-type]
+
+
+def _duplicated(side: Staged, keys: Sequence[str]) -> str:
+    if (
+        side.narrow.height
+        and side.narrow.select(pl.struct(list(keys)).is_duplicated().any()).item()
+    ):
+        return side.label
+    return ""
+
+
+def _appended(results: ResultSet, table: TableInfo, opts: DiffOptions) -> RowDiff:
+    names = {c.name for c in table.columns}
+    samples = _head_samples(results, opts.samples)
+    return RowDiff(
+        mode="append",
+        match="none",
+        counts={"appended": results.rows},
+        samples={"appended": samples} if samples else {},
+        compared=tuple(n for n in results.schema.names if n in names),
+        columns_added=tuple(n for n in results.schema.names if n not in names),
+        columns_removed=tuple(
+            c.name for c in table.columns if c.name not in set(results.schema.names)
+        ),
+    )
+
+
+def _by_key(
+    base: RowDiff, old: Staged, new: Staged, schema: ResultSchema, opts: DiffOptions
+) -> RowDiff:
+    keys = list(base.key)
+    left = (
+        old.narrow
+        if old.narrow.height
+        else pl.DataFrame(schema={**{k: new.narrow.schema[k] for k in keys}, HASH: pl.UInt64})
+    )
+    right = (
+        new.narrow
+        if new.narrow.height
+        else pl.DataFrame(schema={**{k: left.schema[k] for k in keys}, HASH: pl.UInt64})
+    )
+    joined = left.join(right, on=keys, how="full", coalesce=True, nulls_equal=True, suffix="_new")
+    h_old, h_new = pl.col(HASH), pl.col(f"{HASH}_new")
+    classes = {
+        "added": h_old.is_null(),
+        "removed": h_new.is_null(),
+        "changed": h_old.is_not_null() & h_new.is_not_null() & (h_old != h_new),
+        "unchanged": h_old.is_not_null() & h_new.is_not_null() & (h_old == h_new),
+    }
+    if base.mode == "upsert":
+        names = {"added": "new", "removed": "kept", "changed": "changed", "unchanged": "unchanged"}
+    else:
+        names = {c: c for c in classes}
+    counts_row = joined.select([cond.sum().alias(c) for c, cond in classes.items()]).row(
+        0, named=True
+    )
+    counts = {names[c]: int(v or 0) for c, v in counts_row.items()}
+    samples: dict[str, tuple[SampleRow, ...]] = {}
+    n = opts.samples
+    if n > 0:
+        for cls in ("added", "removed", "changed"):
+            if not counts[names[cls]]:
+                continue
+            picked = joined.filter(classes[cls]).select(keys).sort(keys, nulls_last=True).head(n)
+            samples[names[cls]] = _key_samples(cls, picked, old, new, base)
+    return _replace(base, counts=counts, samples=samples)
+
+
+def _key_samples(
+    cls: str, picked: pl.DataFrame, old: Staged, new: Staged, base: RowDiff
+) -> tuple[SampleRow, ...]:
+    keys = list(base.key)
+    compared = list(base.compared)
+    before = old.rows_by_key(picked) if cls != "added" else pl.DataFrame()
+    after = new.rows_by_key(picked) if cls != "removed" else pl.DataFrame()
+    shown_before = (
+        {tuple(r[k] for k in keys): r for r in _display(before, compared)} if before.height else {}
+    )
+    shown_after = (
+        {tuple(r[k] for k in keys): r for r in _display(after, compared)} if after.height else {}
+    )
+    key_text = _display(picked, keys)
+    out: list[SampleRow] = []
+    for k in key_text:
+        ident = tuple(k[c] for c in keys)
+        b, a = shown_before.get(ident), shown_after.get(ident)
+        if cls == "changed" and a is not None and b is not None:
+            changes = tuple(
+                ValueChange(c, b[c], a[c]) for c in compared if b[c] != a[c] and c not in keys
+            )
+            out.append(SampleRow(key=k, changes=changes))
+        else:
+            out.append(SampleRow(key=k, row=(a if cls == "added" else b) or {}))
+    return tuple(out)
+
+
+def _by_rows(base: RowDiff, old: Staged, new: Staged, opts: DiffOptions) -> RowDiff:
+    def counted(side: Staged, name: str) -> pl.DataFrame:
+        if not side.narrow.height:
+            return pl.DataFrame(schema={HASH: pl.UInt64, name: pl.UInt32})
+        return side.narrow.group_by(HASH).len(name=name)
+
+    joined = counted(old, "n_old").join(counted(new, "n_new"), on=HASH, how="full", coalesce=True)
+    joined = joined.with_columns(
+        pl.col("n_old").fill_null(0).cast(pl.Int64), pl.col("n_new").fill_null(0).cast(pl.Int64)
+    )
+    more = (pl.col("n_new") - pl.col("n_old")).clip(lower_bound=0)
+    fewer = (pl.col("n_old") - pl.col("n_new")).clip(lower_bound=0)
+    same = pl.min_horizontal("n_old", "n_new")
+    row = joined.select(
+        more.sum().alias("added"), fewer.sum().alias("removed"), same.sum().alias("unchanged")
+    ).row(0, named=True)
+    counts = {
+        "added": int(row["added"] or 0),
+        "removed": int(row["removed"] or 0),
+        "changed": 0,
+        "unchanged": int(row["unchanged"] or 0),
+    }
+    if base.mode == "upsert":  # upsert always has a key; kept for completeness
+        counts = {
+            "new": counts["added"],
+            "changed": 0,
+            "unchanged": counts["unchanged"],
+            "kept": counts["removed"],
+        }
+    samples: dict[str, tuple[SampleRow, ...]] = {}
+    n = opts.samples
+    for cls, side, cond in (("added", new, more > 0), ("removed", old, fewer > 0)):
+        if n <= 0 or not counts.get(cls):
+            continue
+        hashes = joined.filter(cond).sort(HASH).head(n)[HASH].to_list()
+        rows = side.rows_by_hash(hashes, n)
+        samples[cls] = tuple(SampleRow(row=r) for r in _display(rows, list(base.compared)))
+    note = (
+        base.note
+        or "no key or primary key: rows matched as a multiset of whole rows (a changed row counts as removed and added)"
+    )
+    return _replace(base, counts=counts, samples=samples, note=note)
