@@ -132,9 +132,19 @@ def diff_table(
         return _replace(base, skipped=f"rows of {target.vendor} tables cannot be read for a diff")
     logical = {c.name: c.type for c in results.schema.columns}
     columns = [(n, logical[n]) for n in compared]
+    # without a key, the first integer or text columns may identify rows (checked below)
+    narrow = keys or tuple(n for n in compared if logical[n] in _KEYLIKE)[:2]
     with Staged("table") as old, Staged("results") as new:
-        old.fill(readers.table_frames(target, table.ref, columns), compared, keys)
-        new.fill(_result_frames(results, compared, target.vendor), compared, keys)
+        old.fill(readers.table_frames(target, table.ref, columns), compared, narrow)
+        new.fill(_result_frames(results, compared, target.vendor), compared, narrow)
+        if not keys:
+            keys = _inferred(old, new, narrow)
+            if keys:
+                note = (
+                    f"rows matched by {keys[0]}, unique in the table and the results "
+                    "(set key: on the target to choose the columns)"
+                )
+                base = _replace(base, match="inferred", key=keys, note=note)
         if keys:
             dup = _duplicated(old, keys) or _duplicated(new, keys)
             if dup:
@@ -144,6 +154,22 @@ def diff_table(
         if keys:
             return _by_key(base, old, new, results.schema, options)
         return _by_rows(base, old, new, options)
+
+
+_KEYLIKE = frozenset({"int8", "int16", "int32", "int64", "string"})
+
+
+def _inferred(old: Staged, new: Staged, candidates: Sequence[str]) -> tuple[str, ...]:
+    """The first candidate column without nulls or repeats on both sides, if any."""
+    if not old.narrow.height or not new.narrow.height:
+        return ()
+    for column in candidates:
+        if all(
+            side.narrow[column].null_count() == 0 and side.narrow[column].is_unique().all()
+            for side in (old, new)
+        ):
+            return (column,)
+    return ()
 
 
 def _replace(diff: RowDiff, **changes: object) -> RowDiff:

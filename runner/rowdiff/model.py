@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 DiffMode = Literal["replace", "upsert", "append"]
-Match = Literal["key", "primaryKey", "rows", "none"]
+Match = Literal["key", "primaryKey", "inferred", "rows", "none"]
 
 #: the classes of rows each mode counts, in the order they are shown
 CLASSES: dict[str, tuple[str, ...]] = {

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.spec.model import (
+    Checks,
     Connection,
     Job,
     Platform,
@@ -85,6 +86,34 @@ def build_connection(name: str, data: Mapping[str, Any]) -> Connection:
     )
 
 
+def _percent(value: Any) -> float | None:
+    if value is None:
+        return None
+    return float(str(value).strip().rstrip("%")) / 100
+
+
+def build_checks(data: Any) -> Checks:
+    """The checks of a job or a target (``checks:``), already validated by the schema."""
+    if not isinstance(data, dict):
+        return Checks()
+    rows = _map(data.get("rows"))
+    unique = data.get("unique", ())
+    expression = data.get("expression", ())
+    return Checks(
+        rows_min=None if rows.get("min") is None else int(rows["min"]),
+        rows_max=None if rows.get("max") is None else int(rows["max"]),
+        maxRowChange=_percent(data.get("maxRowChange")),
+        notNull=tuple(str(c) for c in data.get("notNull", ())),
+        unique=tuple(
+            tuple(str(c) for c in u) if isinstance(u, list) else (str(u),) for u in unique
+        ),
+        acceptedValues={str(k): tuple(v) for k, v in _map(data.get("acceptedValues")).items()},
+        expression=(str(expression),)
+        if isinstance(expression, str)
+        else tuple(str(e) for e in expression),
+    )
+
+
 def build_job(name: str, data: Mapping[str, Any]) -> Job:
     dataset = data.get("wrangledDataset")
     return Job(
@@ -95,6 +124,8 @@ def build_job(name: str, data: Mapping[str, Any]) -> Job:
         wrangledDataset=None if dataset is None else int(dataset),
         overrides=dict(_map(data.get("overrides"))),
         runParameters=dict(_map(data.get("runParameters"))),
+        preview=bool(data.get("preview", True)),
+        checks=build_checks(data.get("checks")),
     )
 
 
@@ -110,6 +141,7 @@ def build_target(name: str, data: Mapping[str, Any]) -> Target:
         key=tuple(str(_text(k)) for k in data.get("key", ())),
         protect=bool(data.get("protect", False)),
         via=data.get("via", "publish"),
+        checks=build_checks(data.get("checks")),
     )
 
 

@@ -100,6 +100,8 @@ class _Compiler:
             return _names(self.compile(value))
         if keyword == "allOf":
             return _all_of([self.compile(p) for p in value])
+        if keyword == "anyOf":
+            return _any_of([self.compile(p) for p in value])
         if keyword == "type":
             names = [value] if isinstance(value, str) else list(value)
             return _any_of([_TYPES[n] for n in names])

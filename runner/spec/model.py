@@ -87,6 +87,36 @@ class Connection:
 
 
 @dataclass(frozen=True)
+class Checks:
+    """Checks that gate publishing (``checks:`` on a job or a target).
+
+    ``unique`` holds column groups: ``unique: [id, [a, b]]`` is id unique on its own and
+    the pair (a, b) unique together. ``maxRowChange`` is a fraction (``20%`` is 0.2).
+    """
+
+    rows_min: int | None = None
+    rows_max: int | None = None
+    maxRowChange: float | None = None
+    notNull: tuple[str, ...] = ()
+    unique: tuple[tuple[str, ...], ...] = ()
+    acceptedValues: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    expression: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The declared checks, by their key under ``checks:``, in a fixed order."""
+        declared = {
+            "rows": self.rows_min is not None or self.rows_max is not None,
+            "maxRowChange": self.maxRowChange is not None,
+            "notNull": bool(self.notNull),
+            "unique": bool(self.unique),
+            "acceptedValues": bool(self.acceptedValues),
+            "expression": bool(self.expression),
+        }
+        return tuple(name for name, on in declared.items() if on)
+
+
+@dataclass(frozen=True)
 class Job:
     name: str
     inputs: Mapping[str, str] = field(default_factory=dict)  # local: table name -> file
@@ -95,6 +125,10 @@ class Job:
     wrangledDataset: int | None = None  # trifacta: the recipe to run
     overrides: Mapping[str, Any] = field(default_factory=dict)
     runParameters: Mapping[str, Any] = field(default_factory=dict)
+    #: local platform: run the recipe at plan time to show exact rows (``preview: false``
+    #: keeps jobs too costly to run twice out of it)
+    preview: bool = True
+    checks: Checks = field(default_factory=Checks)
 
     @property
     def address(self) -> str:
@@ -113,6 +147,7 @@ class Target:
     key: tuple[str, ...] = ()
     protect: bool = False
     via: Literal["publish", "overrides"] = "publish"
+    checks: Checks = field(default_factory=Checks)
 
     @property
     def address(self) -> str:

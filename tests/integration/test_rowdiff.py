@@ -98,7 +98,7 @@ def test_same_rows_of_every_type_are_unchanged(
             d.samples,
         )
     whole = diff(results(tmp_path, typed()), "dropAndLoad", info, target)
-    assert whole.match == "rows"
+    assert whole.match == "inferred" and whole.key == ("id",)
     assert whole.counts == {"added": 0, "removed": 0, "changed": 0, "unchanged": 6}
 
 
@@ -148,9 +148,14 @@ def test_added_removed_changed_by_key_and_as_a_multiset(
     assert d.samples["removed"][0].row["name"] == ""
     (change,) = d.samples["changed"][0].changes
     assert (change.column, change.before, change.after) == ("name", "name 4", "four")
-    rows = diff(rs, "truncateAndLoad", info, target)
+    inferred = diff(rs, "truncateAndLoad", info, target)
+    assert inferred.match == "inferred" and "matched by id" in inferred.note
+    assert inferred.counts == d.counts
+    # repeated ids and names: nothing identifies a row, so rows are a multiset
+    twice = pl.concat([frame, frame.filter(pl.col("id") == 1)])
+    rows = diff(results(tmp_path, twice), "truncateAndLoad", info, target)
     assert rows.match == "rows"
-    assert rows.counts == {"added": 3, "removed": 2, "changed": 0, "unchanged": 4}
+    assert rows.counts == {"added": 4, "removed": 2, "changed": 0, "unchanged": 4}
     assert "multiset" in rows.note
 
 
