@@ -1,8 +1,4 @@
-"""Checks that gate publishing (issue 12): ``checks:`` on jobs and targets."""
+"""Checks that gate publishing (issue 12): ``checks:`` on jobs and targets.
 
-from __future__ import annotations
-
-from runner.checks.evaluate import CheckContext, evaluate_results, evaluate_row_change
-from runner.checks.model import CheckResult
-
-__all__ = ["CheckContext", "CheckResult", "evaluate_results", "evaluate_row_change"]
+:mod:`runner.checks.model` (``CheckResult``, plain data) and :mod:`runner.checks.evaluate`.
+"""

@@ -13,6 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from runner.checks.model import CheckResult
+from runner.rowdiff.model import RowDiff
+
 FORMAT_VERSION = "1"
 
 ChangeAction = Literal["create", "update", "delete", "run", "publish"]
@@ -64,6 +67,14 @@ class Change:
     api_calls: tuple[Mapping[str, Any], ...] = ()
     # --- anything else worth showing (connection fields changed, ...) ---
     details: Mapping[str, Any] = field(default_factory=dict)
+    # --- previewed results (issue 12) ---
+    #: publish: the row-level diff against the table now
+    diff: RowDiff | None = None
+    #: job and publish: the checks evaluated on the previewed results
+    checks: tuple[CheckResult, ...] = ()
+    #: job: whether the results were previewed at plan, their rows and content hash per
+    #: format, or why not
+    preview: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
@@ -104,6 +115,12 @@ class Change:
             out["api_calls"] = [dict(c) for c in self.api_calls]
         if self.details:
             out["details"] = dict(self.details)
+        if self.preview:
+            out["preview"] = dict(self.preview)
+        if self.diff is not None:
+            out["diff"] = self.diff.to_json()
+        if self.checks:
+            out["checks"] = [c.to_json() for c in self.checks]
         return out
 
     @classmethod
@@ -126,6 +143,9 @@ class Change:
             fingerprint=d.get("fingerprint"),
             api_calls=tuple(d.get("api_calls", ())),
             details=d.get("details", {}),
+            diff=RowDiff.from_json(d["diff"]) if d.get("diff") else None,
+            checks=tuple(CheckResult.from_json(c) for c in d.get("checks", ())),
+            preview=d.get("preview", {}),
         )
 
 

@@ -1,18 +1,6 @@
-"""Row-level diffs of a target's table against incoming results (issue 12)."""
+"""Row-level diffs of a target's table against incoming results (issue 12).
 
-from __future__ import annotations
-
-from runner.rowdiff.engine import DEFAULT_ROWS_LIMIT, DEFAULT_SAMPLES, DiffOptions, diff_table
-from runner.rowdiff.model import CLASSES, RowDiff, SampleRow, ValueChange, mode_of
-
-__all__ = [
-    "CLASSES",
-    "DEFAULT_ROWS_LIMIT",
-    "DEFAULT_SAMPLES",
-    "DiffOptions",
-    "RowDiff",
-    "SampleRow",
-    "ValueChange",
-    "diff_table",
-    "mode_of",
-]
+:mod:`runner.rowdiff.model` (plain data, imported by plans), :mod:`runner.rowdiff.engine`
+(``diff_table``), :mod:`runner.rowdiff.readers` (each vendor's read path),
+:mod:`runner.rowdiff.canon` (comparable forms), :mod:`runner.rowdiff.staging`.
+"""

@@ -22,8 +22,7 @@ from runner.rowdiff import canon, readers
 from runner.rowdiff.model import Match, RowDiff, SampleRow, ValueChange, mode_of
 from runner.rowdiff.staging import HASH, Staged
 from runner.spec.secrets import redact
-from runner.targets.base import TableInfo
-from runner.targets.base import Target as TableTarget
+from runner.targets.base import TableInfo, TableTarget
 
 DEFAULT_SAMPLES = 5
 DEFAULT_ROWS_LIMIT = 2_000_000

@@ -26,8 +26,7 @@ import polars as pl
 from runner.errors import TargetError
 from runner.rowdiff import canon
 from runner.targets._prefetch import Prefetch
-from runner.targets.base import TableRef
-from runner.targets.base import Target as TableTarget
+from runner.targets.base import TableRef, TableTarget
 
 #: rows per frame read from a table
 BATCH_ROWS = 100_000

@@ -11,11 +11,11 @@ import polars as pl
 import pytest
 
 from runner.results import ResultSet, write_results
-from runner.rowdiff import DiffOptions, RowDiff, diff_table
+from runner.rowdiff.engine import DiffOptions, diff_table
+from runner.rowdiff.model import RowDiff
 from runner.spec.model import Connection
 from runner.spec.secrets import MASK, Secret
-from runner.targets.base import PublishRequest, TableInfo, TableRef
-from runner.targets.base import Target as TableTarget
+from runner.targets.base import PublishRequest, TableInfo, TableRef, TableTarget
 from runner.targets.registry import open_target
 
 UTC = dt.UTC

@@ -5,7 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from runner.checks import CheckContext, CheckResult, evaluate_results, evaluate_row_change
+from runner.checks.evaluate import CheckContext, evaluate_results, evaluate_row_change
+from runner.checks.model import CheckResult
 from runner.spec.build import build_checks
 from runner.spec.secrets import MASK, Secret
 
