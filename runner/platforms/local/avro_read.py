@@ -59,9 +59,11 @@ def iter_avro(path: Path, batch_rows: int = BATCH_ROWS) -> Iterator[pl.DataFrame
         header = read_header(fh)
         shape = _layout(header)
         _check_codec(header)
+        row = 0
         for group in iter_groups(fh, header, batch_rows):
             if group.rows:
-                yield _decode(header, shape, group)
+                yield _micros(_decode(header, shape, group), shape, row)
+                row += group.rows
 
 
 def read_avro(path: Path) -> pl.DataFrame:
@@ -96,6 +98,24 @@ def _decode(header: Header, shape: AvroLayout, group: Group) -> pl.DataFrame:
         raise _block_error(header, shape, group, exc) from None
 
 
+def _micros(frame: pl.DataFrame, shape: AvroLayout, first_row: int) -> pl.DataFrame:
+    """Nanosecond timestamps as microseconds; one with a fraction of a microsecond is an error."""
+    nanos = [c for c in shape.columns if c.kind == "nanos"]
+    if not nanos:
+        return frame
+    for column in nanos:
+        values = frame.get_column(column.name)
+        lost = (values % 1000 != 0).fill_null(False)
+        if lost.any():
+            index = int(lost.arg_true()[0])
+            raise AvroReadError(
+                f"column {column.name!r}, row {first_row + index + 1:,}: the timestamp "
+                f"{values[index]} ns has a fraction of a microsecond, which no database "
+                "keeps; publish would change it"
+            )
+    return frame.with_columns((pl.col(c.name) // 1000).cast(c.dtype) for c in nanos)
+
+
 def _polars_group(header: Header, group: Group) -> pl.DataFrame | None:
     """The group read by polars, or None when polars fails (fastavro then says why)."""
     with quiet_stderr():
@@ -106,6 +126,8 @@ def _polars_group(header: Header, group: Group) -> pl.DataFrame | None:
 
 
 def _conform_polars(column: AvroColumn) -> pl.Expr:
+    if column.kind == "nanos":  # polars reads them as Int64; _micros converts them
+        return pl.col(column.name).cast(pl.Int64)
     return pl.col(column.name).cast(column.dtype)
 
 
@@ -153,6 +175,6 @@ def _series(column: AvroColumn, values: list[Any]) -> pl.Series:
         values = [None if v is None else str(v) for v in values]
     elif kind == "decimal_text":
         values = [None if v is None else format(v, "f") for v in values]
-    elif kind == "nanos":
-        return pl.Series(column.name, values, dtype=pl.Int64, strict=True).cast(column.dtype)
+    elif kind == "nanos":  # _micros converts them
+        return pl.Series(column.name, values, dtype=pl.Int64, strict=True)
     return pl.Series(column.name, values, dtype=column.dtype, strict=True)

@@ -9,7 +9,8 @@ from fastavro.
 - ``boolean int long float double string bytes`` -> boolean int32 int64 float32 float64
   string binary; ``fixed`` -> binary; ``enum`` -> string; ``null`` -> string (all null)
 - ``date`` -> date; ``time-millis``/``time-micros`` -> time; ``timestamp-*`` ->
-  timestamptz (UTC); ``local-timestamp-*`` -> timestamp; ``uuid`` (on string) -> string
+  timestamptz (UTC); ``local-timestamp-*`` -> timestamp, in microseconds (a ``-nanos``
+  value with a fraction of a microsecond is refused); ``uuid`` (on string) -> string
 - ``decimal(P,S)`` -> decimal(P,S); beyond 38 digits the frames carry it as exact text
 - a union of ``null`` and one type -> that type, nullable
 - records, arrays, maps, unions of several types and ``duration`` -> JSON text (logical
@@ -61,7 +62,9 @@ class AvroColumn:
 
     ``kind`` says how a fastavro value becomes the column's value: ``plain`` (as is),
     ``json`` (encoded as JSON text), ``duration`` (a JSON object), ``uuid`` (text), ``decimal_text`` (exact text of a
-    decimal wider than polars holds), ``nanos`` (an integer count of nanoseconds).
+    decimal wider than polars holds), ``nanos`` (an integer count of nanoseconds, kept
+    as microseconds when it holds no fraction of one, refused otherwise: no database
+    stores nanoseconds).
     """
 
     name: str
@@ -228,7 +231,7 @@ def _logical_column(
         zone = None if local else "UTC"
         logical = "timestamp" if local else "timestamptz"
         if unit == "ns":
-            return AvroColumn(name, logical, pl.Datetime("ns", zone), "nanos")
+            return AvroColumn(name, logical, pl.Datetime("us", zone), "nanos")
         return AvroColumn(name, logical, pl.Datetime("us", zone))
     return None
 

@@ -15,6 +15,7 @@ import io
 import json
 import sys
 import uuid
+import warnings
 from collections.abc import Callable, Iterable
 from decimal import Context, Decimal
 from pathlib import Path
@@ -521,6 +522,22 @@ def many_blocks() -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return schema, [{"i": i, "s": f"row {i}"} for i in range(3000)]
 
 
+def nanos() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Nanosecond timestamps (Avro 1.12) holding whole microseconds (fastavro writes ints)."""
+    schema = record(
+        "Nanos",
+        [
+            field("ts_ns", {"type": "long", "logicalType": "timestamp-nanos"}),
+            field("lts_ns", {"type": "long", "logicalType": "local-timestamp-nanos"}),
+            field("ots_ns", ["null", {"type": "long", "logicalType": "timestamp-nanos"}]),
+        ],
+    )
+    values = [0, 1_000, -1_000, 1_700_000_000_123_456_000, -2_208_988_800_000_000_000]
+    return schema, [
+        {"ts_ns": v, "lts_ns": -v, "ots_ns": None if k % 2 else v} for k, v in enumerate(values)
+    ]
+
+
 TOP_LEVEL: dict[str, tuple[Any, list[Any]]] = {
     "toplevel_long": ("long", [0, INT64[0], INT64[1]]),
     "toplevel_string": ("string", STRINGS),
@@ -555,10 +572,13 @@ def write_fastavro(
 
 def write_apache(path: Path, schema: Any, rows: Iterable[Any], codec: str = "null") -> None:
     import avro.datafile
+    import avro.errors
     import avro.io
     import avro.schema
 
-    parsed = avro.schema.parse(json.dumps(schema))
+    with warnings.catch_warnings():  # it warns of the types it does not know, as it should
+        warnings.simplefilter("ignore", avro.errors.IgnoredLogicalType)
+        parsed = avro.schema.parse(json.dumps(schema))
     with path.open("wb") as fh:
         writer = avro.datafile.DataFileWriter(fh, avro.io.DatumWriter(), parsed, codec=codec)
         for row in rows:
@@ -586,6 +606,9 @@ def write_valid(folder: Path) -> list[Path]:
     for name, (schema, rows) in TOP_LEVEL.items():
         out.append(folder / f"{name}.fastavro.null.avro")
         write_fastavro(out[-1], schema, rows)
+    schema, rows = nanos()
+    out.append(folder / "nanos.fastavro.null.avro")
+    write_fastavro(out[-1], schema, rows)
     schema, rows = many_blocks()
     for codec in ("null", "snappy", "zstandard"):
         out.append(folder / f"many_blocks.fastavro.{codec}.avro")
@@ -653,6 +676,7 @@ def write_invalid(folder: Path) -> dict[str, str]:
         "unknown_codec.avro": (plain.replace(b"\x08null", b"\x08lzo!", 1), r"'lzo!' codec"),
         "schema_not_json.avro": (_bad_schema(), r"avro\.schema is not JSON"),
         "negative_count.avro": (_negative_count(plain, blocks), r"block 2 .*invalid row count"),
+        "sub_micro_nanos.avro": (_sub_micro(), r"column 'ts_ns', row 3: .*fraction of a micro"),
         "polars_panics.avro": (_polars_panic(), r"block \d+ \(at byte [\d,]+\) does not decode"),
     }
     expected = {}
@@ -683,6 +707,14 @@ def _negative_count(data: bytes, blocks: list[int]) -> bytes:
     old = bytearray(data)
     old[at : at + 1] = count[:1]  # a count of -1..-64 is one byte, like the original
     return bytes(old)
+
+
+def _sub_micro() -> bytes:
+    schema, rows = nanos()
+    rows[2]["ts_ns"] += 1
+    buf = io.BytesIO()
+    fastavro.writer(buf, fastavro.parse_schema(schema), rows)
+    return buf.getvalue()
 
 
 def _polars_panic() -> bytes:
