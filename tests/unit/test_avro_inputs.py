@@ -196,3 +196,38 @@ def test_the_generator_writes_the_committed_corpus(tmp_path: Path) -> None:
         assert made == sorted(p.name for p in (here / folder).iterdir())
     expected = (here / "invalid" / "expected.json").read_text()
     assert (tmp_path / "invalid" / "expected.json").read_text() == expected
+
+
+@pytest.mark.parametrize(
+    ("recipe", "marks"),
+    [
+        ("select * from t", {"j": "json", "d": "decimal(76,2)"}),
+        ("select j as k, x from t where x > 1", {"k": "json"}),
+        ("select a.j, b.d from t a join t b on a.x = b.x", {"j": "json", "d": "decimal(76,2)"}),
+        ("select distinct j from t order by j", {"j": "json"}),
+        ("select j from t union all select j from t", {"j": "json"}),
+        ("select upper(j) as j from t", {}),  # computed from JSON: plain text
+        ("select cast(j as varchar) as j from t", {}),
+    ],
+)
+def test_json_and_wide_decimals_keep_their_type_only_when_passed_through(
+    recipe: str, marks: dict[str, str]
+) -> None:
+    from runner.platforms.local.logical import carried
+
+    schema = pl.Schema({"j": pl.String, "x": pl.Int64, "d": pl.String})
+    inputs = {"t": (schema, {"j": "json", "d": "decimal(76,2)"})}
+    assert carried(recipe, inputs) == marks
+
+
+def test_nested_values_holding_bytes_publish_as_json_with_base64(tmp_path: Path) -> None:
+    from runner.results import iter_frames, write_results
+
+    frame = pl.DataFrame(
+        {"n": [{"b": b"\x00\xff", "f": 1.5}, None], "l": [[b"\x01"], []]},
+    )
+    written = write_results(frame, tmp_path, ["avro", "parquet"])
+    for results in written.values():
+        assert results.schema.to_json() == [["n", "json"], ["l", "json"]]
+        rows = pl.concat(list(iter_frames(results))).rows()
+        assert rows == [('{"b":"AP8=","f":1.5}', '["AQ=="]'), (None, "[]")]
