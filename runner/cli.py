@@ -259,6 +259,11 @@ def render(spec: SpecArgs) -> None:
 @click.option(
     "--check-connections", is_flag=True, help="Test every connection (trifacta: status / dryRun)."
 )
+@click.option(
+    "--check-jobs",
+    is_flag=True,
+    help="Validate every job run without running it (trifacta: testMode).",
+)
 def plan(
     spec: SpecArgs,
     selection: Selection,
@@ -267,12 +272,19 @@ def plan(
     detailed_exitcode: bool,
     refresh: bool,
     check_connections: bool,
+    check_jobs: bool,
 ) -> None:
     """Show what apply would change in every target table; change nothing."""
     from runner.commands import plan_command
     from runner.commands.args import PlanArgs
 
-    args = PlanArgs(spec, selection, refresh=refresh, check_connections=check_connections)
+    args = PlanArgs(
+        spec,
+        selection,
+        refresh=refresh,
+        check_connections=check_connections,
+        check_jobs=check_jobs,
+    )
     has_changes = plan_command(args, out=out, fmt=cast("PlanFormat", fmt), echo=echo)
     if detailed_exitcode and has_changes:
         raise Exit(exitcodes.CHANGES)

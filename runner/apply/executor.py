@@ -203,7 +203,7 @@ class Executor:
         pub = PublicationRecord(
             target=target.name,
             run_id=record.run_id,
-            table=change.table or "",
+            table=result.table or change.table or "",
             action=target.action,
             rows_loaded=result.rows_loaded,
             rows_after=result.rows_after,

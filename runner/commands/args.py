@@ -65,6 +65,7 @@ class PlanArgs:
     selection: Selection = field(default_factory=Selection)
     refresh: bool = True
     check_connections: bool = False
+    check_jobs: bool = False
 
     def options(self) -> PlanOptions:
         return PlanOptions(
@@ -74,6 +75,7 @@ class PlanArgs:
             allow_destructive=self.selection.allow_destructive,
             refresh=self.refresh,
             check_connections=self.check_connections,
+            check_jobs=self.check_jobs,
             load=self.spec.load_options(),
             spec_path=self.spec.path,
         )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from runner.spec.model import Connection, Spec, Target
+from runner.plan.diff import Outcome
+from runner.results import ResultSchema
+from runner.spec.model import Connection, Job, Spec, Target
 from runner.state.model import State
 
 
@@ -16,7 +18,7 @@ def remote_id(state: State | None, conn: Connection) -> int | None:
 def riding(
     spec: Spec, state: State | None, job: str
 ) -> tuple[tuple[Target, Connection, int | None], ...]:
-    """The ``via: overrides`` targets that ride on a run of ``job``, with connection ids."""
+    """The targets published by a run of ``job`` (trifacta ``via: outputObject``), with ids."""
     return tuple(
         (t, spec.connections[t.connection], remote_id(state, spec.connections[t.connection]))
         for t in spec.override_targets(job)
@@ -25,3 +27,61 @@ def riding(
 
 def shown_calls(calls: Iterable[Any]) -> tuple[Mapping[str, Any], ...]:
     return tuple(c.to_json() for c in calls)
+
+
+# --- what a remote platform (trifacta) adds to a plan; local platforms have none of these ---
+def run_details(
+    platform: Any, job: Job, riders: Sequence[Any], schema: ResultSchema | None
+) -> dict[str, Any]:
+    """A run's details: its columns, and what the platform adds (trifacta: the output
+    object's steps, field by field)."""
+    details = getattr(platform, "job_details", None)
+    extra = dict(details(job, publications=riders)) if details is not None else {}
+    return {**({"columns": schema.to_json()} if schema else {}), **extra}
+
+
+def same_table(platform: Any, target: Target, recorded: str, ref_name: str) -> bool:
+    """Whether the recorded table is the target's (trifacta: ``t_<timestamp>`` for create)."""
+    matches = getattr(platform, "table_matches", None)
+    return recorded == ref_name or (matches is not None and bool(matches(target, recorded)))
+
+
+def platform_outcome(platform: Any, target: Target, out: Outcome) -> Outcome:
+    """The outcome as the platform's service will do it (trifacta names the table pattern)."""
+    note = getattr(platform, "publish_note", None)
+    if note is None:
+        return out
+    timestamped = getattr(platform, "table_matches", None) is not None and target.action in (
+        "create",
+        "createAndLoad",
+    )
+    # a service that makes a new table on every run never finds the table there
+    return Outcome(note(target), out.destructive, out.diff, None if timestamped else out.error)
+
+
+def rides_on_run(spec: Spec, target: Target) -> bool:
+    """Whether the target is published by its job's run (trifacta ``via: outputObject``)."""
+    return any(t.name == target.name for t in spec.override_targets(target.job))
+
+
+def rerun_reason(spec: Spec, job: str, recorded: str) -> str:
+    riders = sorted(t.address for t in spec.override_targets(job))
+    if riders:
+        return (
+            f"{', '.join(riders)} publish with the job's run (via: outputObject): run again "
+            f"to publish (run {recorded} is published already where it could be)"
+        )
+    return f"the results of run {recorded} are not on this machine"
+
+
+def update_reason(platform: Any, conn: Connection, remote: int | None) -> str:
+    note = getattr(platform, "connection_update_note", None)
+    return "the connection's definition changed" if note is None else str(note(conn, remote))
+
+
+def job_problems(platform: Any, spec: Spec, names: Iterable[str]) -> list[str]:
+    """``plan --check-jobs``: the platform validates each run without running it."""
+    check = getattr(platform, "check_job", None)
+    if check is None:
+        return []
+    return [str(p) for p in (check(spec.jobs[n]) for n in sorted(names)) if p]

@@ -21,6 +21,8 @@ class PlanOptions:
     refresh: bool = True
     #: test every connection in scope (trifacta: status / dryRun endpoints)
     check_connections: bool = False
+    #: validate every job this plan runs without running it (trifacta: testMode runs)
+    check_jobs: bool = False
     #: how the spec was loaded (environment, vars, var files): recorded for apply
     load: Mapping[str, Any] = field(default_factory=dict)
     #: the spec path as the user gave it

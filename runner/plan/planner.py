@@ -27,6 +27,7 @@ from collections import defaultdict
 from typing import Any
 
 from runner.errors import PlanError, PublishError
+from runner.plan import calls as remote
 from runner.plan import scope as scoping
 from runner.plan.calls import remote_id, riding, shown_calls
 from runner.plan.diff import Outcome, outcome
@@ -91,6 +92,8 @@ class Planner:
         if self.options.check_connections:
             self.problems += self.check_connections(scope)
         wanted = self.targets(scope, self.jobs(scope))
+        if self.options.check_jobs:
+            self.problems += remote.job_problems(self.platform, self.spec, wanted.jobs.running)
         described = self.describe(scope, wanted)
         changes = [
             *connections.changes.values(),
@@ -133,7 +136,7 @@ class Planner:
                 changes[name] = Change(
                     conn.address,
                     "update",
-                    "the connection's definition changed",
+                    remote.update_reason(self.platform, conn, record.remote_id),
                     fingerprint=fp,
                     api_calls=shown_calls(calls),
                 )
@@ -200,7 +203,7 @@ class Planner:
             run_id=run_id,
             fingerprint=fingerprint,
             api_calls=shown_calls(self.platform.job_calls(job, run_id, publications=riders)),
-            details={"columns": schema.to_json()} if schema else {},
+            details=remote.run_details(self.platform, job, riders, schema),
         )
         return JobRunPlan(name, run_id, schema, None, runs_now=True, change=change)
 
@@ -214,7 +217,7 @@ class Planner:
         for name in missing:
             recorded = jobs.runs[name].run_id
             if f"job.{name}" in scope:
-                reason = f"the results of run {recorded} are not on this machine"
+                reason = remote.rerun_reason(self.spec, name, recorded)
                 run = self._new_run(name, jobs.fingerprints[name], reason)
                 if run is not None:
                     jobs = jobs.with_run(run)
@@ -233,6 +236,8 @@ class Planner:
         last_run = self.state.jobs.get(target.job) if self.state else None
         if last_run is None or jobs.runs[target.job].runs_now:
             return True
+        if remote.rides_on_run(self.spec, target):
+            return False
         return self.platform.has_results(last_run, target.inputFormat)
 
     def _wanted(self, scope: Scope, jobs: Jobs) -> Wanted:
@@ -252,7 +257,7 @@ class Planner:
                 reason = "not published yet"
             elif pub.run_id != run.run_id:
                 reason = f"the results of run {run.run_id} are not published yet"
-            elif pub.table != ref_name:
+            elif not remote.same_table(self.platform, target, pub.table, ref_name):
                 reason = f"the table changed from {pub.table} to {ref_name}"
             else:
                 if pub.action != target.action:
@@ -363,14 +368,14 @@ class Planner:
             key=target.key,
             incoming=run.rows,
         )
-        if known:
-            return out
-        return dataclasses.replace(
-            out,
-            consequence=f"{target.action} into {ref} (table not inspected: no database "
-            "credentials in the spec)",
-            diff=(),
-        )
+        if not known:
+            out = dataclasses.replace(
+                out,
+                consequence=f"{target.action} into {ref} (table not inspected: no database "
+                "credentials in the spec)",
+                diff=(),
+            )
+        return remote.platform_outcome(self.platform, target, out)
 
     # --- forget -----------------------------------------------------------------------------
     def forget(self, scope: Scope) -> list[Change]:

@@ -53,6 +53,11 @@ class Jobs:
     runs: Mapping[str, JobRunPlan] = field(default_factory=dict)
     fingerprints: Mapping[str, str] = field(default_factory=dict)
 
+    @property
+    def running(self) -> tuple[str, ...]:
+        """The jobs this plan runs."""
+        return tuple(sorted(n for n, r in self.runs.items() if r.runs_now))
+
     def with_run(self, run: JobRunPlan) -> Jobs:
         return Jobs({**self.runs, run.job: run}, self.fingerprints)
 

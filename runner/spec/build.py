@@ -44,6 +44,10 @@ def _secret(value: Any) -> Secret | None:
     return value if isinstance(value, Secret) else Secret(str(value))
 
 
+def _flag(value: Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
 def _map(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -56,6 +60,7 @@ def build_platform(data: Mapping[str, Any]) -> Platform:
         allowInsecureHttp=bool(data.get("allowInsecureHttp", False)),
         jobTimeout=float(data.get("jobTimeout", 3600.0)),
         pollInterval=float(data.get("pollInterval", 2.0)),
+        release=str(data.get("release", "cloud")),
     )
 
 
@@ -126,6 +131,9 @@ def build_job(name: str, data: Mapping[str, Any]) -> Job:
         runParameters=dict(_map(data.get("runParameters"))),
         preview=bool(data.get("preview", True)),
         checks=build_checks(data.get("checks")),
+        execution=_text(data.get("execution")),
+        forceCacheUpdate=_flag(data.get("forceCacheUpdate")),
+        ignoreRecipeErrors=_flag(data.get("ignoreRecipeErrors")),
     )
 
 
@@ -140,8 +148,8 @@ def build_target(name: str, data: Mapping[str, Any]) -> Target:
         inputFormat=str(data.get("inputFormat", "avro")),
         key=tuple(str(_text(k)) for k in data.get("key", ())),
         protect=bool(data.get("protect", False)),
-        via=data.get("via", "publish"),
         checks=build_checks(data.get("checks")),
+        via=data.get("via", "outputObject"),
     )
 
 

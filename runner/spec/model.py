@@ -55,6 +55,8 @@ class Platform:
     jobTimeout: float = 3600.0
     #: trifacta only: seconds between status polls (first poll; backs off from there)
     pollInterval: float = 2.0
+    #: trifacta only: "cloud" or an on-prem release number ("6.4"): which endpoints exist
+    release: str = "cloud"
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,9 @@ class Job:
     #: keeps jobs too costly to run twice out of it)
     preview: bool = True
     checks: Checks = field(default_factory=Checks)
+    execution: str | None = None  # trifacta: the running environment (photon, spark, ...)
+    forceCacheUpdate: bool | None = None  # trifacta: passed to POST /v4/jobGroups as is
+    ignoreRecipeErrors: bool | None = None  # trifacta: passed to POST /v4/jobGroups as is
 
     @property
     def address(self) -> str:
@@ -146,8 +151,9 @@ class Target:
     inputFormat: str = "avro"
     key: tuple[str, ...] = ()
     protect: bool = False
-    via: Literal["publish", "overrides"] = "publish"
     checks: Checks = field(default_factory=Checks)
+    #: trifacta: a publication of the recipe's output object, or PUT .../publish after the run
+    via: Literal["outputObject", "publish"] = "outputObject"
 
     @property
     def address(self) -> str:
@@ -178,8 +184,14 @@ class Spec:
         return self.file.parent
 
     def override_targets(self, job: str) -> tuple[Target, ...]:
-        """The targets of ``job`` published in the run's overrides (trifacta ``via: overrides``)."""
-        return tuple(t for t in self.targets.values() if t.job == job and t.via == "overrides")
+        """The targets of ``job`` published by its run (trifacta ``via: outputObject``).
+
+        They are publications of the recipe's output object: the platform sets them up
+        before the run, and the job group publishes them.
+        """
+        if self.platform.type != "trifacta":
+            return ()
+        return tuple(t for t in self.targets.values() if t.job == job and t.via == "outputObject")
 
     def position_of(self, json_path: str) -> str:
         """``FILE:LINE:COL`` of a JSON path such as ``$.targets.x.table``, or the file."""

@@ -86,6 +86,9 @@ class PublishResult:
     columns: tuple[ColumnInfo, ...]  # the table's columns after the publish
     already_published: bool = False
     seconds: float = 0.0
+    #: the table actually written ("connection.schema.table") when it differs from the
+    #: target's (trifacta create/createAndLoad add a timestamp suffix); None: the target's
+    table: str | None = None
 
 
 #: called with the number of rows loaded so far

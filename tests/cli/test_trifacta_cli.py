@@ -1,16 +1,25 @@
-"""The documented Trifacta example through the whole CLI, against a mocked API v4."""
+"""The documented Trifacta example through the whole CLI, against a stand-in service.
+
+The stand-in (tests/trifacta/fake_service.py) answers only what the project's API
+description allows and checks every request against it; ``fake.invalid`` lists any
+request or answer outside it. Waits use an injected clock: no real sleeps.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import responses
 
-from tests.cli.helpers import assert_valid_plan, publish
+import runner.platforms.trifacta.platform as trifacta_platform
+from tests.cli.helpers import Result, assert_valid_plan, publish
+from tests.trifacta.fake_service import FakeTrifacta
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = "https://trifacta.test"
@@ -23,21 +32,45 @@ DOCUMENTED_PUT = {
     "inputFormat": "avro",
     "flowNodeId": 28629,
 }
+FAILURE = "Redshift COPY failed: permission denied for schema public"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
 
 
 @pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[responses.RequestsMock]:
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock()
+    real = trifacta_platform.TrifactaPlatform
+
+    class Clocked(real):  # type: ignore[misc, valid-type]
+        def __init__(self, spec: Any, **kwargs: Any) -> None:
+            super().__init__(spec, sleep=fake.sleep, clock=fake.monotonic, **kwargs)
+
+    monkeypatch.setattr(trifacta_platform, "TrifactaPlatform", Clocked)
+    return fake
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch, clock: FakeClock) -> Iterator[FakeTrifacta]:
     monkeypatch.setenv("TRIFACTA_URL", BASE)
     monkeypatch.setenv("TRIFACTA_TOKEN", TOKEN)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        rsps.get(
-            f"{BASE}/v4/connections/2", json={"id": 2, "name": "redshift", "vendor": "redshift"}
-        )
-        rsps.get(
-            f"{BASE}/v4/wrangledDatasets/28629",
-            json={"id": 28629, "updatedAt": "2026-11-01T00:00:00Z"},
-        )
-        yield rsps
+        service = FakeTrifacta(rsps, BASE)
+        service.add_output_object(28629, ("avro",))
+        yield service
+        assert service.invalid == []
+        assert all(c.request.headers["Authorization"] == f"Bearer {TOKEN}" for c in rsps.calls)
 
 
 @pytest.fixture
@@ -47,105 +80,207 @@ def spec(tmp_path: Path) -> Path:
     return path
 
 
-def test_documented_example_plans_and_applies(
-    api: responses.RequestsMock, spec: Path, capsys: pytest.CaptureFixture[str]
+def via_publish(spec: Path, release: str = "6.4") -> None:
+    text = spec.read_text().replace("  token:", f'  release: "{release}"\n  token:')
+    spec.write_text(
+        text.replace("    inputFormat: avro\n", "    inputFormat: avro\n    via: publish\n")
+    )
+
+
+def state_of(spec: Path) -> dict[str, Any]:
+    files = [p for p in (spec.parent / ".publish").rglob("*.json") if "state" in p.name]
+    assert len(files) == 1, files
+    data = json.loads(files[0].read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def apply(capsys: pytest.CaptureFixture[str], spec: Path) -> Result:
+    return publish(capsys, "apply", "--auto-approve", str(spec))
+
+
+def test_documented_example_plans_and_applies_through_the_output_object(
+    fake: FakeTrifacta, spec: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     r = publish(capsys, "plan", "--format", "json", "--detailed-exitcode", str(spec))
     assert r.code == 2, r.err
-    plan = assert_valid_plan(r.out)
-    changes = {c["address"]: c for c in plan["changes"]}
-    assert [c["action"] for c in plan["changes"]] == ["create", "run", "publish"]
-    assert changes["connection.redshift"]["reason"].startswith("adopt")
-    publish_change = changes["target.test_table2"]
-    assert publish_change["publishAction"] == "create"
-    assert publish_change["table"] == "redshift.public.test_table2"
-    put = [c for c in publish_change["api_calls"] if c["method"] == "PUT"]
-    assert put == [
-        {"method": "PUT", "path": "/v4/jobGroups/{jobGroupId}/publish", "body": DOCUMENTED_PUT}
+    changes = {c["address"]: c for c in assert_valid_plan(r.out)["changes"]}
+    assert [c["action"] for c in changes.values()] == ["create", "run", "publish"]
+    job = changes["job.job2"]
+    oid = next(iter(fake.output_objects))
+    created = {
+        "path": ["public"],
+        "tableName": "test_table2",
+        "targetType": "redshift",
+        "action": "create",
+        "connectionId": "2",
+        "outputObjectId": oid,
+    }
+    assert job["details"]["publications"] == [
+        {"change": "create", "target": "target.test_table2", "fields": created}
     ]
-    assert not any(
-        c["method"] == "POST" for c in changes["connection.redshift"].get("api_calls", [])
-    )
-    # no call that changes anything was made while planning
-    assert {c.request.method for c in api.calls} == {"GET"}
+    assert {"method": "POST", "path": "/v4/publications", "body": created} in job["api_calls"]
+    target = changes["target.test_table2"]
+    assert target["table"] == "redshift.public.test_table2"
+    assert "new table redshift.public.test_table2_<timestamp> on every run" in target["consequence"]
+    assert {m for m, _, _ in fake.seen} == {"GET"}  # planning changes nothing
 
-    api.post(
-        f"{BASE}/v4/jobGroups",
-        status=201,
-        json={"id": 961, "reason": "JobStarted", "sessionId": "s"},
-    )
-    api.get(f"{BASE}/v4/jobGroups/961/status", json="Complete")
-    api.get(f"{BASE}/v4/jobGroups/961/publications", json={"data": [], "count": 0})
-    api.put(
-        f"{BASE}/v4/jobGroups/961/publish",
-        json={"jobgroupId": 962, "reason": "JobStarted", "sessionId": "s2"},
-    )
-    api.get(f"{BASE}/v4/jobGroups/962/status", json="Complete")
-    r = publish(capsys, "apply", "--auto-approve", str(spec))
+    r = publish(capsys, "plan", str(spec))
+    assert "redshift.public.test_table2_<timestamp>" in r.out
+
+    r = apply(capsys, spec)
     assert r.code == 0, r.err + r.out
-    posts = [c for c in api.calls if c.request.method == "POST"]
-    assert len(posts) == 1
-    assert json.loads(posts[0].request.body)["wrangledDataset"] == {"id": 28629}
-    puts = [c for c in api.calls if c.request.method == "PUT"]
-    assert [p.request.body for p in puts] == [json.dumps(DOCUMENTED_PUT).encode()]
-    assert all(c.request.headers["Authorization"] == f"Bearer {TOKEN}" for c in api.calls)
+    assert len(fake.calls("POST", r"^/v4/publications$")) == 1
+    assert len(fake.calls("POST", r"^/v4/jobGroups$")) == 1
+    group = next(iter(fake.groups.values()))
+    assert [j["status"] for j in group.jobs] == ["Complete", "Complete"]  # transform + publish
+    written = group.tables[0]["table"]
+    assert re.fullmatch(r"test_table2_\d+", written)
+    record = state_of(spec)["publications"]["test_table2"]
+    assert record["table"] == f"redshift.public.{written}"
 
-    # published once: the next plan is empty
+    # a rerun publishes nothing twice
     r = publish(capsys, "plan", "--detailed-exitcode", str(spec))
     assert r.code == 0, r.err + r.out
+    posts = len(fake.calls("POST"))
+    r = apply(capsys, spec)
+    assert r.code == 0, r.err + r.out
+    assert len(fake.calls("POST")) == posts
+    assert len(fake.publications) == 1
+
     # the token is nowhere: output, state, plan files
     r = publish(capsys, "plan", "--out", str(spec.parent / "p.json"), str(spec))
     texts = [r.out, r.err] + [f.read_text() for f in spec.parent.rglob("*.json")]
     assert not any(TOKEN in t for t in texts)
 
 
-def test_unregistered_call_fails_the_plan(
-    api: responses.RequestsMock, spec: Path, capsys: pytest.CaptureFixture[str]
+def test_a_changed_action_updates_the_publication_field_by_field(
+    fake: FakeTrifacta, spec: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    api.replace(
-        responses.GET,
-        f"{BASE}/v4/connections/2",
-        status=404,
-        json={"exception": {"name": "NotFound", "message": "no connection 2", "details": ""}},
+    oid = next(iter(fake.output_objects))
+    pid = fake.add_publication(
+        oid,
+        path=["public"],
+        tableName="test_table2",
+        targetType="redshift",
+        action="load",
+        connectionId="2",
     )
+    stale = fake.add_publication(
+        oid,
+        path=["public"],
+        tableName="old_table",
+        targetType="redshift",
+        action="load",
+        connectionId="2",
+    )
+    r = publish(capsys, "plan", "--format", "json", str(spec))
+    assert r.code == 0, r.err
+    job = {c["address"]: c for c in assert_valid_plan(r.out)["changes"]}["job.job2"]
+    assert job["details"]["publications"] == [
+        {
+            "change": "delete",
+            "id": stale,
+            "diff": {"table": {"from": "public.old_table", "to": None}},
+        },
+        {
+            "change": "update",
+            "target": "target.test_table2",
+            "id": pid,
+            "diff": {"action": {"from": "load", "to": "create"}},
+        },
+    ]
+    r = apply(capsys, spec)
+    assert r.code == 0, r.err + r.out
+    assert fake.calls("PATCH") == [("PATCH", f"/v4/publications/{pid}", {"action": "create"})]
+    assert fake.calls("DELETE") == [("DELETE", f"/v4/publications/{stale}", None)]
+    assert [p["action"] for p in fake.publications.values()] == ["create"]
+
+
+def test_documented_example_via_publish_on_a_release_that_documents_it(
+    fake: FakeTrifacta, spec: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    via_publish(spec)
+    r = publish(capsys, "plan", "--format", "json", str(spec))
+    assert r.code == 0, r.err
+    target = {c["address"]: c for c in assert_valid_plan(r.out)["changes"]}["target.test_table2"]
+    put = [c for c in target["api_calls"] if c["method"] == "PUT"]
+    assert put == [
+        {"method": "PUT", "path": "/v4/jobGroups/{jobGroupId}/publish", "body": DOCUMENTED_PUT}
+    ]
+    r = apply(capsys, spec)
+    assert r.code == 0, r.err + r.out
+    puts = fake.calls("PUT")
+    assert [body for _, _, body in puts] == [DOCUMENTED_PUT]
+    group = next(iter(fake.groups.values()))
+    assert [j["jobType"] for j in group.jobs] == ["wrangle", "publish"]
+    assert group.jobs[1]["status"] == "Complete"  # waited for the publish job, not the status
+    record = state_of(spec)["publications"]["test_table2"]
+    assert record["table"] == f"redshift.public.{group.tables[0]['table']}"
+
+    r = publish(capsys, "plan", "--detailed-exitcode", str(spec))
+    assert r.code == 0, r.err + r.out
+    r = apply(capsys, spec)
+    assert r.code == 0
+    assert len(fake.calls("PUT")) == 1
+
+
+@pytest.mark.parametrize("path", ["outputObject", "publish"])
+def test_a_publish_job_failing_after_the_transform_fails_the_step_with_its_message(
+    fake: FakeTrifacta, spec: Path, capsys: pytest.CaptureFixture[str], path: str
+) -> None:
+    if path == "publish":
+        via_publish(spec)
+    fake.fail_publish = FAILURE
+    r = apply(capsys, spec)
+    assert r.code == 1
+    text = r.out + r.err
+    assert "publish job" in text and FAILURE in text
+    data = state_of(spec)
+    assert "job2" in data["jobs"]  # the transform succeeded and is recorded
+    assert "test_table2" not in data["publications"]
+    assert FAILURE in data["failures"]["target.test_table2"]["error"]
+
+
+def test_via_publish_is_refused_where_no_release_documents_it(
+    fake: FakeTrifacta, spec: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    via_publish(spec, release="cloud")
     r = publish(capsys, "plan", str(spec))
     assert r.code == 1
-    assert "connection" in r.err and "2" in r.err
+    assert "via: publish calls PUT /v4/jobGroups/{id}/publish, documented for on-prem" in r.err
+
+
+def test_check_jobs_validates_the_run_in_test_mode(
+    fake: FakeTrifacta, spec: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    r = publish(capsys, "plan", "--check-jobs", str(spec))
+    assert r.code == 0, r.err
+    (post,) = fake.calls("POST")
+    assert post[2]["testMode"] is True and post[2]["wrangledDataset"] == {"id": 28629}
+    assert not fake.groups  # nothing ran
+    r = publish(capsys, "plan", str(spec))  # without the flag nothing is posted
+    assert len(fake.calls("POST")) == 1
+
+
+def test_a_missing_connection_fails_the_plan(
+    fake: FakeTrifacta, spec: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    del fake.connections[2]
+    r = publish(capsys, "plan", str(spec))
+    assert r.code == 1
+    assert "connection 2 does not exist" in r.err
     assert TOKEN not in r.err + r.out
 
 
 def test_check_connections_reports_a_failing_connection(
-    api: responses.RequestsMock, spec: Path, capsys: pytest.CaptureFixture[str]
+    fake: FakeTrifacta, spec: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    api.get(
-        f"{BASE}/v4/connections/2/status",
-        json={
-            "result": "FAILURE",
-            "reason": {"exception": {"name": "AuthError", "message": "bad password"}},
-        },
+    fake.rsps.replace(  # a documented FAILURE answer to the status test
+        responses.GET,
+        re.compile(re.escape(BASE) + r"/v4/connections/(\d+)/status(\?.*)?$"),
+        json={"result": "FAILURE"},
     )
     r = publish(capsys, "plan", "--check-connections", str(spec))
     assert r.code == 1
-    assert "connection.redshift: the connection test failed: AuthError: bad password" in r.err
-    r = publish(capsys, "plan", str(spec))  # without the flag the connection is not tested
-    assert r.code == 0, r.err
-
-
-def test_publish_with_overrides_shows_the_publication_in_the_run(
-    api: responses.RequestsMock, spec: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    spec.write_text(
-        spec.read_text().replace(
-            "    inputFormat: avro\n", "    inputFormat: avro\n    via: overrides\n"
-        )
-    )
-    r = publish(capsys, "plan", "--format", "json", str(spec))
-    assert r.code == 0, r.err
-    changes = {c["address"]: c for c in assert_valid_plan(r.out)["changes"]}
-    post = changes["job.job2"]["api_calls"][0]
-    assert (post["method"], post["path"]) == ("POST", "/v4/jobGroups")
-    publications = post["body"]["overrides"]["publications"]
-    assert [(p["tableName"], p["action"], p["connectionId"]) for p in publications] == [
-        ("test_table2", "create", 2)
-    ]
-    assert [c["method"] for c in changes["target.test_table2"]["api_calls"]] == ["GET"]
+    assert "connection.redshift: the connection test failed" in r.err

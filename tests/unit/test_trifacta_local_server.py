@@ -57,6 +57,8 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, {"id": 2, "name": "warehouse", "vendor": "postgres"})
         elif self.path == "/v4/jobGroups/9/status":
             self._send(200, self.statuses.pop(0) if self.statuses else "Complete")
+        elif self.path == "/v4/jobGroups/9/jobs":
+            self._send(200, {"data": [{"id": 21, "status": "Complete", "jobType": "wrangle"}]})
         else:
             self._send(404, {"exception": {"name": "NotFound", "message": f"no {self.path}"}})
 

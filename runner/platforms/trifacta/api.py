@@ -1,12 +1,14 @@
-"""Request bodies of the Trifacta API v4, built from the spec (see trifacta-api.md).
+"""Request bodies of the Trifacta API v4 (see openapi.json beside this module).
 
-Every builder takes ``masked``: with it, secrets become ``***`` (for plans), without it
-they are revealed (for the request itself). Nothing here talks to the network.
+Every builder that may carry a secret takes ``masked``: with it, secrets become ``***``
+(for plans), without it they are revealed (for the request itself). Nothing here talks
+to the network.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from runner.spec.model import Connection, Job, Target
@@ -21,8 +23,20 @@ KNOWN_PARAMS: frozenset[str] = frozenset({"connectStrOpts", "ssl", "sslmode"})
 _SSL_MODES = frozenset({"require", "verify-ca", "verify-full"})
 
 JOB_GROUPS = "/v4/jobGroups"
+OUTPUT_OBJECTS = "/v4/outputObjects"
+WRITE_SETTINGS = "/v4/writeSettings"
+PUBLICATIONS = "/v4/publications"
 #: the API spells Parquet ``pqt`` (S1, S3 externalFileFormats)
 API_FORMATS: dict[str, str] = {"parquet": "pqt"}
+#: engines an output object may name (enum of the output object's ``execution``)
+OUTPUT_OBJECT_ENGINES: frozenset[str] = frozenset({"photon", "amp", "xml-amp", "emrSpark"})
+#: the engine of an output object the runner creates when the job names none
+DEFAULT_ENGINE = "photon"
+_EXTENSION = re.compile(r"\.(csv|json|avro|pqt|parquet|hyper)(\.(gz|bz2))?$", re.IGNORECASE)
+
+
+def api_format(fmt: str) -> str:
+    return API_FORMATS.get(fmt, fmt)
 
 
 def plain(value: Any, *, masked: bool) -> Any:
@@ -79,46 +93,75 @@ def run_parameters(values: Mapping[str, Any], *, masked: bool) -> dict[str, Any]
     return {"overrides": {"data": data}}
 
 
-def override_publication(target: Target, vendor: str, connection_id: int | None) -> dict[str, Any]:
-    """One entry of ``overrides.publications`` ("publish with overrides").
-
-    UNCERTAIN SHAPE: no retrieved example shows publications inside a job run's overrides
-    (trifacta-api.md §2 [U]); the field names are those of the documented Publication
-    object (``POST /v4/publications``: path, tableName, targetType, action, connectionId).
-    This function is the only place that knows the shape: fix it here if the API differs.
-    """
-    return {
-        "path": list(target.path),
-        "tableName": target.table,
-        "action": target.action,
-        "targetType": vendor,
-        "connectionId": connection_id,
-    }
-
-
-def job_body(
-    job: Job,
-    *,
-    masked: bool,
-    publications: Sequence[Mapping[str, Any]] = (),
-) -> dict[str, Any]:
-    """The body of ``POST /v4/jobGroups`` (S3 LRunJobRequest, S4).
+def job_body(job: Job, *, masked: bool, test_mode: bool = False) -> dict[str, Any]:
+    """The body of ``POST /v4/jobGroups`` (LRunJobRequest).
 
     Empty ``overrides`` / ``runParameters`` are left out: the minimal documented body is
     ``{"wrangledDataset": {"id": N}}``, and some editions refuse overrides altogether.
+    ``execution`` goes where the documented example puts it, ``overrides.execution``.
     """
     body: dict[str, Any] = {"wrangledDataset": {"id": job.wrangledDataset}}
     overrides: dict[str, Any] = plain(dict(job.overrides), masked=masked)
-    if publications:
-        existing = overrides.get("publications")
-        merged = list(existing) if isinstance(existing, list) else []
-        overrides["publications"] = merged + [dict(p) for p in publications]
+    if job.execution is not None:
+        overrides["execution"] = job.execution
     if overrides:
         body["overrides"] = overrides
     if job.runParameters:
         body["runParameters"] = run_parameters(job.runParameters, masked=masked)
+    if job.forceCacheUpdate is not None:
+        body["forceCacheUpdate"] = job.forceCacheUpdate
+    if job.ignoreRecipeErrors is not None:
+        body["ignoreRecipeErrors"] = job.ignoreRecipeErrors
+    if test_mode:
+        body["testMode"] = True
     body["ranfrom"] = "api"
     return body
+
+
+def override_write_settings(job: Job) -> list[Mapping[str, Any]] | None:
+    """The run's ``writesettings`` override (either documented spelling), or None."""
+    for key in ("writesettings", "writeSettings"):
+        value = job.overrides.get(key)
+        if isinstance(value, list):
+            return [w for w in value if isinstance(w, Mapping)]
+    return None
+
+
+def publication_body(
+    target: Target, target_type: str, connection_id: Any, output_object_id: Any
+) -> dict[str, Any]:
+    """The body of ``POST /v4/publications`` for ``target`` (PublicationCreateRequest)."""
+    body: dict[str, Any] = {
+        "path": list(target.path),
+        "tableName": target.table,
+        "targetType": target_type,
+        "action": target.action,
+        "connectionId": connection_id if isinstance(connection_id, str) else str(connection_id),
+    }
+    if output_object_id is not None:
+        body["outputObjectId"] = output_object_id
+    return body
+
+
+def sibling_path(path: str, fmt: str) -> str:
+    """``path`` of another file output with its extension changed to ``fmt``."""
+    ext = api_format(fmt)
+    if _EXTENSION.search(path):
+        return _EXTENSION.sub(f".{ext}", path)
+    return f"{path.rstrip('/')}.{ext}"
+
+
+def write_setting_body(path: str, fmt: str, output_object_id: Any) -> dict[str, Any]:
+    """The body of ``POST /v4/writeSettings``: a new file output in ``fmt``."""
+    body: dict[str, Any] = {"path": path, "action": "create", "format": api_format(fmt)}
+    if output_object_id is not None:
+        body["outputObjectId"] = output_object_id
+    return body
+
+
+def output_object_engine(job: Job) -> str:
+    engine = job.execution or job.overrides.get("execution")
+    return str(engine) if engine in OUTPUT_OBJECT_ENGINES else DEFAULT_ENGINE
 
 
 def publish_body(
@@ -130,6 +173,6 @@ def publish_body(
         "path": list(target.path),
         "table": target.table,
         "action": target.action,
-        "inputFormat": API_FORMATS.get(target.inputFormat, target.inputFormat),
+        "inputFormat": api_format(target.inputFormat),
         "flowNodeId": flow_node_id,
     }

@@ -10,8 +10,14 @@ Rules and their sources (see shared/reference/trifacta-api.md):
   and Parquet only ("Running Environment Options", docs.trifacta.com r050/r071). So
   ``hyper`` cannot come from a run whose ``overrides.execution`` is photon or spark.
 - ``upsert`` needs a key, and ``PUT /v4/jobGroups/{id}/publish`` has no key field (S1).
-- The connection must support writes (S2); an adopted connection whose API answer says
-  it is read-only is refused (:func:`is_read_only`, conservative).
+- ``via: publish`` calls ``PUT /v4/jobGroups/{id}/publish``: only on releases whose pages
+  document it (``platform.release``), and only to the targets they name (Hive, Redshift).
+- ``overrides.publications`` has no documented shape: refused (targets are publications
+  of the output object instead).
+
+Whether a connection can be written is not in the connection model the API documents,
+so it is not checked here: a publish to a read-only connection fails with the service's
+message.
 
 "Publishing the same results to the same target twice" (S2) is the planner's rule,
 enforced from state.
@@ -23,7 +29,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from runner.platforms.trifacta.api import CREATABLE_VENDORS, KNOWN_PARAMS
-from runner.spec.model import Connection, Spec, Target
+from runner.platforms.trifacta.releases import PUBLISH, PUBLISH_VENDORS, documents
+from runner.platforms.trifacta.releases import where as releases_of
+from runner.spec.model import Connection, Job, Spec, Target
 
 Describe = Callable[[int], Mapping[str, Any] | None]
 
@@ -39,21 +47,6 @@ def redshift_message(name: str) -> str:
         f"connection.{name}: Redshift connections cannot be created through the API; "
         "create it in the application and adopt it with `id: N`"
     )
-
-
-def is_read_only(info: Mapping[str, Any]) -> bool:
-    """True only when the API's connection object plainly says it cannot be written.
-
-    The v4 docs name no such field for certain (``operations`` values beyond
-    ``import``/``none`` are unknown), so this reads the few spellings that would be
-    unambiguous and otherwise assumes the connection can be written.
-    """
-    if info.get("readOnly") is True or info.get("writable") is False:
-        return True
-    if info.get("supportsWrite") is False:
-        return True
-    operations = info.get("operations")
-    return isinstance(operations, list) and operations in (["import"], ["none"])
 
 
 def check_connection_spec(connection: Connection) -> list[str]:
@@ -103,11 +96,6 @@ def _vendor(
             )
         seen.add(connection.id)
         return connection.vendor
-    if is_read_only(info) and connection.id not in seen:
-        problems.append(
-            f"{connection.address}: connection {connection.id} does not support writes; "
-            "publish through a connection that can write"
-        )
     seen.add(connection.id)
     vendor = info.get("vendor")
     return str(vendor) if vendor else connection.vendor
@@ -124,7 +112,7 @@ def check_target(spec: Spec, target: Target, vendor: str | None) -> list[str]:
                 f"(outputs: {', '.join(job.outputs)}); add it to the job's outputs or "
                 "publish one of those"
             )
-        engine = job.overrides.get("execution")
+        engine = job.execution or job.overrides.get("execution")
         formats = ENGINE_FORMATS.get(str(engine)) if engine is not None else None
         if formats is not None and target.inputFormat not in formats:
             problems.append(
@@ -137,10 +125,51 @@ def check_target(spec: Spec, target: Target, vendor: str | None) -> list[str]:
             f"{where}: publishing to Redshift needs Avro results; set inputFormat: avro "
             "(and avro in the job's outputs)"
         )
-    if target.action == "upsert" and target.via == "publish":
+    if target.via == "publish":
+        problems += _publish_path(spec, target, vendor)
+    return problems
+
+
+def _publish_path(spec: Spec, target: Target, vendor: str | None) -> list[str]:
+    at = target.address
+    if not documents(spec.platform.release, PUBLISH):
+        return [
+            f"{at}: via: publish calls {PUBLISH}, documented for {releases_of(PUBLISH)} (this spec "
+            f"says platform.release: {spec.platform.release}); use via: outputObject, or set "
+            "platform.release to the on-prem release of the service"
+        ]
+    problems = []
+    if vendor is not None and vendor not in PUBLISH_VENDORS:
         problems.append(
-            f"{where}: action upsert needs a key, which PUT /v4/jobGroups/{{id}}/publish "
-            "cannot carry; use another action on the trifacta platform"
+            f"{at}: {PUBLISH} publishes to {' and '.join(sorted(PUBLISH_VENDORS))} only (the "
+            f"release pages), not {vendor}; use via: outputObject"
+        )
+    if target.action == "upsert":
+        problems.append(
+            f"{at}: action upsert needs a key, which {PUBLISH} cannot carry; use another "
+            "action, or via: outputObject"
+        )
+    return problems
+
+
+def check_job(job: Job) -> list[str]:
+    problems = []
+    if job.wrangledDataset is None:
+        problems.append(
+            f"{job.address}: wrangledDataset (the recipe id to run) is required on the "
+            "trifacta platform"
+        )
+    given = job.overrides.get("execution")
+    if job.execution is not None and given is not None and given != job.execution:
+        problems.append(
+            f"{job.address}: execution is {job.execution} and overrides.execution is {given}; "
+            "give the running environment once"
+        )
+    if "publications" in job.overrides:
+        problems.append(
+            f"{job.address}: overrides.publications has no documented shape and is not sent; "
+            "declare each table as a target (via: outputObject makes it a publication of "
+            "the recipe's output object)"
         )
     return problems
 
@@ -155,11 +184,7 @@ def check_spec(spec: Spec, describe: Describe | None = None) -> list[str]:
     for connection in spec.connections.values():
         problems += check_connection_spec(connection)
     for job in spec.jobs.values():
-        if job.wrangledDataset is None:
-            problems.append(
-                f"{job.address}: wrangledDataset (the recipe id to run) is required on the "
-                "trifacta platform"
-            )
+        problems += check_job(job)
     seen: set[int] = set()
     vendors: dict[str, str | None] = {}
     for target in spec.targets.values():

@@ -1,21 +1,22 @@
 """The ``trifacta`` platform: connections, job runs and publishing through the API v4.
 
-Implements :class:`runner.platforms.base.Platform`, plus these additive extras:
+Implements :class:`runner.platforms.base.Platform`, plus these additive extras for the
+planner: ``job_details`` (the output object's create / update / delete steps with a
+field-level diff), ``publish_note`` (what the service does to the table, naming the
+timestamped table of ``create`` / ``createAndLoad``), ``check_job`` (``plan
+--check-jobs``: a ``testMode`` run), ``check_connection`` (``--check-connections``) and
+``describe_connection``.
 
-- ``run_job(..., publications=((target, connection, connection_id), ...))``: targets with
-  ``via: overrides`` ride on the run's ``overrides.publications``;
-- ``publish(..., connection_id=N)``: the remote id of a connection we created (state);
-- ``job_calls(..., publications=...)`` / ``publish_calls(..., connection_id=...)`` to match;
-- ``describe_connection(id)``, ``check_connection(connection)``, ``published_targets(id)``
-  and ``override_publications(job, connection_ids)`` for the planner.
+Two ways to publish (``target.via``, see docs/trifacta.md):
 
-Before ``PUT /v4/jobGroups/{id}/publish`` the job group's publications are read; when
-the same publication (connection, path, table, action) is there, the PUT is not sent
-again and the result says ``already_published`` (see :mod:`.publications`).
+- ``outputObject`` (default): the target is a publication of the recipe's output object;
+  ``run_job`` makes the output object match the spec, runs the job group and waits for
+  every job in it; ``publish`` checks that the publication ran and records its table;
+- ``publish``: ``publish`` sends ``PUT /v4/jobGroups/{id}/publish`` after the run (on-prem
+  releases that document it) and waits for the publish job.
 
 Row counts are not reported by the API: :class:`PublishResult` carries 0 rows and no
-columns; the plan's table diff (when the spec gives database credentials) is where row
-counts come from.
+columns.
 """
 
 from __future__ import annotations
@@ -32,18 +33,20 @@ import requests
 
 from runner.errors import ApiError, PlatformError
 from runner.platforms.base import ApiCall, CancelEvent, ConnectionResult, JobRun, RunProgress
-from runner.platforms.trifacta.api import (
-    JOB_GROUPS,
-    connection_body,
-    job_body,
-    override_publication,
-    publish_body,
+from runner.platforms.trifacta import connections, outputobject
+from runner.platforms.trifacta.api import JOB_GROUPS, job_body, publish_body
+from runner.platforms.trifacta.checks import check_spec
+from runner.platforms.trifacta.client import TrifactaClient
+from runner.platforms.trifacta.outputobject import Current, Rider, Step
+from runner.platforms.trifacta.outputs import (
+    TIMESTAMPED_ACTIONS,
+    has_format,
+    name_matches,
+    table_pattern,
 )
-from runner.platforms.trifacta.checks import check_connection_spec, check_spec
-from runner.platforms.trifacta.client import AmbiguousRequest, TrifactaClient
-from runner.platforms.trifacta.publications import find_publication, publication_list
-from runner.platforms.trifacta.retry import Clock, Deadline, RetryPolicy, Sleep
-from runner.platforms.trifacta.runs import find_run
+from runner.platforms.trifacta.publishing import Publisher
+from runner.platforms.trifacta.retry import Clock, RetryPolicy, Sleep
+from runner.platforms.trifacta.runs import start
 from runner.platforms.trifacta.waiting import Waiter
 from runner.results import ResultSchema
 from runner.spec import secrets
@@ -54,17 +57,10 @@ from runner.targets.base import Progress, PublishResult
 
 log = logging.getLogger("runner.platforms.trifacta")
 
-CONNECTIONS = "/v4/connections"
-PAGE_LIMIT = 100
-MAX_PAGES = 100
 #: placeholders in plan paths for ids known only at apply time
 JOB_GROUP = "{jobGroupId}"
-PUBLISH_JOB_GROUP = "{publishJobGroupId}"
-#: answers to the publications lookup before a publish that do not block the PUT: the
-#: listing is missing in this edition (404, 405, 410, 501) or failing (5xx after retries)
-LOOKUP_UNAVAILABLE = frozenset({404, 405, 410, 501})
-
 Publication = tuple[Target, Connection, int | None]
+_UNSET = object()
 
 
 def _fingerprinted(value: Any) -> Any:
@@ -99,7 +95,6 @@ class TrifactaPlatform:
         session: requests.Session | None = None,
         sleep: Sleep = time.sleep,
         clock: Clock = time.monotonic,
-        wall_clock: Clock = time.time,
         policy: RetryPolicy | None = None,
     ) -> None:
         platform = spec.platform
@@ -118,11 +113,12 @@ class TrifactaPlatform:
             policy=policy,
         )
         self._sleep = sleep
-        self._wall = wall_clock
         self.waiter = Waiter(self.client, sleep, platform.pollInterval, platform.jobTimeout)
+        self.publisher = Publisher(self.client, self.waiter)
         self._lock = threading.Lock()
         self._dataset_versions: dict[int, str | None] = {}
         self._connections: dict[int, dict[str, Any] | None] = {}
+        self._output_objects: dict[int, Current | None] = {}
 
     def __repr__(self) -> str:
         return f"TrifactaPlatform({self.client.base_url!r})"
@@ -191,6 +187,12 @@ class TrifactaPlatform:
             "outputs": list(job.outputs),
             "updatedAt": self.dataset_version(job),
         }
+        passed = {
+            "execution": job.execution,
+            "forceCacheUpdate": job.forceCacheUpdate,
+            "ignoreRecipeErrors": job.ignoreRecipeErrors,
+        }
+        data.update({k: v for k, v in passed.items() if v is not None})
         return _sha256(data)
 
     def result_schema(self, job: Job) -> ResultSchema | None:
@@ -202,7 +204,7 @@ class TrifactaPlatform:
             if connection_id in self._connections:
                 return self._connections[connection_id]
         try:
-            answer = self.client.json("GET", f"{CONNECTIONS}/{connection_id}")
+            answer = self.client.json("GET", f"{connections.CONNECTIONS}/{connection_id}")
         except ApiError as exc:
             if exc.status not in (404, 410):
                 raise
@@ -212,217 +214,165 @@ class TrifactaPlatform:
             self._connections[connection_id] = info
         return info
 
+    def output_object(self, job: Job, *, fresh: bool = False) -> Current | None:
+        """The recipe's output object with its outputs (cached unless ``fresh``)."""
+        dataset = job.wrangledDataset
+        if dataset is None:
+            return None
+        with self._lock:
+            cached = self._output_objects.get(dataset, _UNSET)
+        if cached is not _UNSET and not fresh:
+            return cached  # type: ignore[return-value]
+        current = outputobject.find(self.client, dataset)
+        with self._lock:
+            self._output_objects[dataset] = current
+        return current
+
     def has_results(self, run: JobRunRecord, fmt: str) -> bool:
-        """Results stay in the application's storage; a publish there finds them itself."""
-        return True
+        """Whether the recorded run's job group wrote ``fmt`` files (GET .../outputs)."""
+        if run.remote_id is None:
+            return False
+        try:
+            outputs = self.publisher.outputs(run.remote_id)
+        except ApiError as exc:
+            if exc.status in (404, 410):
+                return False
+            raise
+        return has_format(outputs, fmt)
+
+    def _formats(self, job: Job) -> list[str]:
+        return sorted({t.inputFormat for t in self.spec.targets.values() if t.job == job.name})
 
     def check(self, spec: Spec, *, remote: bool = True) -> list[str]:
-        """Plan errors; with ``remote`` adopted connections are read (GET, cached)."""
-        return check_spec(spec, self.describe_connection if remote else None)
+        """Plan errors; with ``remote`` adopted connections and output objects are read."""
+        problems = check_spec(spec, self.describe_connection if remote else None)
+        if remote and not problems:
+            for job in spec.jobs.values():
+                formats = self._formats(job)
+                if formats:
+                    _steps, found = outputobject.reconcile(
+                        job, self.output_object(job), formats, ()
+                    )
+                    problems += found
+        return problems
 
     def connection_calls(self, connection: Connection, remote_id: int | None) -> list[ApiCall]:
-        if connection.adopted:
-            return [ApiCall("GET", f"{CONNECTIONS}/{connection.id}")]
-        body = connection_body(connection, masked=True)
-        if remote_id is not None:
-            return [ApiCall("PATCH", f"{CONNECTIONS}/{remote_id}", body)]
-        query = f"filter={connection.name}&filterFields=name&limit={PAGE_LIMIT}&offset=0"
-        return [ApiCall("GET", f"{CONNECTIONS}?{query}"), ApiCall("POST", CONNECTIONS, body)]
+        return connections.connection_calls(connection, remote_id)
 
-    def override_publications(
-        self, job: Job, connection_ids: Mapping[str, int | None] | None = None
-    ) -> tuple[Publication, ...]:
-        """The ``via: overrides`` targets of ``job`` with their connections' remote ids."""
-        ids = connection_ids or {}
-        return tuple(
-            (target, connection, ids.get(connection.name, connection.id))
-            for target in self.spec.override_targets(job.name)
-            for connection in (self.spec.connections[target.connection],)
-        )
-
-    def _publication_bodies(
-        self, publications: Sequence[Publication], *, masked: bool
-    ) -> list[dict[str, Any]]:
-        bodies = []
+    def _riders(self, publications: Sequence[Publication], *, masked: bool) -> list[Rider]:
+        riders = []
         for target, connection, remote_id in publications:
-            cid = remote_id if remote_id is not None else connection.id
+            cid: Any = remote_id if remote_id is not None else connection.id
             vendor = connection.vendor
             if vendor is None and connection.id is not None:
-                # at apply time read the adopted connection; at plan time use what check() read
-                if masked:
-                    with self._lock:
-                        info = self._connections.get(connection.id) or {}
-                else:
-                    info = self.describe_connection(connection.id) or {}
+                info = self.describe_connection(connection.id) or {}
                 vendor = info.get("vendor")
-            body = override_publication(target, str(vendor or ""), cid)
             if cid is None:
                 if not masked:
                     raise PlatformError(
                         f"{target.address}: the remote id of {connection.address} is unknown; "
                         "apply the connection first"
                     )
-                body["connectionId"] = _connection_placeholder(connection)
-            bodies.append(body)
-        return bodies
+                cid = _connection_placeholder(connection)
+            riders.append(Rider(target, str(vendor or ""), cid))
+        return riders
+
+    def _steps(self, job: Job, publications: Sequence[Publication], *, fresh: bool) -> list[Step]:
+        riders = self._riders(publications, masked=not fresh)
+        formats = self._formats(job)
+        if not formats and not riders:
+            return []  # nothing publishes this job's results: its output object is left alone
+        steps, problems = outputobject.reconcile(
+            job, self.output_object(job, fresh=fresh), formats, riders
+        )
+        if problems:
+            raise PlatformError("; ".join(problems))
+        return steps
 
     def job_calls(
         self, job: Job, run_id: str, *, publications: Sequence[Publication] = ()
     ) -> list[ApiCall]:
-        pubs = self._publication_bodies(publications, masked=True)
+        calls = [s.call() for s in self._steps(job, publications, fresh=False)]
         return [
-            ApiCall("POST", JOB_GROUPS, job_body(job, masked=True, publications=pubs)),
+            *calls,
+            ApiCall("POST", JOB_GROUPS, job_body(job, masked=True)),
             ApiCall("GET", f"{JOB_GROUPS}/{JOB_GROUP}/status"),
+            ApiCall("GET", f"{JOB_GROUPS}/{JOB_GROUP}/jobs"),
         ]
+
+    def job_details(self, job: Job, *, publications: Sequence[Publication] = ()) -> dict[str, Any]:
+        """The output object's steps for the plan: each change, with a field-level diff."""
+        steps = self._steps(job, publications, fresh=False)
+        if not steps and not self._formats(job):
+            return {}
+        current = self.output_object(job)
+        out: dict[str, Any] = {
+            "outputObject": {"id": current.id} if current else {"change": "create"}
+        }
+        for step in steps:
+            if step.kind != "outputObject":
+                out.setdefault(f"{step.kind}s", []).append(step.to_json())
+        return out
+
+    def publish_note(self, target: Target) -> str:
+        """What the service does to the table, in words (the plan's consequence)."""
+        where = ".".join((target.connection, *target.path, table_pattern(target)))
+        how = (
+            "as a publication of the recipe's output object, when the job group runs"
+            if target.via == "outputObject"
+            else f"by PUT {JOB_GROUPS}/{{id}}/publish after the run"
+        )
+        if target.action in TIMESTAMPED_ACTIONS:
+            what = "schema only" if target.action == "create" else "loaded with the results"
+            return (
+                f"{target.action}: the service makes a new table {where} on every run "
+                f"({what}; <timestamp> is chosen by the service and recorded in state), {how}"
+            )
+        return f"{target.action} into {where}, {how}"
+
+    def table_matches(self, target: Target, recorded: str) -> bool:
+        """Whether a recorded ``connection.path.table`` is the table the service writes."""
+        prefix = ".".join((target.connection, *target.path)) + "."
+        return recorded.startswith(prefix) and name_matches(target, recorded[len(prefix) :])
+
+    def connection_update_note(self, connection: Connection, remote_id: int | None) -> str:
+        return connections.update_note(connection, remote_id)
 
     def publish_calls(
         self, target: Target, connection: Connection, *, connection_id: int | None = None
     ) -> list[ApiCall]:
-        if target.via == "overrides":
-            return [ApiCall("GET", f"{JOB_GROUPS}/{JOB_GROUP}/publications")]
+        group = f"{JOB_GROUPS}/{JOB_GROUP}"
+        if target.via == "outputObject":
+            return [ApiCall("GET", f"{group}/publications"), ApiCall("GET", f"{group}/outputs")]
         cid: Any = connection_id if connection_id is not None else connection.id
         job = self.spec.jobs.get(target.job)
         body = publish_body(target, cid, job.wrangledDataset if job else None)
         if cid is None:
             body["connection"] = {"id": _connection_placeholder(connection)}
         return [
-            ApiCall("GET", f"{JOB_GROUPS}/{JOB_GROUP}/publications"),
-            ApiCall("PUT", f"{JOB_GROUPS}/{JOB_GROUP}/publish", body),
-            ApiCall("GET", f"{JOB_GROUPS}/{PUBLISH_JOB_GROUP}/status"),
+            ApiCall("GET", f"{group}/outputs"),
+            ApiCall("GET", f"{group}/publications"),
+            ApiCall("GET", f"{group}/jobs"),
+            ApiCall("PUT", f"{group}/publish", body),
+            ApiCall("GET", f"{group}/jobs"),
+            ApiCall("GET", f"{group}/outputs"),
         ]
 
     def check_connection(self, connection: Connection, remote_id: int | None = None) -> str | None:
-        """Test a connection (``--check-connections``): None when it works, else why not.
+        return connections.test(self.client, self.spec.platform.release, connection, remote_id)
 
-        An existing connection is tested with ``GET /v4/connections/{id}/status``; one not
-        created yet with ``POST /v4/connections/dryRun`` (create, test, delete).
-        """
-        known = connection.id if connection.id is not None else remote_id
-        if known is not None:
-            answer = self.client.json("GET", f"{CONNECTIONS}/{known}/status")
-        else:
-            problems = check_connection_spec(connection)
-            if problems:
-                return "; ".join(problems)
-            body = connection_body(connection, masked=False)
-            answer = self.client.json("POST", f"{CONNECTIONS}/dryRun", body=body, safe=True)
-        if isinstance(answer, dict) and answer.get("result") == "SUCCESS":
-            return None
-        reason = answer.get("reason") if isinstance(answer, dict) else None
-        exc = reason.get("exception") if isinstance(reason, dict) else None
-        if isinstance(exc, dict):
-            text = ": ".join(str(exc[k]) for k in ("name", "message") if exc.get(k))
-            if exc.get("details"):
-                text += f" ({exc['details']})"
-        else:
-            text = str(reason or answer)
-        return secrets.redact(f"{connection.address}: the connection test failed: {text}")
+    def check_job(self, job: Job) -> str | None:
+        """``plan --check-jobs``: a ``testMode: true`` run (validations, nothing runs)."""
+        try:
+            self.client.json("POST", JOB_GROUPS, body=job_body(job, masked=False, test_mode=True))
+        except ApiError as exc:
+            return f"{job.address}: the service's validation of the run failed: {exc}"
+        return None
 
     # --- apply time ---------------------------------------------------------------------
-    def find_connection(self, name: str) -> dict[str, Any] | None:
-        """The connection named exactly ``name`` (GET /v4/connections, paginated)."""
-        matches: list[dict[str, Any]] = []
-        for page in range(MAX_PAGES):
-            params = {
-                "filter": name,
-                "filterFields": "name",
-                "limit": PAGE_LIMIT,
-                "offset": page * PAGE_LIMIT,
-            }
-            answer = self.client.json("GET", CONNECTIONS, params=params)
-            data = answer.get("data", []) if isinstance(answer, dict) else []
-            matches += [c for c in data if isinstance(c, dict) and c.get("name") == name]
-            if len(data) < PAGE_LIMIT:
-                break
-        if len(matches) > 1:
-            ids = ", ".join(str(c.get("id")) for c in matches)
-            raise PlatformError(
-                f"connection.{name}: {len(matches)} connections are named {name} (ids {ids}); "
-                "adopt one with `id: N`"
-            )
-        return matches[0] if matches else None
-
     def ensure_connection(self, connection: Connection, remote_id: int | None) -> ConnectionResult:
-        if connection.id is not None:
-            if self.describe_connection(connection.id) is None:
-                raise PlatformError(
-                    f"{connection.address}: connection {connection.id} does not exist "
-                    f"(GET {CONNECTIONS}/{connection.id} answered 404); check the id"
-                )
-            return ConnectionResult(remote_id=connection.id)
-        problems = check_connection_spec(connection)
-        if problems:
-            raise PlatformError("; ".join(problems))
-        body = connection_body(connection, masked=False)
-        if remote_id is not None:
-            try:
-                self.client.json("PATCH", f"{CONNECTIONS}/{remote_id}", body=body)
-                return ConnectionResult(remote_id=remote_id)
-            except ApiError as exc:
-                if exc.status not in (404, 410):
-                    raise
-                log.warning(
-                    "%s: connection %s is gone; looking it up by name",
-                    connection.address,
-                    remote_id,
-                )
-        found = self.find_connection(connection.name)
-        if found is not None:
-            found_id = int(found["id"])
-            self.client.json("PATCH", f"{CONNECTIONS}/{found_id}", body=body)
-            return ConnectionResult(remote_id=found_id)
-        try:
-            answer = self.client.json("POST", CONNECTIONS, body=body, safe=False)
-        except AmbiguousRequest as exc:
-            found = self.find_connection(connection.name)
-            if found is None:
-                raise PlatformError(f"{connection.address}: {exc}; it was not found") from None
-            return ConnectionResult(remote_id=int(found["id"]))
-        return ConnectionResult(remote_id=int(answer["id"]))
-
-    def _start_job_group(self, job: Job, run_id: str, body: dict[str, Any]) -> int:
-        """POST /v4/jobGroups once; after an ambiguous failure, find the run first."""
-        assert job.wrangledDataset is not None
-        headers = {"x-execution-id": run_id}
-        started_at = self._wall()
-        deadline = Deadline(self.client.policy.deadline, self.client.clock)
-        attempt = 0
-        while True:
-            try:
-                response = self.client.request(
-                    "POST", JOB_GROUPS, body=body, headers=headers, safe=False
-                )
-            except AmbiguousRequest as exc:
-                found = find_run(self.client, job.wrangledDataset, run_id, started_at)
-                if found is not None:
-                    log.info("%s: the run was started (job group %s)", job.address, found)
-                    return found
-                wait = self.client.policy.backoff(attempt)
-                attempt += 1
-                if attempt >= self.client.policy.max_attempts or not deadline.allows(wait):
-                    raise PlatformError(
-                        f"{job.address}: {exc}; no run with execution id {run_id} was found "
-                        "among recent runs: check the job history in the application"
-                    ) from None
-                log.warning("%s: %s; no run found, posting again in %.1f s", job.address, exc, wait)
-                self._sleep(wait)
-                continue
-            if response.status_code == 304:  # duplicate execution id: the run exists
-                found = find_run(self.client, job.wrangledDataset, run_id, started_at)
-                if found is None:
-                    raise PlatformError(
-                        f"{job.address}: the API says a run with execution id {run_id} exists "
-                        "(304) but it is not among recent runs: check the job history"
-                    )
-                return found
-            try:
-                answer = response.json()
-            except ValueError:
-                answer = None
-            group = answer.get("id", answer.get("jobgroupId")) if isinstance(answer, dict) else None
-            if group is None:
-                raise PlatformError(f"{job.address}: POST {JOB_GROUPS} answered no job group id")
-            return int(group)
+        rid = connections.ensure(self.client, self.describe_connection, connection, remote_id)
+        return ConnectionResult(remote_id=rid)
 
     def run_job(
         self,
@@ -436,79 +386,25 @@ class TrifactaPlatform:
     ) -> JobRun:
         if job.wrangledDataset is None:
             raise PlatformError(f"{job.address}: wrangledDataset is required on trifacta")
-        pubs = self._publication_bodies(publications, masked=False)
-        body = job_body(job, masked=False, publications=pubs)
         if cancel.is_set():
             raise PlatformError(f"{job.address}: not started: canceled on request (Ctrl-C)")
-        group = self._start_job_group(job, run_id, body)
+        steps = self._steps(job, publications, fresh=True)
+        outputobject.apply_steps(self.client, job, steps)
+        body = job_body(job, masked=False)
+        group = start(self.client, job, run_id, body, self._sleep)
         if progress is not None:
             progress(f"{job.address}: job group {group} started")
-        self.waiter.run(group, job.address, cancel, progress)
+        jobs = self.waiter.run(group, job.address, cancel, progress)
         return JobRun(
             job=job.name,
             run_id=run_id,
             fingerprint=fingerprint,
             remote_id=group,
-            details={"jobGroupId": group, "wrangledDataset": job.wrangledDataset},
-        )
-
-    def published_targets(self, job_group_id: int) -> list[dict[str, Any]]:
-        """The publications of a job group (``GET /v4/jobGroups/{id}/publications``)."""
-        answer = self.client.json("GET", f"{JOB_GROUPS}/{job_group_id}/publications")
-        return publication_list(answer)
-
-    def _existing_publication(self, target: Target, group: int, cid: int) -> dict[str, Any] | None:
-        """Job group ``group``'s publication to ``target`` already made, if any.
-
-        Guards against a second PUT after a crash or a lost state write following the first
-        (with action ``load`` that would append the rows twice). A listing that is missing
-        or failing (404/405/410/501, 5xx after retries) does not block the publish: it is
-        logged and None returned. Other failures (401, 403, 429 after retries, no answer)
-        raise before anything is published.
-        """
-        path = f"{JOB_GROUPS}/{group}/publications"
-        try:
-            pubs = self.published_targets(group)
-        except ApiError as exc:
-            status = exc.status
-            if status is not None and (status in LOOKUP_UNAVAILABLE or status >= 500):
-                log.warning(
-                    "%s: could not check job group %s's publications before publishing "
-                    "(%s); publishing",
-                    target.address,
-                    group,
-                    exc,
-                )
-                return None
-            raise PlatformError(
-                f"{target.address}: could not check job group {group}'s publications "
-                f"(GET {path}) before publishing, so nothing was published: {exc}"
-            ) from None
-        return find_publication(pubs, target, cid)
-
-    @staticmethod
-    def _job_group(target: Target, run: JobRun) -> int:
-        group = run.remote_id if run.remote_id is not None else run.details.get("jobGroupId")
-        if group is None:
-            raise PlatformError(f"{target.address}: job.{run.job} has no job group id to publish")
-        return int(group)
-
-    def _verify_override_publication(
-        self, target: Target, group: int, cid: int | None
-    ) -> PublishResult:
-        for pub in self.published_targets(group):
-            table = pub.get("tableName", pub.get("table"))
-            path = pub.get("path")
-            if table != target.table or (path is not None and list(path) != list(target.path)):
-                continue
-            remote = pub.get("connectionId")
-            if cid is not None and remote is not None and str(remote) != str(cid):
-                continue
-            return PublishResult(rows_loaded=0, rows_after=0, columns=())
-        where = ".".join((*target.path, target.table))
-        raise PlatformError(
-            f"{target.address}: job group {group} completed but has no publication to {where} "
-            f"(GET {JOB_GROUPS}/{group}/publications); check the run's publications"
+            details={
+                "jobGroupId": group,
+                "wrangledDataset": job.wrangledDataset,
+                "jobs": [{"id": j.get("id"), "jobType": j.get("jobType")} for j in jobs],
+            },
         )
 
     def publish(
@@ -521,50 +417,17 @@ class TrifactaPlatform:
         *,
         connection_id: int | None = None,
     ) -> PublishResult:
-        group = self._job_group(target, run)
+        group = run.remote_id if run.remote_id is not None else run.details.get("jobGroupId")
+        if group is None:
+            raise PlatformError(f"{target.address}: job.{run.job} has no job group id to publish")
         cid = connection_id if connection_id is not None else connection.id
-        if target.via == "overrides":
-            return self._verify_override_publication(target, group, cid)
+        if target.via == "outputObject":
+            return self.publisher.verify_ridden(target, int(group), cid)
         if cid is None:
             raise PlatformError(
                 f"{target.address}: the remote id of {connection.address} is unknown; "
                 "apply the connection first"
             )
-        flow_node = run.details.get("wrangledDataset")
-        if flow_node is None:
-            job = self.spec.jobs.get(run.job)
-            flow_node = job.wrangledDataset if job else None
-        started = self.client.clock()
-        existing = self._existing_publication(target, group, cid)
-        if existing is not None:
-            log.info(
-                "%s: job group %s was already published there (publication %s); not again",
-                target.address,
-                group,
-                existing.get("id"),
-            )
-            return PublishResult(
-                rows_loaded=0,
-                rows_after=0,
-                columns=(),
-                already_published=True,
-                seconds=self.client.clock() - started,
-            )
-        body = publish_body(target, cid, flow_node)
-        path = f"{JOB_GROUPS}/{group}/publish"
-        try:
-            answer = self.client.json("PUT", path, body=body, safe=False)
-        except AmbiguousRequest as exc:
-            raise PlatformError(
-                f"{target.address}: {exc}; look at job group {group}'s publications in the "
-                "application before publishing again"
-            ) from None
-        publish_group = (
-            answer.get("jobgroupId", answer.get("id")) if isinstance(answer, dict) else None
-        )
-        if publish_group is None:
-            raise PlatformError(f"{target.address}: PUT {path} answered no job group id")
-        self.waiter.run(int(publish_group), target.address, cancel)
-        return PublishResult(
-            rows_loaded=0, rows_after=0, columns=(), seconds=self.client.clock() - started
-        )
+        job = self.spec.jobs.get(run.job)
+        flow_node = run.details.get("wrangledDataset", job.wrangledDataset if job else None)
+        return self.publisher.publish_put(target, int(group), cid, flow_node, cancel)

@@ -1,24 +1,40 @@
-"""Finding a job run we may have started when the answer to its POST was lost.
+"""Finding our run after a lost answer to ``POST /v4/jobGroups``.
 
-After an ambiguous ``POST /v4/jobGroups`` (read timeout, connection lost after sending,
-5xx) the run may exist. We list recent API runs (``GET /v4/jobLibrary``, the listing
-that replaces the deprecated ``GET /v4/jobGroups``; S3) and take, for the same
-wrangledDataset, the one that echoes our execution id if the API echoes it, else the
-newest one created after we started (less a clock-skew allowance).
+A run is ours only when the service says so: the listing of recent API runs
+(``GET /v4/jobLibrary``) must echo our ``x-execution-id`` on a run of the same recipe.
+The cloud description has no such field on a job group, so on most services a lost
+answer cannot be matched: the caller then sends the POST again with the same
+``x-execution-id`` (the documented idempotency key: a duplicate answers 304), and a 304
+it cannot match stops the apply and says so. A run is never adopted because it is
+recent: another client may have run the same recipe.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import logging
+from dataclasses import dataclass
 from typing import Any
 
-from runner.platforms.trifacta.client import TrifactaClient
+from runner.errors import PlatformError
+from runner.platforms.trifacta.api import JOB_GROUPS
+from runner.platforms.trifacta.client import AmbiguousRequest, TrifactaClient
+from runner.platforms.trifacta.outputs import items
+from runner.platforms.trifacta.retry import Deadline, Sleep
+from runner.spec.model import Job
+
+log = logging.getLogger("runner.platforms.trifacta")
 
 LIBRARY = "/v4/jobLibrary"
 LOOKUP_LIMIT = 25
-#: seconds a server clock may run behind ours and still count as "after we started"
-CLOCK_SKEW = 60.0
 _ECHO_KEYS = ("executionId", "x-execution-id", "clientExecutionId")
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What the listing said: our run's id, and whether it echoes execution ids at all."""
+
+    job_group: int | None
+    echoes: bool
 
 
 def lookup_params() -> dict[str, Any]:
@@ -27,48 +43,82 @@ def lookup_params() -> dict[str, Any]:
 
 def _dataset_id(item: dict[str, Any]) -> int | None:
     ds = item.get("wrangledDataset")
-    value = ds.get("id") if isinstance(ds, dict) else item.get("flowNodeId")
+    value = ds.get("id") if isinstance(ds, dict) else None
     try:
         return int(value) if value is not None else None
     except (TypeError, ValueError):
         return None
 
 
-def _created(item: dict[str, Any]) -> float | None:
-    value = item.get("createdAt")
-    if not isinstance(value, str):
-        return None
-    try:
-        stamp = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=dt.UTC)
-    return stamp.timestamp()
-
-
-def find_run(
-    client: TrifactaClient, wrangled_dataset: int, execution_id: str, started_at: float
-) -> int | None:
-    """The job group id of our run, or None when it is not there."""
-    answer = client.json("GET", LIBRARY, params=lookup_params())
-    items = answer.get("data", []) if isinstance(answer, dict) else answer
-    if not isinstance(items, list):
-        return None
-    recent: list[tuple[float, int]] = []
-    for item in items:
-        if not isinstance(item, dict) or _dataset_id(item) != wrangled_dataset:
-            continue
-        try:
-            group_id = int(item["id"])
-        except (KeyError, TypeError, ValueError):
+def find_run(client: TrifactaClient, wrangled_dataset: int, execution_id: str) -> Lookup:
+    """Our run among recent API runs of the recipe, matched on the echoed execution id."""
+    echoes = False
+    for item in items(client.json("GET", LIBRARY, params=lookup_params())):
+        if _dataset_id(item) != wrangled_dataset:
             continue
         echoed = next((item[k] for k in _ECHO_KEYS if k in item), None)
-        if echoed is not None:
-            if str(echoed) == execution_id:
-                return group_id
+        if echoed is None:
             continue
-        created = _created(item)
-        if created is not None and created >= started_at - CLOCK_SKEW:
-            recent.append((created, group_id))
-    return max(recent)[1] if recent else None
+        echoes = True
+        if str(echoed) == execution_id:
+            try:
+                return Lookup(int(item["id"]), True)
+            except (KeyError, TypeError, ValueError):
+                continue
+    return Lookup(None, echoes)
+
+
+def _group_id(response: Any) -> int | None:
+    try:
+        answer = response.json()
+    except ValueError:
+        return None
+    group = answer.get("id", answer.get("jobgroupId")) if isinstance(answer, dict) else None
+    return int(group) if group is not None else None
+
+
+def start(client: TrifactaClient, job: Job, run_id: str, body: dict[str, Any], sleep: Sleep) -> int:
+    """``POST /v4/jobGroups`` with ``x-execution-id: run_id``; the new job group's id.
+
+    After a lost answer the POST is sent again with the same key (a duplicate answers
+    304, so nothing runs twice) unless the listing shows our run. A 304 whose run the
+    service does not identify stops: the run is ambiguous and adopting a recent run of
+    the recipe could take another client's.
+    """
+    assert job.wrangledDataset is not None
+    headers = {"x-execution-id": run_id}
+    deadline = Deadline(client.policy.deadline, client.clock)
+    attempt = 0
+    while True:
+        try:
+            response = client.request("POST", JOB_GROUPS, body=body, headers=headers, safe=False)
+        except AmbiguousRequest as exc:
+            found = find_run(client, job.wrangledDataset, run_id)
+            if found.job_group is not None:
+                log.info("%s: the run was started (job group %s)", job.address, found.job_group)
+                return found.job_group
+            wait = client.policy.backoff(attempt)
+            attempt += 1
+            if attempt >= client.policy.max_attempts or not deadline.allows(wait):
+                raise PlatformError(
+                    f"{job.address}: {exc}; whether a run started is unknown. Look for a run of "
+                    f"recipe {job.wrangledDataset} in the job history before applying again"
+                ) from None
+            log.warning("%s: %s; sending it again with the same execution id", job.address, exc)
+            sleep(wait)
+            continue
+        if response.status_code == 304:
+            found = find_run(client, job.wrangledDataset, run_id)
+            if found.job_group is not None:
+                return found.job_group
+            raise PlatformError(
+                f"{job.address}: the service says a run with execution id {run_id} exists (304, "
+                "the answer to our first request was lost) but does not say which job group it "
+                f"is, so it is not adopted: find the run of recipe {job.wrangledDataset} in "
+                "the job history; when it published, nothing more is needed, otherwise plan "
+                "again (the next plan runs with a new execution id)"
+            )
+        group = _group_id(response)
+        if group is None:
+            raise PlatformError(f"{job.address}: POST {JOB_GROUPS} answered no job group id")
+        return group
