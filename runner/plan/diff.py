@@ -57,6 +57,8 @@ class Outcome:
     destructive: bool
     diff: tuple[SchemaChange, ...] = ()
     error: str | None = None
+    #: the target's field the error is about (its spec position is shown)
+    error_field: str = "action"
 
 
 def _rows(n: int | None, estimated: bool = False) -> str:
@@ -88,6 +90,7 @@ def outcome(
                     f"{address}: upsert key {', '.join(missing)} is not a column of the results "
                     f"(columns: {', '.join(results.names)}); fix `key`"
                 ),
+                error_field="key",
             )
     new_rows = _rows(incoming)
     if table is None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from runner.errors import PlanError, PublishError
@@ -34,6 +35,7 @@ from runner.plan.diff import Outcome, outcome
 from runner.plan.drift import table_drift
 from runner.plan.model import Change, Drift, Plan, in_dependency_order
 from runner.plan.options import PlanOptions, run_id_for, table_ref
+from runner.plan.problems import locate
 from runner.plan.stages import (
     ActionChange,
     ConnectionChanges,
@@ -87,10 +89,10 @@ class Planner:
 
     def build(self) -> Plan:
         scope = self.scope()
-        self.problems += self.platform.check(self.spec)
+        self._problems(self.platform.check(self.spec))
         connections = self.connections(scope)
         if self.options.check_connections:
-            self.problems += self.check_connections(scope)
+            self._problems(self.check_connections(scope))
         wanted = self.targets(scope, self.jobs(scope))
         if self.options.check_jobs:
             self.problems += remote.job_problems(self.platform, self.spec, wanted.jobs.running)
@@ -107,10 +109,18 @@ class Planner:
         drift = self.drift(scope, described, {c.address for c in changes})
         return self._plan(scope, changes, drift)
 
+    def _problem(self, message: str, field: str | None = None) -> None:
+        """Collect a problem, placed at the spec position of the object (or field) it names."""
+        self.problems.append(locate(self.spec, message, field))
+
+    def _problems(self, messages: Iterable[str], field: str | None = None) -> None:
+        for message in messages:
+            self._problem(message, field)
+
     # --- scope ----------------------------------------------------------------------------
     def scope(self) -> Scope:
         """The addresses to plan; --select pulls in what a selected target needs."""
-        self.problems += scoping.address_errors(self.spec, self.state, self.options)
+        self.problems += scoping.address_errors(self.spec, self.state, self.options)  # flags
         return scoping.resolve(self.spec, self.state, self.options)
 
     # --- connections ------------------------------------------------------------------------
@@ -162,7 +172,7 @@ class Planner:
             try:
                 fp = fingerprints[name] = self.platform.job_fingerprint(job)
             except PublishError as exc:
-                self.problems.append(str(exc))
+                self._problem(str(exc), field="inputs")
                 continue
             last = self.state.jobs.get(name) if self.state else None
             forced = job.address in self.options.replace
@@ -192,7 +202,7 @@ class Planner:
         try:
             schema = self.platform.result_schema(job)
         except PublishError as exc:
-            self.problems.append(str(exc))
+            self._problem(str(exc), field="recipe")
             return None
         run_id = run_id_for(self.spec, self.state, name, fingerprint)
         riders = riding(self.spec, self.state, name)
@@ -222,13 +232,13 @@ class Planner:
                 if run is not None:
                     jobs = jobs.with_run(run)
             else:
-                self.problems.append(
+                self._problem(
                     f"job.{name}: the results of its run {recorded} are not on this machine "
                     f"and the job is excluded; include it, or run `publish plan --replace job.{name}`"
                 )
         if missing:
             wanted = self._wanted(scope, jobs)
-        self.problems += scoping.shared_table_problems(self.spec)
+        self._problems(scoping.shared_table_problems(self.spec), field="table")
         return wanted
 
     def _results_here(self, publication: Publication, jobs: Jobs) -> bool:
@@ -288,9 +298,7 @@ class Planner:
                 described.add(conn_name)
             except PublishError as exc:
                 if self.spec.platform.type == "local":
-                    self.problems.append(
-                        f"connection.{conn_name}: cannot describe its tables: {exc}"
-                    )
+                    self._problem(f"connection.{conn_name}: cannot describe its tables: {exc}")
         return Described(tables, frozenset(described))
 
     # --- publications -----------------------------------------------------------------------
@@ -319,10 +327,10 @@ class Planner:
         info = described.tables.get(ref) if known else None
         out = self._outcome(target, run, info if known else None, known)
         if out.error:
-            self.problems.append(out.error)
+            self._problem(out.error, field=out.error_field)
             return None
         if out.destructive and target.protect and not self.options.allow_destructive:
-            self.problems.append(
+            self._problem(
                 f"{target.address} is protected and this publish is destructive ({out.consequence}); "
                 "run with --allow-destructive to allow it, or change the action"
             )
