@@ -17,6 +17,10 @@ exits 3.
      └── PlatformError      a job could not be run
           └── ApiError      the Trifacta API answered with an error
 
+    TargetError and PlatformError carry ``transient``: True for a lost connection, a
+    deadlock, or a server error after retries, so the report says "rerun" rather than
+    "fix the spec".
+
     InternalError           a bug already logged to a crash log (exit 3, not a PublishError)
     Interrupted             Ctrl-C stopped an apply after saving state (exit 130)
 """
@@ -98,15 +102,34 @@ class ApplyError(PublishError):
 
 
 class TargetError(PublishError):
-    """A target database refused an operation or could not be reached."""
+    """A target database refused an operation or could not be reached.
+
+    ``transient``: the failure says nothing about the spec or the data (a lost connection,
+    a deadlock victim, a server shutting down): rerunning the same command may succeed.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        self.transient = transient
+        super().__init__(message)
 
 
 class PlatformError(PublishError):
-    """A job could not be run or its results could not be read."""
+    """A job could not be run or its results could not be read.
+
+    ``transient``: as for :class:`TargetError` (e.g. the API answered 5xx after retries).
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        self.transient = transient
+        super().__init__(message)
 
 
 class ApiError(PlatformError):
-    """The Trifacta API answered with an error."""
+    """The Trifacta API answered with an error, or could not be reached.
+
+    Transient unless told otherwise when the server could not be reached (no status), was
+    overloaded (429) or failed (5xx), after the client's retries.
+    """
 
     def __init__(
         self,
@@ -115,11 +138,14 @@ class ApiError(PlatformError):
         status: int | None = None,
         method: str | None = None,
         path: str | None = None,
+        transient: bool | None = None,
     ) -> None:
         self.status = status
         self.method = method
         self.path = path
-        super().__init__(message)
+        if transient is None:
+            transient = status is None or status == 429 or status >= 500
+        super().__init__(message, transient=transient)
 
 
 class InternalError(Exception):

@@ -39,6 +39,9 @@ class StepResult:
     message: str
     seconds: float = 0.0
     bug: bool = False  # failed with an unexpected exception (a crash log was written)
+    #: failed for a reason that says nothing about the spec or data (lost connection,
+    #: deadlock, server error after retries): running again may succeed
+    transient: bool = False
 
 
 @dataclass(frozen=True)
@@ -234,10 +237,18 @@ class Executor:
             if self.cancel.is_set():
                 return StepResult(change.address, change.action, "skipped", "interrupted")
             message = self._run(change)
-            status: StepStatus = "done"
         except PublishError as exc:
-            message, status = redact(str(exc)), "failed"
+            message = redact(str(exc))
             self._record_failure(change, message)
+            transient = bool(getattr(exc, "transient", False))
+            return StepResult(
+                change.address,
+                change.action,
+                "failed",
+                message,
+                time.monotonic() - started,
+                transient=transient,
+            )
         except Exception as exc:  # a bug: log it, keep the other steps going, report it
             path = write_crash_log(exc)
             where = f"traceback in {path}" if path else "no crash log could be written"
@@ -248,7 +259,7 @@ class Executor:
             elapsed = time.monotonic() - started
             return StepResult(change.address, change.action, "failed", message, elapsed, bug=True)
         return StepResult(
-            change.address, change.action, status, message, time.monotonic() - started
+            change.address, change.action, "done", message, time.monotonic() - started
         )
 
     def _record_failure(self, change: Change, message: str) -> None:

@@ -56,10 +56,21 @@ def report(result: ApplyReport, echo: Echo) -> None:
     head = "Apply interrupted" if result.interrupted else "Apply failed"
     echo(f"{head}: {len(done)} done, {len(failed)} failed, {len(skipped)} skipped.")
     for s in failed:
-        echo(f"  ✗ {s.address}: {s.message}")
+        echo(f"  ✗ {s.address}: {s.message}" + (" (transient)" if s.transient else ""))
     for s in skipped:
         echo(f"  - {s.address}: skipped ({s.message})")
-    echo("What finished is recorded in state; run apply again to continue where it stopped.")
+    if result.interrupted:
+        echo("What finished is recorded in state; run apply again to continue where it stopped.")
+    elif all(s.transient for s in failed):
+        echo(
+            "What finished is recorded in state. The failures look transient (a lost connection, "
+            "a deadlock, a server error): run apply again to continue where it stopped."
+        )
+    else:
+        echo(
+            "What finished is recorded in state. Fix what the errors above name, then plan "
+            "again and apply: the new plan does only what is left."
+        )
 
 
 def execute(plan: Plan, ctx: Context, state: State | None, parallelism: int, echo: Echo) -> None:

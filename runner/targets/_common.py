@@ -66,13 +66,39 @@ def where(connection: Connection) -> str:
     return f"{connection.address} ({host}{port})"
 
 
+#: SQLSTATE classes of failures that say nothing about the spec or the data: connection
+#: exceptions (08), transaction rollbacks: deadlock, serialization (40), operator
+#: intervention: server shutting down (57P)
+_TRANSIENT_SQLSTATES = ("08", "40", "57P")
+#: MySQL/MariaDB: lock wait timeout, deadlock, server gone away, lost connection
+_TRANSIENT_MYSQL_CODES = frozenset({1205, 1213, 2006, 2013})
+_TRANSIENT_TEXT = re.compile(
+    r"server closed the connection|connection (is|was) lost|consuming input failed|"
+    r"terminating connection|database is locked|lost connection",
+    re.IGNORECASE,
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a driver error is a lost connection, a deadlock or a server shutting down."""
+    sqlstate = getattr(exc, "sqlstate", None)  # psycopg
+    if isinstance(sqlstate, str) and sqlstate.startswith(_TRANSIENT_SQLSTATES):
+        return True
+    code = exc.args[0] if exc.args else None  # pymysql: (code, message)
+    if isinstance(code, int) and code in _TRANSIENT_MYSQL_CODES:
+        return True
+    return bool(_TRANSIENT_TEXT.search(str(exc)))
+
+
 def driver_error(connection: Connection, exc: BaseException, doing: str) -> TargetError:
     """A TargetError for a driver exception, naming the connection, never a secret."""
     message = str(exc).strip() or type(exc).__name__
     password = reveal(connection.password)
     if password:
         message = message.replace(password, "***")
-    return TargetError(redact(f"{where(connection)}: {doing}: {message}"))
+    return TargetError(
+        redact(f"{where(connection)}: {doing}: {message}"), transient=is_transient(exc)
+    )
 
 
 def load_error(
@@ -81,6 +107,8 @@ def load_error(
     message: str,
     row: int | None = None,
     column: str | None = None,
+    *,
+    transient: bool = False,
 ) -> TargetError:
     """A failed load, naming the target, the row and column when known, never a secret.
 
@@ -96,7 +124,7 @@ def load_error(
         Exception(message),
         f"target.{request.target}: {request.action} into {request.ref} failed{place}",
     )
-    return TargetError(f"{base}; the table is unchanged")
+    return TargetError(f"{base}; the table is unchanged", transient=transient)
 
 
 def params_of(connection: Connection) -> dict[str, str]:

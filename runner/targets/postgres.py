@@ -430,7 +430,14 @@ class PostgresTarget(TableTargetBase, common.PerThreadConnection):
         hint = ""
         if isinstance(exc, psycopg.errors.CardinalityViolation):
             hint = " (the results hold the same key more than once)"
-        return common.load_error(self.connection, request, f"{primary}{hint}", row, column)
+        return common.load_error(
+            self.connection,
+            request,
+            f"{primary}{hint}",
+            row,
+            column,
+            transient=common.is_transient(exc),
+        )
 
 
 def _small(reltuples: int, size: int) -> bool:

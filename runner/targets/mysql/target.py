@@ -261,8 +261,11 @@ class MysqlTarget(TableTargetBase, SwapPolicy, common.PerThreadConnection):
 
     def _load_error(self, request: PublishRequest, exc: pymysql.MySQLError) -> TargetError:
         text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+        transient = common.is_transient(exc)
         row, col = ROW.search(text), _COLUMN.search(text)
         if row is None:  # a column is named only with its row
-            return common.load_error(self.connection, request, text)
+            return common.load_error(self.connection, request, text, transient=transient)
         column = col.group(1) if col else None
-        return common.load_error(self.connection, request, text, int(row.group(1)), column)
+        return common.load_error(
+            self.connection, request, text, int(row.group(1)), column, transient=transient
+        )
