@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from runner.errors import PlanError, PublishError
 from runner.plan import calls as remote
@@ -48,21 +48,26 @@ from runner.plan.stages import (
 )
 from runner.platforms.base import Platform
 from runner.results import ResultSchema
-from runner.spec.model import Spec, Target
+from runner.spec.model import Connection, Spec, Target
 from runner.state.model import State
-from runner.targets.base import TableInfo, TableRef
-from runner.targets.pool import TargetPool
+from runner.targets.base import TableInfo, TableRef, TableTarget
 
 __all__ = ["PlanOptions", "Planner", "all_addresses", "make_plan", "run_id_for", "table_ref"]
 
 all_addresses = scoping.all_addresses
 
 
+class TargetSource(Protocol):
+    """Where the planner gets a connection's target (a :class:`~runner.targets.pool.TargetPool`)."""
+
+    def get(self, connection: Connection) -> TableTarget: ...
+
+
 def make_plan(
     spec: Spec,
     state: State | None,
     platform: Platform,
-    pool: TargetPool,
+    pool: TargetSource,
     options: PlanOptions,
 ) -> Plan:
     """Plan what apply must do to bring every target to the spec; raise PlanError on problems."""
@@ -77,7 +82,7 @@ class Planner:
         spec: Spec,
         state: State | None,
         platform: Platform,
-        pool: TargetPool,
+        pool: TargetSource,
         options: PlanOptions,
     ) -> None:
         self.spec = spec

@@ -16,9 +16,7 @@ def _line_of(spec: Path, text: str) -> int:
 def test_upsert_key_error_points_at_the_key(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    body = BASIC.replace(
-        "action: truncateAndLoad\n", "action: upsert\n    key: [order_id]\n", 1
-    )
+    body = BASIC.replace("action: truncateAndLoad\n", "action: upsert\n    key: [order_id]\n", 1)
     spec = write_spec(tmp_path, body)
     r = publish(capsys, "plan", str(spec))
     assert r.code == 1
@@ -34,7 +32,9 @@ def test_shared_table_error_points_at_a_target(
     spec = write_spec(tmp_path, BASIC.replace("table: orders_copy", "table: orders"))
     r = publish(capsys, "plan", str(spec))
     assert r.code == 1
-    assert re.search(rf"- {re.escape(str(spec))}:\d+:\d+: target\.orders_copy and target\.orders_out all", r.err), r.err
+    assert re.search(
+        rf"- {re.escape(str(spec))}:\d+:\d+: target\.orders_copy and target\.orders_out all", r.err
+    ), r.err
 
 
 def test_flag_errors_have_no_spec_position(
