@@ -6,6 +6,7 @@ need a state first apply a plan with the Executor (also with fakes).
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
@@ -165,7 +166,9 @@ def test_protected_destructive_publish_needs_allow_destructive(tmp_path: Path) -
 
 def test_two_replacing_targets_on_one_table_is_an_error(tmp_path: Path) -> None:
     spec = make_spec({"a": {"table": "t", "action": "truncateAndLoad"}, "b": {"table": "t"}})
-    with pytest.raises(PlanError, match="target.a and target.b all publish to wh.main.t"):
+    with pytest.raises(
+        PlanError, match=re.escape("target.a and target.b all publish to wh.main.t")
+    ):
         World(spec, tmp_path).plan()
 
 
