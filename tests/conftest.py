@@ -6,8 +6,11 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+from tests import spark_server
 
 PG_HOST = os.environ.get("PUBLISH_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("PUBLISH_TEST_PG_PORT", "5432"))
@@ -72,3 +75,46 @@ def mysql_database() -> Iterator[str]:
         with conn.cursor() as cur:
             cur.execute(f"drop database if exists `{name}`")
         conn.close()
+
+
+_spark_run_dir: Path | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The controller (or the only process) names the run folder of the shared Spark server."""
+    global _spark_run_dir
+    if not hasattr(config, "workerinput"):
+        _spark_run_dir = spark_server.begin_run()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say how long the shared Spark server took to start (it counts against CI's time)."""
+    if _spark_run_dir is not None:
+        started = spark_server.started_in(_spark_run_dir)
+        if started is not None:
+            terminalreporter.write_line(
+                f"spark: one local Spark Connect server, started in {started:.1f} s"
+            )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The controller stops the shared Spark server, after every worker is done."""
+    global _spark_run_dir
+    if _spark_run_dir is not None and not hasattr(config, "workerinput"):
+        spark_server.end_run(_spark_run_dir)
+        _spark_run_dir = None
+
+
+@pytest.fixture(scope="session")
+def spark_url() -> str:
+    """The URL of the run's local Spark Connect server (one per run, started on first use).
+
+    Skipped with the reason when Java or pyspark is missing; failed instead when
+    PUBLISH_REQUIRE_SERVICES=1 (CI).
+    """
+    reason = spark_server.missing()
+    if reason is not None:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"Spark: {reason} and PUBLISH_REQUIRE_SERVICES=1", pytrace=False)
+        pytest.skip(f"Spark: {reason}")
+    return spark_server.shared_url()

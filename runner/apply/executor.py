@@ -219,7 +219,7 @@ class Executor:
         if result.already_published:
             where = (
                 "the table's ledger"
-                if self.spec.platform.type == "local"
+                if self.spec.platform.type != "trifacta"
                 else "the job group's publications"
             )
             return f"already published run {record.run_id} (found in {where}); recorded"

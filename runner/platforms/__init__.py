@@ -1,1 +1,1 @@
-"""Platforms: where jobs run and how their results reach a table (local, trifacta)."""
+"""Platforms: where jobs run and how their results reach a table (local, trifacta, spark)."""

@@ -61,6 +61,7 @@ def build_platform(data: Mapping[str, Any]) -> Platform:
         jobTimeout=float(data.get("jobTimeout", 3600.0)),
         pollInterval=float(data.get("pollInterval", 2.0)),
         release=str(data.get("release", "cloud")),
+        resultsPath=_text(data.get("resultsPath")),
     )
 
 
@@ -119,13 +120,13 @@ def build_checks(data: Any) -> Checks:
     )
 
 
-def build_job(name: str, data: Mapping[str, Any]) -> Job:
+def build_job(name: str, data: Mapping[str, Any], default_format: str = "avro") -> Job:
     dataset = data.get("wrangledDataset")
     return Job(
         name=name,
         inputs={str(k): str(_text(v)) for k, v in _map(data.get("inputs")).items()},
         recipe=_text(data.get("recipe")),
-        outputs=tuple(str(o) for o in data.get("outputs", ["avro"])),
+        outputs=tuple(str(o) for o in data.get("outputs", [default_format])),
         wrangledDataset=None if dataset is None else int(dataset),
         overrides=dict(_map(data.get("overrides"))),
         runParameters=dict(_map(data.get("runParameters"))),
@@ -137,7 +138,7 @@ def build_job(name: str, data: Mapping[str, Any]) -> Job:
     )
 
 
-def build_target(name: str, data: Mapping[str, Any]) -> Target:
+def build_target(name: str, data: Mapping[str, Any], default_format: str = "avro") -> Target:
     return Target(
         name=name,
         job=str(data["job"]),
@@ -145,7 +146,7 @@ def build_target(name: str, data: Mapping[str, Any]) -> Target:
         table=str(_text(data["table"])),
         path=tuple(str(_text(p)) for p in data.get("path", ())),
         action=data.get("action", "create"),
-        inputFormat=str(data.get("inputFormat", "avro")),
+        inputFormat=str(data.get("inputFormat", default_format)),
         key=tuple(str(_text(k)) for k in data.get("key", ())),
         protect=bool(data.get("protect", False)),
         checks=build_checks(data.get("checks")),
@@ -178,17 +179,19 @@ def build_spec(
     positions: Mapping[str, Position],
 ) -> Spec:
     """The frozen Spec of validated data (with Secret objects in place)."""
+    platform = build_platform(_map(data.get("platform")))
+    fmt = platform.default_format
     return Spec(
         name=str(data["name"]),
         file=file,
         environment=environment,
         version=int(data.get("version", 1)),
-        platform=build_platform(_map(data.get("platform"))),
+        platform=platform,
         state=build_state(_map(data.get("state"))),
         vars=dict(_map(data.get("vars"))),
         connections={n: build_connection(n, c) for n, c in _map(data.get("connections")).items()},
-        jobs={n: build_job(n, j) for n, j in _map(data.get("jobs")).items()},
-        targets={n: build_target(n, t) for n, t in _map(data.get("targets")).items()},
+        jobs={n: build_job(n, j, fmt) for n, j in _map(data.get("jobs")).items()},
+        targets={n: build_target(n, t, fmt) for n, t in _map(data.get("targets")).items()},
         sha256=sha256,
         rendered_sha256=canonical_sha256(data),
         positions=dict(positions),

@@ -30,6 +30,7 @@ ACTIONS: tuple[str, ...] = (
 REPLACING_ACTIONS: frozenset[str] = frozenset({"truncateAndLoad", "dropAndLoad"})
 VENDORS: tuple[str, ...] = ("sqlite", "postgres", "redshift", "mysql")
 LOCAL_FORMATS: tuple[str, ...] = ("avro", "csv", "json", "parquet")
+SPARK_FORMATS: tuple[str, ...] = ("parquet", "pqt")
 
 Value = str | Secret
 
@@ -46,8 +47,8 @@ class Position:
 
 @dataclass(frozen=True)
 class Platform:
-    type: Literal["local", "trifacta"] = "local"
-    url: str | None = None
+    type: Literal["local", "trifacta", "spark"] = "local"
+    url: str | None = None  # trifacta: the API; spark: sc://HOST:PORT/;params (secrets masked)
     token: Secret | None = None
     #: trifacta only: allow plain http:// to a host that is not loopback
     allowInsecureHttp: bool = False
@@ -57,6 +58,14 @@ class Platform:
     pollInterval: float = 2.0
     #: trifacta only: "cloud" or an on-prem release number ("6.4"): which endpoints exist
     release: str = "cloud"
+    #: spark only: the folder results are written to (cluster) and read from (publish)
+    resultsPath: str | None = None
+
+    @property
+    def default_format(self) -> str:
+        """The result format jobs write and targets publish unless the spec says: spark
+        writes Parquet, the other platforms Avro."""
+        return "parquet" if self.type == "spark" else "avro"
 
 
 @dataclass(frozen=True)

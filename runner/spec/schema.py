@@ -30,6 +30,7 @@ PATTERN_WORDS = {
     ),
     "^[A-Za-z0-9_][A-Za-z0-9_-]*$": "letters, digits, _ and -",
     "^https?://[^\\s]+$": "an http:// or https:// URL",
+    "^sc://[^\\s]+$": "a Spark Connect URL: sc://HOST:15002",
 }
 _TYPE_WORDS = {
     "string": "a string",

@@ -6,6 +6,7 @@ source position of its JSON path, so a user fixes them all in one pass.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,14 @@ from typing import Any
 from runner.errors import SpecIssue
 from runner.spec import paths
 from runner.spec.load import Document
-from runner.spec.model import LOCAL_FORMATS
+from runner.spec.model import LOCAL_FORMATS, SPARK_FORMATS
 from runner.spec.render import Rendered
 from runner.spec.schema import IssueMaker, coerce, did_you_mean, schema_issues, type_at
 from runner.spec.secrets import Secret
 from runner.spec.urls import base_url_problem
+
+#: an input the spark cluster reads from storage of its own (s3a://bucket/key, hdfs://...)
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def reveal_tree(value: Any) -> Any:
@@ -89,6 +93,13 @@ class _Checker:
         """The platform URL's rules, so validate catches what plan would refuse."""
         platform = _mapping(self.data.get("platform"))
         url = platform.get("url")
+        if self.platform == "spark" and isinstance(url, str) and url.startswith("sc://"):
+            from runner.platforms.spark.url import spark_url_problem
+
+            problem = spark_url_problem(url)
+            if problem:
+                self.add("$.platform.url", problem)
+            return
         if self.platform != "trifacta" or not isinstance(url, str) or not url.startswith("http://"):
             return
         problem = base_url_problem(
@@ -112,11 +123,11 @@ class _Checker:
             self.add(where, f"'{folder}' leaves the spec's folder; keep the state inside it")
 
     def check_connection(self, at: str, conn: Mapping[str, Any]) -> None:
-        if self.platform == "local" and "id" in conn:
+        if self.platform != "trifacta" and "id" in conn:
             self.add(
                 paths.child(at, "id"),
                 "a connection adopted by id exists on the trifacta platform only; "
-                "on the local platform give vendor and its settings",
+                f"on the {self.platform} platform give vendor and its settings",
             )
 
     def check_job(self, at: str, name: str, job: Mapping[str, Any]) -> None:
@@ -134,7 +145,7 @@ class _Checker:
             if inputs is None:
                 self.add(
                     at,
-                    f"job '{name}' needs inputs on the local platform (table name: file)",
+                    f"job '{name}' needs inputs on the {self.platform} platform (table name: file)",
                     key=True,
                 )
             return
@@ -148,7 +159,13 @@ class _Checker:
         outputs = job.get("outputs")
         if isinstance(outputs, list):
             for i, fmt in enumerate(outputs):
-                if isinstance(fmt, str) and fmt not in LOCAL_FORMATS:
+                if self.platform == "spark" and isinstance(fmt, str) and fmt not in SPARK_FORMATS:
+                    self.add(
+                        paths.child(paths.child(at, "outputs"), i),
+                        f"'{fmt}': spark jobs write parquet (a folder of part files); "
+                        "use outputs: [parquet]",
+                    )
+                elif isinstance(fmt, str) and fmt not in LOCAL_FORMATS:
                     self.add(
                         paths.child(paths.child(at, "outputs"), i),
                         f"'{fmt}' exists on the trifacta platform only; local jobs write "
@@ -157,6 +174,8 @@ class _Checker:
         for table, file in inputs.items():
             if not isinstance(file, str) or not file:
                 continue
+            if self.platform == "spark" and _URI.match(file):
+                continue  # read by the cluster (s3a://, abfss://, hdfs://...): not checked here
             path = Path(file)
             full = path if path.is_absolute() else self.base_dir / path
             if not full.is_file():
@@ -177,10 +196,11 @@ class _Checker:
                 paths.child(at, "connection"),
                 f"connection '{conn}' is not defined under connections{hint}",
             )
-        fmt = target.get("inputFormat", "avro")
+        default = "parquet" if self.platform == "spark" else "avro"
+        fmt = target.get("inputFormat", default)
         job_def = self.jobs.get(job) if isinstance(job, str) else None
         if isinstance(job_def, dict) and isinstance(fmt, str):
-            outputs = job_def.get("outputs", ["avro"])
+            outputs = job_def.get("outputs", [default])
             if isinstance(outputs, list) and fmt not in outputs:
                 shown = ", ".join(str(o) for o in outputs)
                 where = paths.child(at, "inputFormat") if "inputFormat" in target else at
