@@ -215,7 +215,9 @@ class Executor:
         )
         self.journal.record(lambda s: s.with_publication(pub).without_failure(change.address))
         if not result.columns and not result.rows_loaded and not result.already_published:
-            return f"{target.action}: published through the platform (run {record.run_id})"
+            return (
+                f"{target.action}: published {pub.table} through the platform (run {record.run_id})"
+            )
         if result.already_published:
             where = (
                 "the table's ledger"

@@ -40,6 +40,11 @@ def run_details(
     return {**({"columns": schema.to_json()} if schema else {}), **extra}
 
 
+def rider_connections(riders: Sequence[tuple[Target, Connection, int | None]]) -> tuple[str, ...]:
+    """Connections a run waits for: those its publications name that are made in this plan."""
+    return tuple(sorted({conn.address for _t, conn, rid in riders if rid is None}))
+
+
 def same_table(platform: Any, target: Target, recorded: str, ref_name: str) -> bool:
     """Whether the recorded table is the target's (trifacta: ``t_<timestamp>`` for create)."""
     matches = getattr(platform, "table_matches", None)

@@ -215,6 +215,7 @@ class Planner:
             job.address,
             "run",
             reason,
+            depends_on=remote.rider_connections(riders),
             run_id=run_id,
             fingerprint=fingerprint,
             api_calls=shown_calls(self.platform.job_calls(job, run_id, publications=riders)),

@@ -100,7 +100,7 @@ class Platform(Protocol):
         *,
         publications: Sequence[tuple[Target, Connection, int | None]] = (),
     ) -> list[ApiCall]:
-        """The calls that run the job; ``publications`` ride on the run (``via: overrides``)."""
+        """The calls that run the job; ``publications`` are published by the run (trifacta ``via: outputObject``)."""
         ...
 
     def publish_calls(
@@ -124,7 +124,7 @@ class Platform(Protocol):
         *,
         publications: Sequence[tuple[Target, Connection, int | None]] = (),
     ) -> JobRun:
-        """Run the job; ``publications`` ride on the run's overrides (trifacta ``via: overrides``)."""
+        """Run the job; ``publications`` are published by the run (trifacta ``via: outputObject``)."""
         ...
 
     def publish(

@@ -284,3 +284,60 @@ def test_check_connections_reports_a_failing_connection(
     r = publish(capsys, "plan", "--check-connections", str(spec))
     assert r.code == 1
     assert "connection.redshift: the connection test failed" in r.err
+
+
+PG_SPEC = """\
+version: 1
+name: trifacta-pg
+platform:
+  type: trifacta
+  url: "{{{{ env('TRIFACTA_URL') }}}}"
+  token: "{{{{ secret('TRIFACTA_TOKEN') }}}}"
+connections:
+  pg:
+    vendor: postgres
+    host: 127.0.0.1
+    port: 5432
+    database: test
+    username: postgres
+    password: "{{{{ secret('PG_PASSWORD') }}}}"
+jobs:
+  job2:
+    wrangledDataset: 28629
+targets:
+  t:
+    job: job2
+    connection: pg
+    path: [{schema}]
+    table: t
+    action: {action}
+"""
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("action", ["create", "createAndLoad"])
+def test_an_existing_table_is_no_plan_error_for_the_services_timestamped_create(
+    fake: FakeTrifacta,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    pg_schema: str,
+    action: str,
+) -> None:
+    import psycopg
+
+    with psycopg.connect(host="127.0.0.1", user="postgres", dbname="test", autocommit=True) as c:
+        c.execute(f'create table "{pg_schema}".t (id int)')
+    monkeypatch.setenv("PG_PASSWORD", "unused-with-trust")
+    spec = tmp_path / "publish.yaml"
+    spec.write_text(PG_SPEC.format(schema=pg_schema, action=action))
+    r = publish(capsys, "plan", "--format", "json", str(spec))
+    assert r.code == 0, r.err
+    target = {c["address"]: c for c in assert_valid_plan(r.out)["changes"]}["target.t"]
+    assert f"new table pg.{pg_schema}.t_<timestamp> on every run" in target["consequence"]
+    r = apply(capsys, spec)
+    assert r.code == 0, r.err + r.out
+    written = next(iter(fake.groups.values())).tables[0]["table"]
+    assert f"published pg.{pg_schema}.{written} through the platform" in r.out
+    r = publish(capsys, "plan", "--detailed-exitcode", str(spec))
+    assert r.code == 0, r.err + r.out  # the recorded t_<timestamp> is the target's table

@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from urllib.parse import parse_qsl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -217,7 +218,7 @@ class FakeTrifacta:
 
     # --- connections and recipes ---------------------------------------------------------
     def _list_connections(self) -> Answer:
-        name = dict(requests.utils.parse_qsl(str(self.request.url).partition("?")[2])).get("filter")
+        name = dict(parse_qsl(str(self.request.url).partition("?")[2])).get("filter")
         data = [c for c in self.connections.values() if name is None or name in c["name"]]
         return 200, {"data": data, "count": len(data)}
 

@@ -241,7 +241,9 @@ class TrifactaPlatform:
         return has_format(outputs, fmt)
 
     def _formats(self, job: Job) -> list[str]:
-        return sorted({t.inputFormat for t in self.spec.targets.values() if t.job == job.name})
+        """The formats the run must write: the job's outputs, when any target publishes it."""
+        published = {t.inputFormat for t in self.spec.targets.values() if t.job == job.name}
+        return sorted(published | set(job.outputs)) if published else []
 
     def check(self, spec: Spec, *, remote: bool = True) -> list[str]:
         """Plan errors; with ``remote`` adopted connections and output objects are read."""

@@ -116,9 +116,10 @@ class Waiter:
         what: str,
         cancel: threading.Event,
         progress: Callable[[str], None] | None = None,
+        poll: _Poll | None = None,
     ) -> str:
         """Poll the group's status until it is final and return it."""
-        poll = self._poll(job_group_id, what, cancel)
+        poll = poll or self._poll(job_group_id, what, cancel)
         last = "unknown"
         while True:
             poll.check_cancel()
@@ -138,12 +139,13 @@ class Waiter:
         select: Select,
         *,
         require_any: bool = False,
+        poll: _Poll | None = None,
     ) -> list[dict[str, Any]]:
         """Poll the group's jobs until every selected one is final; return those.
 
         With ``require_any`` an empty selection means the job has not appeared yet.
         """
-        poll = self._poll(job_group_id, what, cancel)
+        poll = poll or self._poll(job_group_id, what, cancel)
         while True:
             poll.check_cancel()
             chosen = [j for j in self.jobs(job_group_id) if select(j)]
@@ -165,9 +167,10 @@ class Waiter:
         Returns the jobs: publish jobs that failed are for the publishing step to report
         (it knows which table is its own).
         """
-        status = self.wait(job_group_id, what, cancel, progress)
+        poll = self._poll(job_group_id, what, cancel)  # one platform.jobTimeout for both
+        status = self.wait(job_group_id, what, cancel, progress, poll)
         if status == "Complete":  # its publish jobs may still run
-            jobs = self.wait_jobs(job_group_id, what, cancel, lambda _job: True)
+            jobs = self.wait_jobs(job_group_id, what, cancel, lambda _job: True, poll=poll)
         else:  # a failed group's later jobs may never start: read them as they are
             jobs = self.jobs(job_group_id)
         broken = failures(j for j in jobs if not is_publish(j))
