@@ -261,6 +261,11 @@ def test_check_jobs_validates_the_run_in_test_mode(
     assert not fake.groups  # nothing ran
     r = publish(capsys, "plan", str(spec))  # without the flag nothing is posted
     assert len(fake.calls("POST")) == 1
+    fake.refuse_test = "Recipe 28629 has errors: column amount is missing"
+    r = publish(capsys, "plan", "--check-jobs", str(spec))
+    assert r.code == 1
+    assert "job.job2: the service's validation of the run failed" in r.err
+    assert "column amount is missing" in r.err
 
 
 def test_a_missing_connection_fails_the_plan(

@@ -20,10 +20,10 @@ from __future__ import annotations
 import copy
 import json
 import re
-from urllib.parse import parse_qsl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 import requests
 import responses
@@ -63,6 +63,8 @@ class FakeTrifacta:
         self.transform_polls = 2
         self.publish_polls = 2
         self.fail_publish: str | None = None
+        #: while set, a testMode run is refused with this message
+        self.refuse_test: str | None = None
         #: while set, the transform job fails with this message (its publish jobs never start)
         self.fail_transform: str | None = None
         #: (method, url regex): answers lost once each after the service acted
@@ -326,6 +328,8 @@ class FakeTrifacta:
         if dataset not in self.datasets:
             return error(400, "ValidationFailed", f"no recipe {dataset}")
         if self.body.get("testMode"):
+            if self.refuse_test:
+                return error(400, "ValidationFailed", self.refuse_test)
             return 201, {"reason": "JobValidated", "sessionId": "test"}
         key = self.request.headers.get("x-execution-id")
         if key is not None and key in self.executions:
