@@ -70,6 +70,8 @@ def test_every_valid_file_publishes_into_sqlite(
     r = publish(capsys, "apply", "--auto-approve", str(spec))
     assert r.code == 0, r.err + r.out
     assert "Traceback" not in r.err
+    state = tmp_path / "project" / ".publish"
+    assert list(state.glob("results/*/.inputs-*")) == []  # the staged Arrow parts are gone
     with sqlite3.connect(tmp_path / "project" / "out.db") as db:
         for path in files:
             names, rows = expected_rows(path)

@@ -231,3 +231,16 @@ def test_nested_values_holding_bytes_publish_as_json_with_base64(tmp_path: Path)
         assert results.schema.to_json() == [["n", "json"], ["l", "json"]]
         rows = pl.concat(list(iter_frames(results))).rows()
         assert rows == [('{"b":"AP8=","f":1.5}', '["AQ=="]'), (None, "[]")]
+
+
+def test_a_job_scans_avro_lazily_from_staged_arrow_parts(tmp_path: Path) -> None:
+    from runner.platforms.local.inputs import scan_input
+
+    path = next(p for p in VALID if p.name == "many_blocks.fastavro.zstandard.avro")
+    lazy = scan_input(path, staging=tmp_path)
+    assert "IPC" in lazy.explain() or "ipc" in lazy.explain().lower()
+    parts = list(tmp_path.glob("avro-*/part-*.arrow"))
+    assert parts
+    assert lazy.collect().equals(avro_read.read_avro(path))
+    empty = next(p for p in VALID if p.name.startswith("empty."))
+    assert scan_input(empty, staging=tmp_path).collect().schema == avro_read.layout(empty).schema

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import threading
 from pathlib import Path
 
@@ -56,12 +57,15 @@ def marked_columns(path: Path) -> dict[str, str]:
     return {c.name: c.logical for c in shape.columns if is_text_logical(c.logical)}
 
 
-def scan_input(path: Path, *, schema_only: bool = False) -> pl.LazyFrame:
+def scan_input(
+    path: Path, *, schema_only: bool = False, staging: Path | None = None
+) -> pl.LazyFrame:
     """A lazy frame over one input file, chosen by its extension.
 
     Avro (see :mod:`runner.platforms.local.avro_read`): with ``schema_only`` the
-    columns come from the header alone; otherwise the rows are read block by block.
-    A file that cannot be read raises :class:`AvroReadError` (a ValueError).
+    columns come from the header alone; otherwise the rows are read block by block,
+    into Arrow IPC parts under ``staging`` (scanned lazily: bounded memory), or into
+    memory without it. A file that cannot be read raises :class:`AvroReadError`.
     """
     suffix = path.suffix.lower()
     if suffix == ".csv":
@@ -77,7 +81,10 @@ def scan_input(path: Path, *, schema_only: bool = False) -> pl.LazyFrame:
     if suffix == ".avro":
         if schema_only:
             return avro_read.empty_frame(path).lazy()
-        return avro_read.read_avro(path).lazy()
+        if staging is None:
+            return avro_read.read_avro(path).lazy()
+        folder = Path(tempfile.mkdtemp(prefix="avro-", dir=staging))
+        return pl.scan_ipc(avro_read.stage_ipc(path, folder))
     raise ValueError(
         f"cannot read {path.name}: the extension must be one of {', '.join(INPUT_EXTENSIONS)}"
     )

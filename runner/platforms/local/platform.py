@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +122,9 @@ class LocalPlatform:
     def _query(self, job: Job, *, schema_only: bool) -> pl.LazyFrame:
         return self._query_marked(job, schema_only=schema_only)[0]
 
-    def _query_marked(self, job: Job, *, schema_only: bool) -> tuple[pl.LazyFrame, dict[str, str]]:
+    def _query_marked(
+        self, job: Job, *, schema_only: bool, staging: Path | None = None
+    ) -> tuple[pl.LazyFrame, dict[str, str]]:
         if not job.inputs:
             raise PlatformError(
                 f"{job.address}: a local job needs inputs (table name -> file); "
@@ -132,7 +134,7 @@ class LocalPlatform:
         for table in job.inputs:
             path = self._input_path(job, table)
             try:
-                frames[table] = scan_input(path, schema_only=schema_only)
+                frames[table] = scan_input(path, schema_only=schema_only, staging=staging)
             except AvroReadError as exc:
                 raise PlatformError(
                     f"{job.address}: input {table}: cannot read {job.inputs[table]}: {exc}"
@@ -274,8 +276,26 @@ class LocalPlatform:
             raise PlatformError(f"{job.address}: cancelled before it ran")
         run_dir = self.results_dir(job.name, run_id)
         remove_results(run_dir)
+        # Avro inputs are staged as Arrow IPC here (pruned with the run's folder if left)
+        staging = run_dir.parent / f".inputs-{run_id}"
+        try:
+            return self._run(job, run_id, fingerprint, cancel, say, run_dir, staging)
+        finally:
+            remove_results(staging)
+
+    def _run(
+        self,
+        job: Job,
+        run_id: str,
+        fingerprint: str,
+        cancel: CancelEvent,
+        say: Callable[[str], None],
+        run_dir: Path,
+        staging: Path,
+    ) -> JobRun:
         say("reading inputs")
-        query, marks = self._query_marked(job, schema_only=False)
+        staging.mkdir(parents=True, exist_ok=True)
+        query, marks = self._query_marked(job, schema_only=False, staging=staging)
         if cancel.is_set():
             raise PlatformError(f"{job.address}: cancelled before it ran")
         say(f"writing {', '.join(job.outputs)}")
