@@ -52,13 +52,13 @@ class Change:
     reason: str  # why this change is in the plan, for people
     depends_on: tuple[str, ...] = ()  # addresses of changes in this plan it waits for
     # --- publish ---
-    publishAction: str | None = None
+    publish_action: str | None = None
     table: str | None = None  # "connection.schema.table"
     destructive: bool = False
     rows_existing: int | None = None  # None: the table does not exist
     rows_estimated: bool = False
     rows_incoming: int | None = None  # None: known after the job runs
-    schemaDiff: tuple[SchemaChange, ...] = ()
+    schema_diff: tuple[SchemaChange, ...] = ()
     consequence: str = ""  # what happens to the table, in words
     # --- job ---
     run_id: str | None = None  # the run this change makes (job) or publishes (publish)
@@ -95,7 +95,7 @@ class Change:
         if self.action == "publish":
             out.update(
                 {
-                    "publishAction": self.publishAction,
+                    "publishAction": self.publish_action,
                     "table": self.table,
                     "destructive": self.destructive,
                     "rows": {
@@ -103,7 +103,7 @@ class Change:
                         "incoming": self.rows_incoming,
                         "estimated": self.rows_estimated,
                     },
-                    "schemaDiff": [s.to_json() for s in self.schemaDiff],
+                    "schemaDiff": [s.to_json() for s in self.schema_diff],
                     "consequence": self.consequence,
                 }
             )
@@ -131,13 +131,13 @@ class Change:
             action=d["action"],
             reason=d.get("reason", ""),
             depends_on=tuple(d.get("depends_on", ())),
-            publishAction=d.get("publishAction"),
+            publish_action=d.get("publishAction"),
             table=d.get("table"),
             destructive=bool(d.get("destructive", False)),
             rows_existing=rows.get("existing"),
             rows_estimated=bool(rows.get("estimated", False)),
             rows_incoming=rows.get("incoming"),
-            schemaDiff=tuple(SchemaChange.from_json(s) for s in d.get("schemaDiff", ())),
+            schema_diff=tuple(SchemaChange.from_json(s) for s in d.get("schemaDiff", ())),
             consequence=d.get("consequence", ""),
             run_id=d.get("run_id"),
             fingerprint=d.get("fingerprint"),

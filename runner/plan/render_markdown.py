@@ -165,7 +165,7 @@ def _rank(change: Change) -> int:
 def _summary_item(change: Change) -> str:
     item = f"- {code(words.marker(change))} {code(change.address)}"
     if change.action == "publish":
-        item += f": {esc(change.publishAction)} into {code(change.table)}"
+        item += f": {esc(change.publish_action)} into {code(change.table)}"
         if change.rows_existing is not None:
             item += f", existing rows: {esc(words.rows_existing(change))}"
     else:

@@ -68,14 +68,14 @@ def marker(change: Change) -> str:
     if change.action == "publish":
         if change.rows_existing is None:
             return "+"
-        return "-/+" if change.publishAction == "dropAndLoad" else "~"
+        return "-/+" if change.publish_action == "dropAndLoad" else "~"
     return "+"
 
 
 def headline(change: Change) -> str:
     """``target.x: truncateAndLoad into warehouse.main.orders`` (no marker, no tag)."""
     if change.action == "publish":
-        action = change.publishAction or "publish"
+        action = change.publish_action or "publish"
         return f"{change.address}: {action} into {change.table or 'a table not named'}"
     return f"{change.address}: {change.action}"
 
@@ -182,8 +182,8 @@ def detail_lines(change: Change) -> list[tuple[str, str | list[str]]]:
         out.append(("incoming rows", rows_incoming(change)))
         if change.consequence:
             out.append(("consequence", change.consequence))
-        if change.schemaDiff:
-            out.append(("schema changes", [schema_line(s) for s in change.schemaDiff]))
+        if change.schema_diff:
+            out.append(("schema changes", [schema_line(s) for s in change.schema_diff]))
     if change.run_id is not None:
         out.append(("run id", change.run_id))
     if change.fingerprint is not None:

@@ -72,13 +72,13 @@ def table_change_problem(change: Change, ref: TableRef, info: TableInfo | None) 
         )
     if (
         info is not None
-        and change.publishAction in REPLACING_ACTIONS
+        and change.publish_action in REPLACING_ACTIONS
         and not change.destructive
         and info.rows > 0
     ):
         return (
             f"{ref} held no rows when the plan was made and holds {info.rows:,} now, "
-            f"which {change.publishAction} would replace"
+            f"which {change.publish_action} would replace"
         )
     return None
 

@@ -12,7 +12,7 @@ from runner.spec.model import (
     Checks,
     Connection,
     Job,
-    Platform,
+    PlatformConfig,
     Position,
     Spec,
     StateConfig,
@@ -52,8 +52,8 @@ def _map(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def build_platform(data: Mapping[str, Any]) -> Platform:
-    return Platform(
+def build_platform(data: Mapping[str, Any]) -> PlatformConfig:
+    return PlatformConfig(
         type=data.get("type", "local"),
         url=_text(data.get("url")),
         token=_secret(data.get("token")),

@@ -46,7 +46,9 @@ class Position:
 
 
 @dataclass(frozen=True)
-class Platform:
+class PlatformConfig:
+    """Where jobs run: the `platform` block of a spec (the Platform protocol is in runner.platforms)."""
+
     type: Literal["local", "trifacta", "spark"] = "local"
     url: str | None = None  # trifacta: the API; spark: sc://HOST:PORT/;params (secrets masked)
     token: Secret | None = None
@@ -175,7 +177,7 @@ class Spec:
     file: Path  # the spec file, absolute
     environment: str  # the --env name, or "default"
     version: int = 1
-    platform: Platform = field(default_factory=Platform)
+    platform: PlatformConfig = field(default_factory=PlatformConfig)
     state: StateConfig = field(default_factory=StateConfig)
     vars: Mapping[str, Any] = field(default_factory=dict)
     connections: Mapping[str, Connection] = field(default_factory=dict)

@@ -181,7 +181,7 @@ def test_text_shows_control_characters_of_values_escaped() -> None:
             "target.t",
             "publish",
             "r",
-            publishAction="load",
+            publish_action="load",
             table="c.s.\x1b[31mred\x07",
             rows_existing=1,
             consequence="line one\nline two",
@@ -283,10 +283,10 @@ def test_markdown_cuts_long_lists_inside_one_change() -> None:
             "target.wide",
             "publish",
             "r",
-            publishAction="createAndLoad",
+            publish_action="createAndLoad",
             table="w.main.wide",
             rows_existing=5,
-            schemaDiff=diff,
+            schema_diff=diff,
         )
     )
     md = render_plan(plan, "markdown")
@@ -307,7 +307,7 @@ def test_markdown_escapes_hostile_values() -> None:
             "target.t",
             "publish",
             HOSTILE,
-            publishAction="dropAndLoad",
+            publish_action="dropAndLoad",
             table=HOSTILE,
             destructive=True,
             rows_existing=3,

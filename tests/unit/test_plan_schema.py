@@ -216,13 +216,13 @@ def _changes(draw: st.DrawFn) -> Change:
         return Change(**common)
     return Change(
         **common,
-        publishAction=draw(st.sampled_from(["createAndLoad", "truncateAndLoad", "upsert"])),
+        publish_action=draw(st.sampled_from(["createAndLoad", "truncateAndLoad", "upsert"])),
         table=draw(_names) + ".main.t",
         destructive=draw(st.booleans()),
         rows_existing=draw(_rows),
         rows_estimated=draw(st.booleans()),
         rows_incoming=draw(_rows),
-        schemaDiff=tuple(draw(st.lists(_schema_changes, max_size=3))),
+        schema_diff=tuple(draw(st.lists(_schema_changes, max_size=3))),
         consequence=draw(st.text(max_size=20)),
     )
 

@@ -17,7 +17,7 @@ import responses
 from runner.errors import ApiError, PlatformError
 from runner.platforms.trifacta import RetryPolicy, TrifactaClient, TrifactaPlatform
 from runner.spec.model import Job, Spec
-from runner.spec.model import Platform as PlatformSpec
+from runner.spec.model import PlatformConfig as PlatformSpec
 from runner.spec.secrets import Secret
 
 TOKEN_VALUE = "tok-LOCAL-server-s3cret"

@@ -12,7 +12,7 @@ import responses
 
 from runner.platforms.trifacta import RetryPolicy, TrifactaPlatform
 from runner.spec.model import Connection, Job, Spec, Target
-from runner.spec.model import Platform as PlatformSpec
+from runner.spec.model import PlatformConfig as PlatformSpec
 from runner.spec.secrets import Secret
 from tests.trifacta.fake_service import FakeTrifacta
 from tests.trifacta.openapi_check import call_errors
