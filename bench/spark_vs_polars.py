@@ -29,7 +29,7 @@ from _data import orders
 
 from runner.platforms.local.platform import LocalPlatform
 from runner.platforms.spark.platform import SparkPlatform
-from runner.spec.model import Job, Platform, Spec
+from runner.spec.model import Job, PlatformConfig, Spec
 
 RECIPE = """
 select country,
@@ -45,7 +45,7 @@ order by country
 """
 
 
-def _spec(folder: Path, platform: Platform, fmt: str) -> tuple[Spec, Job]:
+def _spec(folder: Path, platform: PlatformConfig, fmt: str) -> tuple[Spec, Job]:
     job = Job("agg", inputs={"orders": "orders.parquet"}, recipe=RECIPE, outputs=(fmt,))
     spec = Spec(
         name="bench",
@@ -79,7 +79,7 @@ def main() -> None:
         orders(args.rows).write_parquet(folder / "orders.parquet", row_group_size=500_000)
         print(f"data: {args.rows:,} rows written in {time.perf_counter() - started:.1f} s")
 
-        local_spec, job = _spec(folder, Platform(type="local"), "parquet")
+        local_spec, job = _spec(folder, PlatformConfig(type="local"), "parquet")
         local = LocalPlatform(local_spec, folder / ".publish")
         polars_s = _best(
             lambda i: local.run_job(job, f"p{i}", "fp", threading.Event()), args.repeat
@@ -100,7 +100,7 @@ def main() -> None:
                 f"spark: local Connect server listening after {time.perf_counter() - began:.1f} s"
             )
         try:
-            platform = Platform(type="spark", url=url, resultsPath=str(folder / "results"))
+            platform = PlatformConfig(type="spark", url=url, resultsPath=str(folder / "results"))
             spark_spec, job = _spec(folder, platform, "parquet")
             spark = SparkPlatform(spark_spec, folder / ".publish")
             first = time.perf_counter()

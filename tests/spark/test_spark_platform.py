@@ -15,7 +15,7 @@ from runner.platforms.spark.schema import column_expr, logical_of
 from runner.platforms.spark.session import check_reachable
 from runner.platforms.spark.url import parse_url, spark_url_problem
 from runner.results import iter_frames
-from runner.spec.model import Connection, Job, Platform, Spec, Target
+from runner.spec.model import Connection, Job, PlatformConfig, Spec, Target
 from runner.spec.secrets import redact, register
 from tests.spark.fake_session import FakeCluster
 
@@ -41,7 +41,7 @@ def make_spec(base: Path, job: Job, *, url: str = URL, results: str = "results")
         name="shop",
         file=base / "publish.yaml",
         environment="default",
-        platform=Platform(type="spark", url=url, resultsPath=results),
+        platform=PlatformConfig(type="spark", url=url, resultsPath=results),
         connections={"wh": Connection("wh", vendor="sqlite", database="wh.db")},
         jobs={job.name: job},
         targets={
