@@ -19,6 +19,8 @@ import click
 from runner import __version__, exitcodes
 from runner.crash import write_crash_log
 from runner.errors import InternalError, Interrupted, PublishError
+from runner.logjson import JsonFormatter, LogFormat
+from runner.logjson import set_format as set_log_format
 from runner.spec.secrets import RedactingFilter, redact
 
 if TYPE_CHECKING:
@@ -42,10 +44,15 @@ def echo(text: str = "", *, err: bool = False, nl: bool = True) -> None:
     click.echo(redact(text), err=err, nl=nl)
 
 
-def _setup_logging(verbose: int) -> None:
+def _setup_logging(verbose: int, log_format: LogFormat = "text") -> None:
+    set_log_format(log_format)
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RedactingFilter())
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        JsonFormatter()
+        if log_format == "json"
+        else logging.Formatter("%(levelname)s %(name)s: %(message)s")
+    )
     root = logging.getLogger("runner")
     for old in root.handlers:
         old.close()
@@ -57,7 +64,11 @@ def _setup_logging(verbose: int) -> None:
     if log_file:
         fh = logging.FileHandler(log_file, encoding="utf-8")
         fh.addFilter(RedactingFilter())
-        fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        fh.setFormatter(
+            JsonFormatter()
+            if log_format == "json"
+            else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        )
         fh.setLevel(logging.DEBUG)
         root.addHandler(fh)
         root.setLevel(logging.DEBUG)
@@ -194,7 +205,15 @@ LOCK_TIMEOUT = click.option(
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="publish")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
-def cli(verbose: int) -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    envvar="PUBLISH_LOG_FORMAT",
+    help="Logs and apply's step lines on stderr as text, or as JSON lines for CI log collectors.",
+)
+def cli(verbose: int, log_format: LogFormat) -> None:
     """Publish the results of data jobs into relational tables, reviewed like code.
 
     \b
@@ -206,7 +225,7 @@ def cli(verbose: int) -> None:
     SPEC is a spec file, or a folder holding one (default: the current folder).
     Addresses name objects of a spec: connection.NAME, job.NAME, target.NAME.
     """
-    _setup_logging(verbose)
+    _setup_logging(verbose, log_format)
 
 
 @cli.command()
@@ -363,6 +382,28 @@ def init(directory: str) -> None:
     from runner.commands import init_command
 
     init_command(directory, echo=echo)
+
+
+@cli.command()
+@click.option("--path", "show_path", is_flag=True, help="Print the installed file's path only.")
+@click.option("--plan", "plan_schema", is_flag=True, help="The plan file's schema instead.")
+def schema(show_path: bool, plan_schema: bool) -> None:
+    """Print the spec's JSON Schema (or its path, for editors and check-jsonschema)."""
+    from runner.schemafiles import schema_path
+
+    path = schema_path("plan" if plan_schema else "spec")
+    echo(str(path) if show_path else path.read_text(encoding="utf-8"), nl=show_path)
+
+
+@cli.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script: eval "$(publish completion bash)"."""
+    from click.shell_completion import get_completion_class
+
+    cls = get_completion_class(shell)
+    assert cls is not None  # the three choices are click's own
+    echo(cls(cli, {}, "publish", "_PUBLISH_COMPLETE").source())
 
 
 for _command in cli.commands.values():  # the command list shows each first line whole

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from runner.commands.context import Echo
 from runner.errors import PublishError
+from runner.schemafiles import modeline
 
 SPEC = """\
-# yaml-language-server: $schema=https://publish.dev/schemas/publish-spec.schema.json
 version: 1
 name: starter
 
@@ -51,6 +51,6 @@ def init_command(directory: str, *, echo: Echo) -> None:
         if path.exists():
             raise PublishError(f"{path} already exists; init writes only into a fresh folder")
     data.parent.mkdir(parents=True, exist_ok=True)
-    spec.write_text(SPEC, encoding="utf-8")
+    spec.write_text(f"{modeline(folder)}\n{SPEC}", encoding="utf-8")
     data.write_text(DATA, encoding="utf-8")
     echo(f"Wrote {spec} and {data}.\nNext: publish plan {folder}  then  publish apply {folder}")
