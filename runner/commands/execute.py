@@ -10,11 +10,13 @@ from contextlib import contextmanager
 from types import FrameType
 
 from runner import exitcodes
-from runner.apply.executor import ApplyReport, Executor
+from runner.apply.executor import ApplyReport, Events, Executor
 from runner.apply.journal import Journal
 from runner.commands.context import Context, Echo
 from runner.commands.progress import LineEvents
 from runner.errors import ApplyError, InternalError, Interrupted
+from runner.lineage import lineage_events
+from runner.observers import Observers
 from runner.plan.model import Plan
 from runner.state.model import State
 from runner.state.open import new_state
@@ -73,28 +75,47 @@ def report(result: ApplyReport, echo: Echo) -> None:
         )
 
 
-def execute(plan: Plan, ctx: Context, state: State | None, parallelism: int, echo: Echo) -> None:
+def run_plan(
+    plan: Plan,
+    ctx: Context,
+    state: State | None,
+    *,
+    parallelism: int,
+    events: Events | None = None,
+    cancel: threading.Event | None = None,
+) -> ApplyReport:
+    """Apply ``plan``'s steps (the caller holds the lock); print nothing, raise nothing per step.
+
+    ``events`` hears every step (progress display, a caller's callback); lineage events are
+    added when OpenLineage is configured (:mod:`runner.lineage`).
+    """
     journal = Journal(ctx.backend, state or new_state(ctx.spec))
     journal.record(lambda s: s.replace(applied_plans=(*s.applied_plans[-49:], plan.plan_id)))
-    cancel = threading.Event()
     platform = ctx.platform()
+    observers = Observers(
+        events, lineage_events(ctx.spec, lambda: journal.state, ctx.state_dir)
+    )
     try:
-        with interrupts(cancel, echo):
-            result = Executor(
-                plan,
-                ctx.spec,
-                journal,
-                platform,
-                ctx.state_dir,
-                parallelism=parallelism,
-                cancel=cancel,
-                events=LineEvents(echo),
-            ).run()
+        result = Executor(
+            plan,
+            ctx.spec,
+            journal,
+            platform,
+            ctx.state_dir,
+            parallelism=parallelism,
+            cancel=cancel,
+            events=observers,
+        ).run()
         if result.ok:  # keep only the results of the runs state points at
             platform.prune_results({name: run.run_id for name, run in journal.state.jobs.items()})
     finally:
+        observers.close()
         platform.close()
-    report(result, echo)
+    return result
+
+
+def raise_for(result: ApplyReport) -> None:
+    """The error an apply that did not finish ends with (the report is printed or returned)."""
     if result.interrupted:
         raise Interrupted("apply was interrupted; what finished is recorded in state")
     bugs = [s.address for s in result.steps if s.bug]
@@ -105,3 +126,13 @@ def execute(plan: Plan, ctx: Context, state: State | None, parallelism: int, ech
         )
     if not result.ok:
         raise ApplyError(f"{len(result.by_status('failed'))} step(s) failed; see above")
+
+
+def execute(plan: Plan, ctx: Context, state: State | None, parallelism: int, echo: Echo) -> None:
+    cancel = threading.Event()
+    with interrupts(cancel, echo):
+        result = run_plan(
+            plan, ctx, state, parallelism=parallelism, events=LineEvents(echo), cancel=cancel
+        )
+    report(result, echo)
+    raise_for(result)
