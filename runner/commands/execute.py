@@ -92,9 +92,7 @@ def run_plan(
     journal = Journal(ctx.backend, state or new_state(ctx.spec))
     journal.record(lambda s: s.replace(applied_plans=(*s.applied_plans[-49:], plan.plan_id)))
     platform = ctx.platform()
-    observers = Observers(
-        events, lineage_events(ctx.spec, lambda: journal.state, ctx.state_dir)
-    )
+    observers = Observers(events, lineage_events(ctx.spec, lambda: journal.state, ctx.state_dir))
     try:
         result = Executor(
             plan,
