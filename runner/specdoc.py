@@ -113,6 +113,9 @@ def _type(node: Node) -> str:
         return f"`{json.dumps(node['const'])}`"
     kind = node.get("type")
     kinds = kind if isinstance(kind, list) else [kind] if kind else []
+    for alternative in node.get("anyOf", node.get("oneOf", [])):
+        if isinstance(alternative, dict) and "type" in alternative:
+            kinds.append(_type(alternative))
     text = " or ".join(str(k) for k in kinds) or "any"
     items = node.get("items")
     if kind == "array" and isinstance(items, dict) and items.get("type"):
