@@ -51,6 +51,8 @@ from runner.results import ResultSchema
 from runner.spec.model import Connection, Spec, Target
 from runner.state.model import State
 from runner.targets.base import TableInfo, TableRef, TableTarget
+from runner.targets.names import name_problems
+from runner.targets.registry import dialect_for
 
 __all__ = ["PlanOptions", "Planner", "all_addresses", "make_plan", "run_id_for", "table_ref"]
 
@@ -332,6 +334,16 @@ class Planner:
         known = target.connection in described.connections
         info = described.tables.get(ref) if known else None
         out = self._outcome(target, run, info if known else None, known)
+        names = name_problems(
+            dialect_for(conn.vendor),
+            target.table,
+            run.schema,
+            target.key,
+            creates_key=known and info is None and target.action == "upsert",
+        )
+        if names:
+            self._problems(f"{target.address}: {p}" for p in names)
+            return None
         if out.error:
             self._problem(out.error, field=out.error_field)
             return None

@@ -166,6 +166,14 @@ class PerThreadConnection:
             with self._opened_lock:
                 self._opened.append(value)
 
+    def _forget_connection(self) -> None:
+        """Drop this thread's connection (it broke); the next use opens a new one."""
+        conn = self._conn
+        self._local.conn = None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
     def close(self) -> None:
         """Close every thread's connection (the target's ``close``)."""
         with self._opened_lock:

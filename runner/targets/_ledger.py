@@ -83,20 +83,27 @@ def _insert_sql(table: str, d: LedgerDialect) -> str:
     return sql
 
 
+def _named(table: str, d: LedgerDialect) -> str:
+    """The ledger's SQL name where ``%`` would be read as a bind marker (``%s`` drivers)."""
+    return table.replace("%", "%%") if d.mark == "%s" else table
+
+
 def _table_name(request: Any, d: LedgerDialect) -> str:
     return str(request.ref.table if d.table_only else request.ref)
 
 
 def lookup(cur: Any, table: str, d: LedgerDialect, request: Any) -> int | None:
     """The rows of the table's current publish when it holds ``request``'s run, else None."""
-    cur.execute(_select_sql(table, d), (request.target, _table_name(request, d), request.run_id))
+    cur.execute(
+        _select_sql(_named(table, d), d), (request.target, _table_name(request, d), request.run_id)
+    )
     row = cur.fetchone()
     return int(row[0]) if row else None
 
 
 def write(cur: Any, table: str, d: LedgerDialect, request: Any, rows: int) -> None:
     """Make ``request``'s run the table's current publish (in the caller's transaction)."""
-    name = _table_name(request, d)
+    name, table = _table_name(request, d), _named(table, d)
     if not d.upsert:
         cur.execute(_delete_sql(table, d), (request.target, name))
     values: tuple[object, ...] = (request.run_id, request.target, name, request.action, rows)

@@ -9,7 +9,7 @@ to a database.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from runner.errors import TargetError
@@ -72,6 +72,20 @@ class Dialect:
     key_types: Mapping[str, str] = field(default_factory=dict)
     #: column names that differ only in case name the same column
     fold_case: bool = False
+    #: how messages name the database
+    title: str = ""
+    #: longest identifier, in characters; None for no limit
+    name_chars: int | None = None
+    #: identifiers may not end with a space (MySQL)
+    no_trailing_space: bool = False
+    #: identifiers may not hold characters beyond U+FFFF (MySQL / MariaDB: utf8mb3 names)
+    bmp_names: bool = False
+    #: the widest index key in bytes, and the bytes each key column type takes in it
+    index_bytes: int | None = None
+    key_bytes: Mapping[str, int] = field(default_factory=dict)
+    #: decimals with more digits than this are stored as exact text, in a column of type
+    #: ``<decimal>_text(P,S)`` (SQLite: its numeric types keep 15 significant digits)
+    exact_digits: int | None = None
 
     def sql_type(self, logical: str) -> str:
         """The column type created for ``logical`` (lower case)."""
@@ -83,6 +97,8 @@ class Dialect:
                     f"{self.vendor} {self.decimal} precision is at most "
                     f"{self.max_precision}, not {logical}"
                 )
+            if self.exact_digits is not None and dec[0] > self.exact_digits:
+                return f"{self.decimal}_text({dec[0]},{dec[1]})"
             return f"{self.decimal}({dec[0]},{dec[1]})"
         found = self.types.get(logical, self.fallback)
         if found is None:
@@ -97,6 +113,43 @@ class Dialect:
     def same_name(self, a: str, b: str) -> bool:
         """Whether two column names name the same column."""
         return a.lower() == b.lower() if self.fold_case else a == b
+
+    def name_problem(self, name: str) -> str | None:
+        """Why ``name`` cannot be an identifier here unchanged, or None."""
+        title = self.title or self.vendor
+        size = len(name.encode())
+        if not name:
+            return "is empty"
+        if "\x00" in name:
+            return f"holds the NUL character, which {title} names cannot hold"
+        if self.name_bytes is not None and size > self.name_bytes:
+            return (
+                f"is {size} bytes long (UTF-8); {title} names are at most {self.name_bytes} "
+                "bytes, and a longer one is cut short by the server"
+            )
+        if self.name_chars is not None and len(name) > self.name_chars:
+            return f"is {len(name)} characters long; {title} names are at most {self.name_chars}"
+        if self.no_trailing_space and name.endswith(" "):
+            return f"ends with a space, which {title} names cannot"
+        if self.bmp_names and any(ord(c) > 0xFFFF for c in name):
+            return f"holds a character beyond U+FFFF, which {title} names cannot hold"
+        return None
+
+    def key_problem(self, key: Sequence[tuple[str, str]]) -> str | None:
+        """Why an index on ``key`` (name, logical type) cannot be created, or None."""
+        if self.index_bytes is None:
+            return None
+        total = 0
+        for name, logical in key:
+            total += self.key_bytes.get(logical, 16)
+            if total > self.index_bytes:
+                return (
+                    f"key column {name!r} makes the key {total:,} bytes wide or more; "
+                    f"{self.title or self.vendor} indexes at most {self.index_bytes:,} bytes "
+                    f"(a text key column takes {self.key_bytes.get('string', 0):,}); "
+                    "use fewer or narrower key columns"
+                )
+        return None
 
     def int_fits(self, column_type: str, logical: str) -> bool:
         """Whether an integer column of ``column_type`` holds every ``logical`` integer."""

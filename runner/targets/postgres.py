@@ -53,7 +53,13 @@ from runner.targets.base import ColumnInfo, Progress, PublishRequest, TableInfo,
 from runner.targets.dialect import Dialect
 from runner.targets.frames import batches
 from runner.targets.postgres_catalog import CATALOG, dependent_views, unique_keys
-from runner.targets.postgres_types import DIALECT, csv_bytes, pg_type_matches
+from runner.targets.postgres_types import (
+    DIALECT,
+    csv_bytes,
+    first_nul,
+    pg_type_matches,
+    row_of_line,
+)
 from runner.targets.skeleton import TableTargetBase
 
 NAME_LIMIT = 63  # bytes; Postgres silently truncates longer identifiers
@@ -306,8 +312,7 @@ class PostgresTarget(TableTargetBase, common.PerThreadConnection):
             job.table, names, sql.SQL(options)
         )
         rows = 0
-        frames = batches(job.request, COPY_BATCH_ROWS)
-        with Prefetch(((len(f), csv_bytes(f)) for f in frames), COPY_PREFETCH) as chunks:
+        with Prefetch(self._encoded(job.request), COPY_PREFETCH) as chunks:
             if job.before is not None:
                 job.before()
             with cur.copy(statement) as copy:
@@ -319,6 +324,22 @@ class PostgresTarget(TableTargetBase, common.PerThreadConnection):
                     if job.progress is not None:
                         job.progress(rows)
         return cur.rowcount
+
+    def _encoded(self, request: PublishRequest) -> Iterator[tuple[int, bytes]]:
+        """``(rows, CSV)`` batches; a NUL in a text value fails here, naming its row."""
+        done = 0
+        for frame in batches(request, COPY_BATCH_ROWS):
+            nul = first_nul(frame)
+            if nul is not None:
+                raise common.load_error(
+                    self.connection,
+                    request,
+                    "PostgreSQL text cannot hold the NUL character (\\0); remove it in the recipe",
+                    done + nul[0] + 1,
+                    nul[1],
+                )
+            yield len(frame), csv_bytes(frame)
+            done += len(frame)
 
     def _drop_and_load(
         self, cur: psycopg.Cursor[Any], request: PublishRequest, progress: Progress | None
@@ -424,8 +445,8 @@ class PostgresTarget(TableTargetBase, common.PerThreadConnection):
         primary = diag.message_primary or (str(exc).splitlines() or [type(exc).__name__])[0]
         row, column = None, diag.column_name
         m = _COPY_LINE.search(diag.context or "")
-        if m:
-            row = int(m.group(1))
+        if m and (diag.context or "").startswith("COPY"):
+            row = row_of_line(batches(request, COPY_BATCH_ROWS), int(m.group(1)))
             column = m.group(2).strip() if m.group(2) else column
         hint = ""
         if isinstance(exc, psycopg.errors.CardinalityViolation):

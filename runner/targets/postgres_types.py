@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterable
 
 import polars as pl
 
@@ -31,6 +32,7 @@ DIALECT = Dialect(
         mark="%s",
     ),
     name_bytes=63,  # longer identifiers are silently truncated by the server
+    title="PostgreSQL",
 )
 
 _STRING_TYPES = ("text", "character varying", "character", "varchar", "char")
@@ -91,8 +93,55 @@ def csv_bytes(frame: pl.DataFrame) -> bytes:
     which ``NULL ''`` tells apart.
     """
     buf = io.BytesIO()
-    # chrono's default ISO format with "T" costs ~2x this one; Postgres reads both
+    # every string is quoted, so no line can be the end-of-data marker \. (a value
+    # "\." alone in its row was one, and COPY stopped there); chrono's default ISO
+    # format with "T" costs ~2x this one, and Postgres reads both
     prepare(frame, binary_prefix="\\x").write_csv(
-        buf, include_header=False, datetime_format=_DATETIME_FORMAT
+        buf, include_header=False, datetime_format=_DATETIME_FORMAT, quote_style="non_numeric"
     )
     return buf.getvalue()
+
+
+def first_nul(frame: pl.DataFrame) -> tuple[int, str] | None:
+    """``(row, column)`` (0-based row) of the first text value holding NUL, which
+    PostgreSQL's text types cannot store; None when there is none."""
+    strings = [n for n, t in frame.schema.items() if isinstance(t, pl.String)]
+    if not strings:
+        return None
+    found = frame.select(
+        pl.col(n).str.contains("\x00", literal=True).fill_null(False).arg_true().first()
+        for n in strings
+    ).row(0)
+    hits = [(row, name) for row, name in zip(found, strings, strict=True) if row is not None]
+    return min(hits) if hits else None
+
+
+def row_of_line(frames: Iterable[pl.DataFrame], line: int) -> int:
+    """The results row (1-based) of the CSV record PostgreSQL's COPY names ``line``.
+
+    COPY counts physical lines: a record adds one, and every line feed inside a quoted
+    value adds one more, except in the first record (read before COPY knows the line
+    ending). The record reported is the one whose last line is ``line``.
+    """
+    row = 0
+    ended = 0  # the physical line the previous record ended on
+    for frame in frames:
+        strings = [n for n, t in frame.schema.items() if isinstance(t, pl.String)]
+        feeds = (
+            frame.select(
+                pl.sum_horizontal(
+                    pl.col(n).str.count_matches("\n", literal=True).fill_null(0) for n in strings
+                )
+            ).to_series()
+            if strings
+            else pl.Series([0] * len(frame))
+        )
+        if row == 0 and len(feeds):
+            feeds[0] = 0
+        last = (feeds + 1).cum_sum() + ended
+        at = (last >= line).arg_true()
+        if len(at):
+            return row + int(at[0]) + 1
+        row += len(frame)
+        ended = int(last[-1]) if len(last) else ended
+    return line

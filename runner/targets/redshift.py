@@ -64,6 +64,8 @@ DIALECT = replace(
     },
     name_bytes=NAME_LIMIT,
     max_precision=38,
+    title="Redshift",
+    fold_case=True,  # names are lower-cased, quoted or not
 )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from runner.errors import TargetError
 from runner.spec.model import Connection
 from runner.targets.base import TableTarget
+from runner.targets.dialect import Dialect
 
 
 def open_target(connection: Connection, base_dir: Path) -> TableTarget:
@@ -32,3 +33,24 @@ def open_target(connection: Connection, base_dir: Path) -> TableTarget:
         f"connection.{connection.name}: publish cannot open a {vendor or 'adopted'} connection "
         "itself; on the local platform give vendor and its settings"
     )
+
+
+def dialect_for(vendor: str | None) -> Dialect | None:
+    """The dialect of a vendor's databases (no connection needed), or None."""
+    if vendor == "sqlite":
+        from runner.targets.sqlite_types import DIALECT as SQLITE
+
+        return SQLITE
+    if vendor == "postgres":
+        from runner.targets.postgres_types import DIALECT as POSTGRES
+
+        return POSTGRES
+    if vendor == "redshift":
+        from runner.targets.redshift import DIALECT as REDSHIFT
+
+        return REDSHIFT
+    if vendor == "mysql":
+        from runner.targets.mysql.types import DIALECT as MYSQL
+
+        return MYSQL
+    return None

@@ -19,6 +19,8 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import polars as pl
+
 from runner.errors import TargetError
 from runner.spec.model import Connection
 from runner.targets import _ledger
@@ -26,7 +28,13 @@ from runner.targets._prefetch import Prefetch
 from runner.targets.base import ColumnInfo, Progress, PublishRequest, TableInfo, TableRef
 from runner.targets.frames import batches
 from runner.targets.skeleton import TableTargetBase, column_problems, refuse_columns
-from runner.targets.sqlite_types import DIALECT, bindable, normalise_type, type_matches
+from runner.targets.sqlite_types import (
+    DIALECT,
+    bindable,
+    first_nan,
+    normalise_type,
+    type_matches,
+)
 
 #: rows per executemany call (and per progress report)
 BATCH_ROWS = 100_000
@@ -240,7 +248,7 @@ def _insert(
     marks = ", ".join("?" * len(schema.columns))
     sql = f"INSERT INTO {table_sql} ({names}) VALUES ({marks})"
     conn = cur.connection
-    frames = (bindable(f, schema) for f in batches(request, BATCH_ROWS))
+    frames = _bindable(request)
     loaded = 0
     with Prefetch(frames, depth=1, name="sqlite-prefetch") as ready:
         for frame in ready:
@@ -257,6 +265,21 @@ def _insert(
             if progress is not None:
                 progress(loaded)
     return loaded
+
+
+def _bindable(request: PublishRequest) -> Iterator[pl.DataFrame]:
+    """The result frames, bindable; NaN (which SQLite stores as NULL) fails with its row."""
+    done = 0
+    for frame in batches(request, BATCH_ROWS):
+        nan = first_nan(frame)
+        if nan is not None:
+            raise TargetError(
+                f"target.{request.target}: {request.ref}: column {nan[1]!r} is NaN at row "
+                f"{done + nan[0] + 1:,} of the results, and SQLite stores NaN as NULL; replace "
+                "it in the recipe, or cast the column to text; the table is unchanged"
+            )
+        yield bindable(frame, request.results.schema)
+        done += len(frame)
 
 
 class _Upsert:

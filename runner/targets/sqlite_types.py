@@ -33,9 +33,11 @@ DIALECT = Dialect(
     quote=double_quote,
     fallback="text",
     fold_case=True,
+    exact_digits=15,
+    title="SQLite",
 )
 
-_NUMERIC = re.compile(r"^(numeric|decimal)(?:\((\d+)(?:,(\d+))?\))?$")
+_NUMERIC = re.compile(r"^(numeric|decimal)(_text)?(?:\((\d+)(?:,(\d+))?\))?$")
 
 
 def normalise_type(declared: str) -> str:
@@ -59,12 +61,15 @@ def affinity(declared: str) -> str:
 
 
 def _decimal_matches(declared: str, dec: tuple[int, int]) -> bool:
+    """numeric(P,S) holds decimals of up to 15 digits exactly; wider ones need text."""
     numeric = _NUMERIC.match(declared)
     if numeric is None:
+        return dec[0] > 15 and affinity(declared) == "TEXT"
+    if dec[0] > 15 and not numeric[2]:
         return False
-    if numeric[2] is None:
+    if numeric[3] is None:
         return True
-    return decimal_fits(dec, int(numeric[2]), int(numeric[3] or 0))
+    return decimal_fits(dec, int(numeric[3]), int(numeric[4] or 0))
 
 
 _BY_AFFINITY = {"string": "TEXT", "json": "TEXT", "binary": "BLOB"}
@@ -83,7 +88,7 @@ def type_matches(declared_type: str, logical: str) -> bool:
     aff = affinity(declared)
     if logical.startswith("int"):
         numeric = _NUMERIC.match(declared)
-        return aff == "INTEGER" or bool(numeric and (numeric[3] in (None, "0")))
+        return aff == "INTEGER" or bool(numeric and not numeric[2] and numeric[4] in (None, "0"))
     if logical == "boolean" and aff == "INTEGER":
         return True
     if logical.startswith("float"):
@@ -96,6 +101,16 @@ def type_matches(declared_type: str, logical: str) -> bool:
     return declared in _SPELLINGS.get(logical, ())
 
 
+def first_nan(frame: pl.DataFrame) -> tuple[int, str] | None:
+    """``(row, column)`` (0-based row) of the first NaN: SQLite stores NaN as NULL."""
+    floats = [n for n, t in frame.schema.items() if t.is_float()]
+    if not floats:
+        return None
+    found = frame.select(pl.col(n).is_nan().fill_null(False).arg_true().first() for n in floats)
+    hits = [(row, name) for row, name in zip(found.row(0), floats, strict=True) if row is not None]
+    return min(hits) if hits else None
+
+
 def bindable(frame: pl.DataFrame, schema: ResultSchema) -> pl.DataFrame:
     """Every column as a type sqlite3 binds without adapters (columnar)."""
     frame = prepare(frame, booleans_as_int=True)
@@ -105,7 +120,7 @@ def bindable(frame: pl.DataFrame, schema: ResultSchema) -> pl.DataFrame:
         if (dec := decimal_of(c.type)) is not None:
             # NUMERIC affinity turns decimal text into REAL (INTEGER when whole), so up to
             # 15 digits a bound float stores the same value for less work; wider decimals
-            # go as text and SQLite's own conversion decides (it keeps 15 significant digits)
+            # go as text into a TEXT-affinity column (numeric_text(P,S)), which keeps it
             col = col.cast(pl.Float64) if dec[0] <= 15 else col.cast(pl.String)
         elif c.type == "date":
             col = col.dt.to_string("%Y-%m-%d")

@@ -22,6 +22,10 @@ from runner.spec.model import Connection
 from runner.spec.secrets import reveal
 from runner.targets import _common as common
 
+#: binary utf8mb4 collations, best first: they compare exactly as the results do (``a`` and
+#: ``A``, ``e`` and ``é`` differ); the NO PAD ones also tell ``x`` from ``x `` (MySQL 8,
+#: MariaDB 10.2+); ``utf8mb4_bin`` (MySQL 5.7) ignores trailing spaces in comparisons
+BINARY_COLLATIONS = ("utf8mb4_0900_bin", "utf8mb4_nopad_bin", "utf8mb4_bin")
 _BOOL_PARAMS = {"ssl_verify_cert", "ssl_verify_identity", "ssl_disabled", "compress"}
 _SQL_MODE = (
     "STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,"
@@ -67,6 +71,8 @@ class Opened:
     mariadb: bool
     #: the server allows LOAD DATA LOCAL (``@@local_infile``)
     local_infile: bool
+    #: the binary collation of the text columns publish creates (:data:`BINARY_COLLATIONS`)
+    collation: str
 
 
 def open_connection(
@@ -98,4 +104,10 @@ def open_connection(
         cur.execute(f"set session sql_mode = '{_SQL_MODE}', time_zone = '+00:00'")
         if mariadb:
             cur.execute("set session max_statement_time = %s", (statement_timeout,))
-    return Opened(conn, mariadb, bool(int(row[1] or 0)))
+        cur.execute(
+            "select COLLATION_NAME from information_schema.COLLATIONS where COLLATION_NAME in "
+            f"({', '.join(conn.escape(c) for c in BINARY_COLLATIONS)})"
+        )
+        have = {str(r[0]) for r in cur.fetchall()}
+    collation = next((c for c in BINARY_COLLATIONS if c in have), "utf8mb4_bin")
+    return Opened(conn, mariadb, bool(int(row[1] or 0)), collation)

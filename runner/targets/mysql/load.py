@@ -38,14 +38,20 @@ def load_data(cur: Any, request: PublishRequest, table: str, progress: Progress 
                 sets.append(f"{quote(c.name)} = unhex(@v{i})")
             else:
                 targets.append(quote(c.name))
+        # the path as a literal, not a parameter: a % in a column name is then just a %
         sql = (
-            f"load data local infile %s into table {table} "
+            f"load data local infile {cur.connection.escape(path)} into table {table} "
             "character set utf8mb4 fields terminated by ',' optionally enclosed by '\"' "
             f"escaped by '' lines terminated by '\\n' ({', '.join(targets)})"
         )
         if sets:
             sql += " set " + ", ".join(sets)
-        cur.execute(sql, (path,))
+        try:
+            cur.execute(sql)
+        except (AttributeError, OSError):  # PyMySQL, when the server drops it mid-file
+            raise pymysql.err.OperationalError(
+                2013, "the server closed the connection during LOAD DATA"
+            ) from None
         loaded = cur.rowcount
         raise_warnings(cur)
     finally:

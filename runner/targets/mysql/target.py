@@ -27,9 +27,9 @@ from runner.targets import _ledger
 from runner.targets.base import ColumnInfo, Progress, PublishRequest, TableInfo, TableRef
 from runner.targets.mysql.connect import local_infile_allowed, open_connection
 from runner.targets.mysql.load import ROW, insert_rows, load_data
-from runner.targets.mysql.swap import NAME_LIMIT, SwapPolicy
+from runner.targets.mysql.swap import CONNECTION_LOST, NAME_LIMIT, SwapPolicy
 from runner.targets.mysql.types import DIALECT, mysql_type_matches, normalise_type, quote
-from runner.targets.skeleton import TableTargetBase
+from runner.targets.skeleton import TableTargetBase, place
 
 _COLUMN = re.compile(r"column '([^']+)'")
 
@@ -77,6 +77,7 @@ class MysqlTarget(TableTargetBase, SwapPolicy, common.PerThreadConnection):
             connection.host, common.params_of(connection)
         )
         self.mariadb = False
+        self.collation = DIALECT.text_collation or "utf8mb4_bin"
         self._init_connections()
 
     @property
@@ -91,7 +92,7 @@ class MysqlTarget(TableTargetBase, SwapPolicy, common.PerThreadConnection):
                 )
             except pymysql.MySQLError as exc:
                 raise common.driver_error(self.connection, exc, "cannot connect") from None
-            self.mariadb = opened.mariadb
+            self.mariadb, self.collation = opened.mariadb, opened.collation
             if not opened.local_infile:
                 self.local_infile = False
             self._conn = opened.conn
@@ -134,11 +135,11 @@ class MysqlTarget(TableTargetBase, SwapPolicy, common.PerThreadConnection):
         small = [t for t, n in estimates.items() if n < common.EXACT_COUNT_LIMIT]
         counts: dict[str, int] = {}
         if small:
+            escape = cur.connection.escape  # literals, not parameters: names may hold %
             cur.execute(
                 " union all ".join(
-                    f"select %s, count(*) from {quote(db)}.{quote(t)}" for t in small
-                ),
-                tuple(small),
+                    f"select {escape(t)}, count(*) from {quote(db)}.{quote(t)}" for t in small
+                )
             )
             self._counted()
             counts = {str(t): int(n) for t, n in cur.fetchall()}
@@ -170,18 +171,19 @@ class MysqlTarget(TableTargetBase, SwapPolicy, common.PerThreadConnection):
             try:
                 yield cur
             except BaseException:
-                with contextlib.suppress(pymysql.MySQLError):
+                with contextlib.suppress(Exception):
                     conn.rollback()
                 raise
             finally:
-                with contextlib.suppress(pymysql.MySQLError):
-                    if cur.stage is not None:  # on a broken connection the next publish drops it
+                with contextlib.suppress(Exception):  # a lost connection: the next publish
+                    if cur.stage is not None:  # drops the staging table, the server the lock
                         cur.execute(f"drop table if exists {self._name(request.ref, cur.stage)}")
                     cur.execute("select release_lock(%s)", (lock,))
         except pymysql.MySQLError as exc:
             raise self._load_error(request, exc) from None
         finally:
-            cur.close()
+            with contextlib.suppress(Exception):
+                cur.close()
 
     def table_in(self, cur: Any, ref: TableRef) -> TableInfo | None:
         cur.execute(_CATALOG, (self._database(ref), (ref.table,)))
@@ -241,9 +243,9 @@ class MysqlTarget(TableTargetBase, SwapPolicy, common.PerThreadConnection):
         ]
         if key:
             defs.append(f"primary key ({', '.join(quote(k) for k in key)})")
-        cur.execute(
+        cur.execute(  # text compares exactly as in the results: a binary collation
             f"create table {self._name(ref, table)} ({', '.join(defs)}) "
-            "engine=InnoDB default charset=utf8mb4"
+            f"engine=InnoDB default charset=utf8mb4 collate {self.collation}"
         )
 
     def _drop_leftovers(self, cur: Any, ref: TableRef) -> None:
@@ -261,6 +263,13 @@ class MysqlTarget(TableTargetBase, SwapPolicy, common.PerThreadConnection):
 
     def _load_error(self, request: PublishRequest, exc: pymysql.MySQLError) -> TargetError:
         text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+        if (exc.args and exc.args[0] in CONNECTION_LOST) or isinstance(exc, pymysql.InterfaceError):
+            self._forget_connection()
+            return TargetError(
+                f"{common.where(self.connection)}: {place(request)} failed: connection lost "
+                f"({text or type(exc).__name__}); the table is unchanged; publish again",
+                transient=True,
+            )
         transient = common.is_transient(exc)
         row, col = ROW.search(text), _COLUMN.search(text)
         if row is None:  # a column is named only with its row

@@ -48,10 +48,32 @@ DIALECT = Dialect(
         upsert=True,
     ),
     quote=quote,
-    name_bytes=64,
+    title="MySQL/MariaDB",
+    name_chars=64,
+    no_trailing_space=True,
+    bmp_names=True,
+    # InnoDB's widest index (DYNAMIC rows); a text key is varchar(255) of up to 4 bytes each
+    index_bytes=3072,
+    key_bytes={
+        "string": 1022,
+        "binary": 257,
+        "boolean": 1,
+        "int8": 1,
+        "int16": 2,
+        "int32": 4,
+        "int64": 8,
+        "float32": 4,
+        "float64": 8,
+        "date": 3,
+        "time": 6,
+        "timestamp": 8,
+        "timestamptz": 8,
+    },
     # a key needs a bounded length to be indexed
     key_types={"longtext": "varchar(255)", "longblob": "varbinary(255)"},
     fold_case=True,
+    # the baseline; a server with a NO PAD binary collation gets that (see .connect)
+    text_collation="utf8mb4_bin",
 )
 
 _STRINGS = ("char", "varchar", "tinytext", "text", "mediumtext", "longtext")
