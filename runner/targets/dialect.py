@@ -84,8 +84,11 @@ class Dialect:
     index_bytes: int | None = None
     key_bytes: Mapping[str, int] = field(default_factory=dict)
     #: decimals with more digits than this are stored as exact text, in a column of type
-    #: ``<decimal>_text(P,S)`` (SQLite: its numeric types keep 15 significant digits)
+    #: :attr:`wide_decimal` (SQLite's numeric types keep 15 significant digits, MySQL's
+    #: decimal at most 65 digits)
     exact_digits: int | None = None
+    #: the text column type for those, formatted with ``p`` and ``s``
+    wide_decimal: str = "text"
 
     def sql_type(self, logical: str) -> str:
         """The column type created for ``logical`` (lower case)."""
@@ -98,7 +101,7 @@ class Dialect:
                     f"{self.max_precision}, not {logical}"
                 )
             if self.exact_digits is not None and dec[0] > self.exact_digits:
-                return f"{self.decimal}_text({dec[0]},{dec[1]})"
+                return self.wide_decimal.format(p=dec[0], s=dec[1])
             return f"{self.decimal}({dec[0]},{dec[1]})"
         found = self.types.get(logical, self.fallback)
         if found is None:

@@ -34,6 +34,7 @@ DIALECT = Dialect(
     fallback="text",
     fold_case=True,
     exact_digits=15,
+    wide_decimal="numeric_text({p},{s})",  # TEXT affinity: stored as written
     title="SQLite",
 )
 

@@ -227,10 +227,10 @@ def test_s3_staging_copies_gzip_csv_parts_by_manifest(results: ResultSet) -> Non
         "entries": [{"url": f"s3://{part}", "mandatory": True}]
     }
     lines = gzip.decompress(s3.objects[part]).decode().splitlines()
-    assert lines == [
-        "1,a,2024-01-01 00:00:00",
-        '2,"",2024-01-01 00:00:00',
-        "3,,2024-01-01 00:00:00",
+    assert lines == [  # strings quoted, NULL an empty unquoted field
+        '1,"a","2024-01-01 00:00:00"',
+        '2,"","2024-01-01 00:00:00"',
+        '3,,"2024-01-01 00:00:00"',
     ]
     assert s3.deleted == [part, manifest]  # its own keys, nothing else
     step = data_step(conn.log)

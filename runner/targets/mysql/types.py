@@ -74,6 +74,8 @@ DIALECT = Dialect(
     fold_case=True,
     # the baseline; a server with a NO PAD binary collation gets that (see .connect)
     text_collation="utf8mb4_bin",
+    exact_digits=65,
+    wide_decimal="longtext",
 )
 
 _STRINGS = ("char", "varchar", "tinytext", "text", "mediumtext", "longtext")
@@ -109,6 +111,8 @@ def mysql_type_matches(sql_type: str, logical: str) -> bool:
     if logical in ("float32", "float64"):
         return name == "double" or (logical == "float32" and name == "float")
     dec = decimal_of(logical)
+    if dec is not None and dec[0] > 65:  # exact text: no decimal column is wide enough
+        return name in _STRINGS
     if dec is not None:
         if name != "decimal" or not args:
             return False
