@@ -30,11 +30,12 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import polars as pl
-from polars._typing import PolarsDataType
 
+from runner.json_values import to_json
+from runner.quiet import quiet_stderr
 from runner.result_types import (
     LOGICAL_TYPES,
     MAX_FRAME_DECIMAL,
@@ -85,38 +86,17 @@ def normalise_format(fmt: str) -> str:
     return "parquet" if fmt == "pqt" else fmt
 
 
-def _has_binary(dtype: PolarsDataType) -> bool:
-    if isinstance(dtype, pl.Binary):
-        return True
-    if isinstance(dtype, pl.List | pl.Array):
-        return _has_binary(dtype.inner)
-    if isinstance(dtype, pl.Struct):
-        return any(_has_binary(f.dtype) for f in dtype.fields)
-    return False
-
-
-def _base64_inside(expr: pl.Expr, dtype: PolarsDataType) -> pl.Expr:
-    """``expr`` with every binary value inside it as base64 text (JSON has no bytes)."""
-    if not _has_binary(dtype):
-        return expr
-    if isinstance(dtype, pl.Binary):
-        return expr.bin.encode("base64")
-    if isinstance(dtype, pl.List | pl.Array):
-        inner = _base64_inside(pl.element(), dtype.inner)
-        return (expr.arr.to_list() if isinstance(dtype, pl.Array) else expr).list.eval(inner)
-    assert isinstance(dtype, pl.Struct)
-    fields = [
-        _base64_inside(expr.struct.field(f.name), f.dtype).alias(f.name) for f in dtype.fields
-    ]
-    return pl.when(expr.is_null()).then(None).otherwise(pl.struct(fields))
+def _nested_json(row: dict[str, Any]) -> str | None:
+    return to_json(row["v"])
 
 
 def _conform_expr(name: str, dtype: pl.DataType, logical: str) -> pl.Expr:
     col = pl.col(name)
     if isinstance(dtype, pl.List | pl.Array | pl.Struct):
-        value = _base64_inside(col, dtype).alias("v")
-        as_json = pl.struct(value).struct.json_encode().str.slice(5).str.head(-1)
-        return pl.when(col.is_null()).then(None).otherwise(as_json).alias(name)
+        # Python's encoder, not polars' json_encode: that one writes NaN as null and
+        # panics on bytes; this one gives the JSON of docs/types.md, as Avro inputs get
+        wrapped = pl.struct(col.alias("v"))
+        return wrapped.map_elements(_nested_json, return_dtype=pl.String).alias(name)
     if isinstance(dtype, pl.Datetime) and dtype.time_zone:
         return col.dt.convert_time_zone("UTC").cast(pl.Datetime("us", "UTC"))
     if isinstance(dtype, pl.Object):
@@ -334,7 +314,9 @@ def _read_part(
     path: Path, fmt: str, schema: ResultSchema, decode: list[pl.Expr], batch_rows: int
 ) -> Iterator[pl.DataFrame]:
     if fmt == "avro":
-        yield pl.read_avro(path).select(decode)
+        with quiet_stderr():  # a damaged part must be an error, not Rust panic text
+            frame = pl.read_avro(path)
+        yield frame.select(decode)
     elif fmt == "parquet":
         import pyarrow.parquet as pq
 

@@ -244,3 +244,26 @@ def test_a_job_scans_avro_lazily_from_staged_arrow_parts(tmp_path: Path) -> None
     assert lazy.collect().equals(avro_read.read_avro(path))
     empty = next(p for p in VALID if p.name.startswith("empty."))
     assert scan_input(empty, staging=tmp_path).collect().schema == avro_read.layout(empty).schema
+
+
+def test_nested_values_keep_nan_infinities_and_exact_decimals_in_json(tmp_path: Path) -> None:
+    import datetime as dt
+    from decimal import Decimal
+
+    from runner.results import iter_frames, write_results
+
+    frame = pl.DataFrame(
+        {
+            "s": [{"f": float("nan"), "g": -0.0, "d": Decimal("1.10"), "t": dt.date(2020, 1, 2)}],
+            "l": [[float("inf"), float("-inf"), 0.1]],
+        },
+        schema_overrides={
+            "s": pl.Struct(
+                {"f": pl.Float64, "g": pl.Float64, "d": pl.Decimal(10, 2), "t": pl.Date}
+            ),
+        },
+    )
+    written = write_results(frame, tmp_path, ["parquet"])["parquet"]
+    assert pl.concat(list(iter_frames(written))).rows() == [
+        ('{"f":"NaN","g":-0.0,"d":"1.10","t":"2020-01-02"}', '["Infinity","-Infinity",0.1]')
+    ]

@@ -17,6 +17,7 @@ from typing import Any
 
 import polars as pl
 
+from runner.json_values import duration_json, to_json
 from runner.platforms.local.avro_blocks import (
     AvroReadError,
     Group,
@@ -26,9 +27,8 @@ from runner.platforms.local.avro_blocks import (
     split,
     where,
 )
-from runner.platforms.local.avro_json import duration_json, to_json
 from runner.platforms.local.avro_schema import AvroColumn, AvroLayout, AvroSchemaError, layout_of
-from runner.platforms.local.quiet import quiet_stderr
+from runner.quiet import quiet_stderr
 
 #: rows decoded at a time
 BATCH_ROWS = 100_000

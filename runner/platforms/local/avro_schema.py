@@ -14,7 +14,7 @@ from fastavro.
 - ``decimal(P,S)`` -> decimal(P,S); beyond 38 digits the frames carry it as exact text
 - a union of ``null`` and one type -> that type, nullable
 - records, arrays, maps, unions of several types and ``duration`` -> JSON text (logical
-  ``json``), see :mod:`runner.platforms.local.avro_json`
+  ``json``), see :mod:`runner.json_values`
 - a top-level schema that is not a record -> one column named ``value``
 
 Unknown logical types, and logical types on the wrong base type, are ignored as the

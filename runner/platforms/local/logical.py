@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import polars as pl
 
-from runner.platforms.local.quiet import quiet_stderr
+from runner.quiet import quiet_stderr
 
 _EXTENSION = "publish.logical"
 

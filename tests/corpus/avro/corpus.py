@@ -20,7 +20,7 @@ from typing import Any
 
 import fastavro
 
-from runner.platforms.local.avro_json import duration_json, to_json
+from runner.json_values import duration_json, to_json
 from runner.platforms.local.avro_read import layout
 from runner.platforms.local.avro_schema import AvroColumn
 from tests.corpus.avro.make_corpus import write_big

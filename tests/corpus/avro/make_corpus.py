@@ -723,7 +723,7 @@ def _polars_panic() -> bytes:
 
     import polars as pl
 
-    from runner.platforms.local.quiet import quiet_stderr
+    from runner.quiet import quiet_stderr
 
     data = _blocks_file("deflate")
     rnd = random.Random(7)

@@ -1,10 +1,11 @@
-"""Avro values that have no column type of their own, as JSON text.
+"""Values that have no column type of their own, as JSON text (logical type ``json``).
 
-Records, arrays, maps, unions of several types and ``duration`` values become JSON
-(logical type ``json``). Inside JSON: records and maps are objects (fields in schema
+Avro records, arrays, maps, unions of several types and ``duration`` values, and nested
+polars values (structs, lists) of any input, become JSON. Inside JSON: records and maps are objects (fields in schema
 order), arrays are arrays, a union value is the value of its branch (no type tag),
 ``bytes``/``fixed`` are base64 text, decimals are exact text (``"12.30"``), dates,
-times and timestamps are ISO 8601 text, a UUID is text, NaN and infinities are the
+times and timestamps are ISO 8601 text, a duration is its number of microseconds, a UUID
+is text, NaN and infinities are the
 strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` (JSON has no such numbers), and every
 other number is a JSON number written exactly (shortest round-trip form for floats).
 """
@@ -15,7 +16,6 @@ import base64
 import datetime as dt
 import json
 import math
-import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -42,9 +42,9 @@ def plain(value: Any) -> Any:
         return format(value, "f")
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    raise TypeError(f"no JSON form for a {type(value).__name__}")
+    if isinstance(value, dt.timedelta):  # polars durations: whole microseconds
+        return value // dt.timedelta(microseconds=1)
+    return str(value)  # UUIDs, and any other value polars hands over, as text
 
 
 def to_json(value: Any) -> str | None:
