@@ -315,3 +315,54 @@ def test_validate_knows_the_spark_platforms_rules(
     result = publish(capsys, "validate", str(spec))
     assert result.code == 1
     assert "$.platform.url: unknown Spark Connect parameter 'tokn'" in result.out + result.err
+
+
+def test_a_results_folder_without_the_success_marker_is_refused(base: Path) -> None:
+    from runner.platforms.spark.results import result_set
+    from runner.results import ResultSchema
+
+    folder = base / "elsewhere"
+    folder.mkdir()
+    pl.DataFrame({"id": [1]}).write_parquet(folder / "part-00000-x.parquet")
+    with pytest.raises(PlatformError, match="no _SUCCESS marker"):
+        result_set(folder, ResultSchema(()))
+    (folder / "_SUCCESS").write_text("")
+    assert result_set(folder, ResultSchema(())).rows == 1
+
+
+def test_a_token_in_the_url_never_leaves_publish(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """render, validate and plan (the server is not there) of a spec whose URL holds a token."""
+    from tests.cli.helpers import publish, write_spec
+
+    token = "tok-9f8e7d6c5b4a-never-shown"
+    monkeypatch.setenv("SPARK_TOKEN", token)
+    spec = write_spec(
+        tmp_path,
+        """\
+        version: 1
+        name: shop
+        platform:
+          type: spark
+          url: "sc://127.0.0.1:9/;use_ssl=true;token={{ secret('SPARK_TOKEN') }}"
+          resultsPath: results
+        connections:
+          wh: {vendor: sqlite, database: wh.db}
+        jobs:
+          a: {inputs: {orders: data/orders.csv}, recipe: select * from orders}
+        targets:
+          t: {job: a, connection: wh, path: [main], table: t}
+        """,
+    )
+    outputs = []
+    for command in (("render",), ("validate",), ("plan", "--format", "json"), ("plan",)):
+        result = publish(capsys, command[0], str(spec), *command[1:])
+        outputs.append(result.out + result.err)
+        assert token not in outputs[-1], command
+    assert (
+        "cannot reach the Spark Connect server at sc://127.0.0.1:9/;use_ssl=true;token=***"
+        in outputs[-1]
+    )
+    leftovers = [p for p in tmp_path.rglob("*") if p.is_file() and token.encode() in p.read_bytes()]
+    assert leftovers == []
