@@ -366,3 +366,20 @@ def test_a_token_in_the_url_never_leaves_publish(
     )
     leftovers = [p for p in tmp_path.rglob("*") if p.is_file() and token.encode() in p.read_bytes()]
     assert leftovers == []
+
+
+def test_without_the_extra_the_error_says_what_to_install(
+    base: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+    import sys
+
+    from runner.platforms.spark.session import connect
+
+    monkeypatch.setitem(sys.modules, "pyspark.sql.connect.session", None)  # import fails
+    with socket.socket() as listening:  # something answers on the port
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        with pytest.raises(PlatformError, match=r"pip install 'publish-runner\[spark\]'"):
+            connect(parse_url(f"sc://127.0.0.1:{port}"), f"sc://127.0.0.1:{port}")
