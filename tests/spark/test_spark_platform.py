@@ -111,7 +111,8 @@ def test_unreachable_server_fails_fast_without_the_token() -> None:
         ("bigint", "int64"), ("int", "int32"), ("smallint", "int16"), ("tinyint", "int8"),
         ("double", "float64"), ("float", "float32"), ("decimal(12,2)", "decimal(12,2)"),
         ("timestamp", "timestamptz"), ("timestamp_ntz", "timestamp"), ("date", "date"),
-        ("varchar(10)", "string"), ("array<int>", "string"), ("void", "string"),
+        ("varchar(10)", "string"), ("array<int>", "json"), ("void", "string"),
+        ("map<string,int>", "json"), ("struct<x:int>", "json"), ("variant", "json"),
         ("interval day", "string"), ("binary", "binary"), ("boolean", "boolean"),
     ],
 )  # fmt: skip

@@ -102,7 +102,7 @@ def test_json_input_types_and_a_plan_error(
         (1, 2.5, '["a","b"]', None),
         (2, 10.25, "[]", None),
     ]
-    assert types["id"] != "TEXT" and types["tags"] == "TEXT"
+    assert types["id"] != "TEXT" and types["tags"] == "TEXT"  # json is text in SQLite
 
     spec.write_text(SPEC.format(url=spark_url, min_id="no_such_column"))
     bad = publish(capsys, "plan", str(spec))

@@ -2,9 +2,10 @@
 
 Spark names its types in ``DataType.simpleString()`` form (``bigint``, ``decimal(10,2)``,
 ``timestamp_ntz``, ``array<int>``...). Every column of a result is written as the Parquet
-type that reads back as its logical type: nested values (arrays, maps, structs) become
-JSON text, as on the local platform; types Parquet or the targets cannot hold (``void``,
-intervals, variants) become text.
+type that reads back as its logical type: nested values (arrays, maps, structs) and
+variants become JSON text of logical type ``json`` (Spark's ``to_json``), as nested values
+are on the local platform; types Parquet or the targets cannot hold (``void``, intervals)
+become text.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ _SIMPLE = {
 _DECIMAL = re.compile(r"^decimal\((\d+),(\d+)\)$")
 _TEXT_LIKE = re.compile(r"^(varchar|char)\(\d+\)$")
 _TIME = re.compile(r"^time(\(\d\))?$")
-_NESTED = ("array<", "map<", "struct<")
+_NESTED = ("array<", "map<", "struct<", "variant")
 
 
 def type_name(data_type: Any) -> str:
@@ -51,7 +52,9 @@ def logical_of(spark_type: str) -> str:
         return f"decimal({m[1]},{m[2]})"
     if _TIME.match(name):
         return "time"
-    return "string"  # varchar(n), char(n), nested (as JSON), void, intervals, variant...
+    if name.startswith(_NESTED):
+        return "json"  # written as JSON text by to_json
+    return "string"  # varchar(n), char(n), void, intervals...
 
 
 def quote(name: str) -> str:
@@ -69,7 +72,7 @@ def column_expr(name: str, spark_type: str) -> str:
         return q
     if _TEXT_LIKE.match(kind):
         return f"cast({q} as string) as {q}"
-    return f"cast({q} as string) as {q}"  # void, intervals, variant, ...
+    return f"cast({q} as string) as {q}"  # void, intervals, ...
 
 
 def fields_of(schema: Any) -> list[tuple[str, str]]:
