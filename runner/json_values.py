@@ -54,6 +54,11 @@ def to_json(value: Any) -> str | None:
     return _ENCODER.encode(plain(value))
 
 
+def plain_json(value: Any) -> str:
+    """The JSON text of plain JSON data (dicts, lists, str, int, bool, None): no checks."""
+    return _ENCODER.encode(value)
+
+
 def duration_json(value: bytes | None) -> str | None:
     """An Avro ``duration`` (three little-endian unsigned ints) as a JSON object."""
     if value is None:

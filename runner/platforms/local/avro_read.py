@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from runner.json_values import duration_json, to_json
+from runner.json_values import duration_json, plain_json, to_json
 from runner.platforms.local.avro_blocks import (
     AvroReadError,
     Group,
@@ -188,6 +188,8 @@ def _series(column: AvroColumn, values: list[Any]) -> pl.Series:
     kind = column.kind
     if kind == "json":
         values = [to_json(v) for v in values]
+    elif kind == "json_plain":
+        values = [None if v is None else plain_json(v) for v in values]
     elif kind == "duration":
         values = [duration_json(v) for v in values]
     elif kind == "uuid":

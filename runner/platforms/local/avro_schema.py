@@ -61,7 +61,8 @@ class AvroColumn:
     """One column of an Avro input.
 
     ``kind`` says how a fastavro value becomes the column's value: ``plain`` (as is),
-    ``json`` (encoded as JSON text), ``duration`` (a JSON object), ``uuid`` (text), ``decimal_text`` (exact text of a
+    ``json`` (encoded as JSON text), ``json_plain`` (the same, from values that are
+    plain JSON data already: the C encoder writes them), ``duration`` (a JSON object), ``uuid`` (text), ``decimal_text`` (exact text of a
     decimal wider than polars holds), ``nanos`` (an integer count of nanoseconds, kept
     as microseconds when it holds no fraction of one, refused otherwise: no database
     stores nanoseconds).
@@ -185,7 +186,7 @@ def _column(name: str, schema: Any, names: _Names, namespace: str) -> AvroColumn
             return _column(name, branches[0], names, namespace)
         if not branches:
             return AvroColumn(name, "string", pl.String())
-        return AvroColumn(name, "json", pl.String(), "json")
+        return _json_column(name, schema, names, namespace)
     if isinstance(schema, str):
         logical, dtype = _PLAIN[schema]
         return AvroColumn(name, logical, dtype)
@@ -193,7 +194,7 @@ def _column(name: str, schema: Any, names: _Names, namespace: str) -> AvroColumn
     if isinstance(kind, dict | list):
         return _column(name, kind, names, namespace)
     if kind in ("record", "error", "array", "map"):
-        return AvroColumn(name, "json", pl.String(), "json")
+        return _json_column(name, schema, names, namespace)
     logical_type = schema.get("logicalType")
     dec = _decimal(schema)
     if dec is not None:
@@ -210,6 +211,45 @@ def _column(name: str, schema: Any, names: _Names, namespace: str) -> AvroColumn
     if isinstance(kind, str):
         return _column(name, kind, names, namespace)
     raise AvroSchemaError(f"field {name!r}: not an Avro type: {json.dumps(schema)[:80]}")
+
+
+def _json_column(name: str, schema: Any, names: _Names, namespace: str) -> AvroColumn:
+    safe = _json_safe(schema, names, namespace, set())
+    return AvroColumn(name, "json", pl.String(), "json_plain" if safe else "json")
+
+
+_JSON_SAFE = frozenset({"null", "boolean", "int", "long", "string"})
+
+
+def _json_safe(schema: Any, names: _Names, namespace: str, seen: set[int]) -> bool:
+    """Whether fastavro's values of ``schema`` are plain JSON data already (no bytes,
+    floats, decimals, dates, ...), so the C JSON encoder can write them as they are."""
+    if isinstance(schema, str):
+        if schema in _PRIMITIVES:
+            return schema in _JSON_SAFE
+        schema = names.resolve(schema, namespace)
+    if isinstance(schema, list):
+        return all(_json_safe(b, names, namespace, seen) for b in schema)
+    if not isinstance(schema, dict):
+        return False
+    kind = schema.get("type")
+    if isinstance(kind, dict | list):
+        return _json_safe(kind, names, namespace, seen)
+    if id(schema) in seen:
+        return True  # a recursive reference: judged where it is defined
+    seen.add(id(schema))
+    if "logicalType" in schema:
+        return False
+    if kind in ("record", "error"):
+        space = str(schema.get("namespace") or namespace)
+        full = str(schema.get("name", ""))
+        space = full.rpartition(".")[0] if "." in full else space
+        return all(_json_safe(f.get("type"), names, space, seen) for f in schema["fields"])
+    if kind == "array":
+        return _json_safe(schema.get("items"), names, namespace, seen)
+    if kind == "map":
+        return _json_safe(schema.get("values"), names, namespace, seen)
+    return kind == "enum" or kind in _JSON_SAFE
 
 
 def _logical_column(

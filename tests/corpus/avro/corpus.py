@@ -58,7 +58,7 @@ def iter_corpus(tmp: Path | None = None) -> Iterator[tuple[Path, list[Any]]]:
 def _value(column: AvroColumn, value: Any) -> Any:
     if value is None:
         return None
-    if column.kind == "json":
+    if column.kind in ("json", "json_plain"):
         return to_json(value)
     if column.kind == "duration":
         return duration_json(value)
