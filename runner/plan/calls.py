@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from runner.plan.diff import Outcome
+from runner.plan.options import run_id_for
 from runner.results import ResultSchema
 from runner.spec.model import Connection, Job, Spec, Target
 from runner.state.model import State
@@ -90,3 +92,28 @@ def job_problems(platform: Any, spec: Spec, names: Iterable[str]) -> list[str]:
     if check is None:
         return []
     return [str(p) for p in (check(spec.jobs[n]) for n in sorted(names)) if p]
+
+
+def run_id(spec: Spec, state: State | None, job: str, fingerprint: str) -> str:
+    """The id of a new run of ``job`` in this plan.
+
+    On trifacta it is also the run's ``x-execution-id``, so it stays the same until this
+    job's own record changes (a successful run, or a failure recorded): an apply killed
+    while the job group ran plans the same id again, and the service answers the repeated
+    POST with 304 instead of running (and publishing) a second time.
+    """
+    if spec.platform.type != "trifacta":
+        return run_id_for(spec, state, job, fingerprint)
+    last = state.jobs.get(job) if state else None
+    failure = state.failures.get(f"job.{job}", {}) if state else {}
+    seed = ":".join(
+        (
+            spec.name,
+            spec.environment,
+            job,
+            fingerprint,
+            last.run_id if last else "-",
+            str(failure.get("at", "-")),
+        )
+    )
+    return "r" + hashlib.sha256(seed.encode()).hexdigest()[:15]

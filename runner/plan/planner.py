@@ -211,7 +211,7 @@ class Planner:
         except PublishError as exc:
             self._problem(str(exc), field="recipe")
             return None
-        run_id = run_id_for(self.spec, self.state, name, fingerprint)
+        run_id = remote.run_id(self.spec, self.state, name, fingerprint)
         riders = riding(self.spec, self.state, name)
         change = Change(
             job.address,

@@ -346,3 +346,23 @@ def test_an_existing_table_is_no_plan_error_for_the_services_timestamped_create(
     assert f"published pg.{pg_schema}.{written} through the platform" in r.out
     r = publish(capsys, "plan", "--detailed-exitcode", str(spec))
     assert r.code == 0, r.err + r.out  # the recorded t_<timestamp> is the target's table
+
+
+@pytest.mark.parametrize("path", ["outputObject", "publish"])
+def test_an_apply_killed_while_the_job_group_ran_publishes_nothing_twice(
+    fake: FakeTrifacta, spec: Path, capsys: pytest.CaptureFixture[str], path: str
+) -> None:
+    if path == "publish":
+        via_publish(spec)
+    r = apply(capsys, spec)
+    assert r.code == 0, r.err + r.out
+    # the state as a kill -9 during the run leaves it: the job and its table not recorded
+    (state_file,) = [p for p in (spec.parent / ".publish").rglob("*.json") if "state" in p.name]
+    data = json.loads(state_file.read_text())
+    data["jobs"], data["publications"] = {}, {}
+    state_file.write_text(json.dumps(data))
+    r = apply(capsys, spec)
+    assert r.code == 1
+    assert "exists (304" in r.out + r.err and "not adopted" in r.out + r.err
+    assert len(fake.groups) == 1 and len(fake.calls("PUT")) == (path == "publish")
+    assert sum(len(g.tables) for g in fake.groups.values()) == 1  # one table written, once
