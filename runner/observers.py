@@ -38,8 +38,8 @@ class Observers(Events):
     def started(self, change: Change) -> None:
         self._each(lambda o: o.started(change))
 
-    def progress(self, change: Change, rows: int) -> None:
-        self._each(lambda o: o.progress(change, rows))
+    def progress(self, change: Change, rows: int, total: int | None = None) -> None:
+        self._each(lambda o: o.progress(change, rows, total))
 
     def note(self, change: Change, message: str) -> None:
         self._each(lambda o: o.note(change, message))

@@ -61,7 +61,7 @@ class Events:
     """What the executor tells the user; the CLI supplies a printing implementation."""
 
     def started(self, change: Change) -> None: ...
-    def progress(self, change: Change, rows: int) -> None: ...
+    def progress(self, change: Change, rows: int, total: int | None = None) -> None: ...
     def note(self, change: Change, message: str) -> None: ...
     def finished(self, result: StepResult) -> None: ...
 
@@ -199,7 +199,7 @@ class Executor:
             self.spec.connections[target.connection],
             run,
             self.cancel,
-            lambda rows: self.events.progress(change, rows),
+            lambda rows: self.events.progress(change, rows, run.rows),
             connection_id=state.remote_id(target.connection),
         )
         seconds = time.monotonic() - started

@@ -13,7 +13,7 @@ from runner import exitcodes
 from runner.apply.executor import ApplyReport, Events, Executor
 from runner.apply.journal import Journal
 from runner.commands.context import Context, Echo
-from runner.commands.progress import LineEvents
+from runner.commands.progress import make_reporter
 from runner.errors import ApplyError, InternalError, Interrupted
 from runner.lineage import lineage_events
 from runner.observers import Observers
@@ -130,7 +130,7 @@ def execute(plan: Plan, ctx: Context, state: State | None, parallelism: int, ech
     cancel = threading.Event()
     with interrupts(cancel, echo):
         result = run_plan(
-            plan, ctx, state, parallelism=parallelism, events=LineEvents(echo), cancel=cancel
+            plan, ctx, state, parallelism=parallelism, events=make_reporter(echo), cancel=cancel
         )
     report(result, echo)
     raise_for(result)

@@ -1,70 +1,114 @@
-"""How apply reports its steps: a line per finished step, live row counts on a terminal."""
+"""How apply reports its steps: live rich progress on a terminal, plain lines otherwise.
+
+- On a terminal (stdout and stderr, no ``NO_COLOR``, ``TERM`` not ``dumb``): one live line
+  per running step on stderr, a bar with rows, rows/s and ETA when the row count is known,
+  a spinner with the rows so far (or the job's own status) otherwise; each finished step is
+  printed above as a permanent line.
+- Anywhere else (CI logs, pipes): one plain line when a step starts and one when it finishes.
+- ``--log-format json``: the same events as JSON lines on stderr.
+
+rich is imported only when a live display is made, so ``publish --help`` stays fast.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
 
+from runner import logjson
 from runner.apply.executor import Events, StepResult
 from runner.commands.context import Echo
 from runner.plan.model import Change
 
-_MARK = {"done": "✓", "failed": "✗", "skipped": "-"}
+MARK = {"done": "✓", "failed": "✗", "skipped": "-"}
+
+
+def verb(change: Change) -> str:
+    fixed = {"run": "running", "publish": "publishing", "delete": "forgetting"}
+    action = change.action
+    return fixed.get(action, f"{action[:-1] if action.endswith('e') else action}ing")
+
+
+def finished_line(result: StepResult) -> str:
+    took = f" ({result.seconds:.1f}s)" if result.seconds >= 0.05 else ""
+    return f"{result.address}: {MARK[result.status]} {result.status}: {result.message}{took}"
+
+
+def live_terminal() -> bool:
+    """Whether a live display fits: both streams on a terminal, colour and cursor allowed."""
+    return (
+        sys.stdout.isatty()
+        and sys.stderr.isatty()
+        and "NO_COLOR" not in os.environ
+        and os.environ.get("TERM") != "dumb"
+    )
+
+
+def make_reporter(echo: Echo) -> Events:
+    """The reporter for this process: JSON lines, a live display, or plain lines."""
+    if logjson.log_format() == "json":
+        return JsonEvents()
+    if live_terminal():
+        from runner.commands.live import LiveEvents  # rich, only for a live display
+
+        return LiveEvents()
+    return LineEvents(echo)
 
 
 class LineEvents(Events):
-    """Prints one line as each step starts and finishes; row progress only on a terminal."""
+    """One plain line as each step starts and one as it finishes (CI logs, pipes, NO_COLOR)."""
 
-    def __init__(self, echo: Echo, *, live: bool | None = None) -> None:
+    def __init__(self, echo: Echo) -> None:
         self._echo = echo
         self._lock = threading.Lock()
-        self._live = sys.stderr.isatty() if live is None else live
-        self._started: dict[str, float] = {}
-        self._last_print: dict[str, float] = {}
-        self._dirty = False  # a live progress line without its newline is on screen
-
-    def _clear(self) -> None:
-        if self._dirty:
-            self._echo("\r\x1b[K", err=True, nl=False)
-            self._dirty = False
 
     def started(self, change: Change) -> None:
         with self._lock:
-            self._clear()
-            self._started[change.address] = time.monotonic()
-            verb = {"run": "running", "publish": "publishing", "delete": "forgetting"}.get(
-                change.action,
-                f"{change.action[:-1] if change.action.endswith('e') else change.action}ing",
-            )
-            self._echo(f"{change.address}: {verb}...")
-
-    def progress(self, change: Change, rows: int) -> None:
-        if not self._live:
-            return
-        now = time.monotonic()
-        with self._lock:
-            if now - self._last_print.get(change.address, 0.0) < 0.5:
-                return
-            self._last_print[change.address] = now
-            elapsed = now - self._started.get(change.address, now)
-            rate = f" ({rows / elapsed:,.0f} rows/s)" if elapsed > 0 else ""
-            self._echo(f"\r\x1b[K{change.address}: {rows:,} rows{rate}", err=True, nl=False)
-            self._dirty = True
-
-    def note(self, change: Change, message: str) -> None:
-        """A job's own progress messages (stage names, remote status), on a terminal only."""
-        if not self._live:
-            return
-        with self._lock:
-            elapsed = time.monotonic() - self._started.get(change.address, time.monotonic())
-            self._echo(f"\r\x1b[K{change.address}: {message} ({elapsed:.0f}s)", err=True, nl=False)
-            self._dirty = True
+            self._echo(f"{change.address}: {verb(change)}...")
 
     def finished(self, result: StepResult) -> None:
         with self._lock:
-            self._clear()
-            took = f" ({result.seconds:.1f}s)" if result.seconds >= 0.05 else ""
-            self._echo(
-                f"{result.address}: {_MARK[result.status]} {result.status}: {result.message}{took}"
-            )
+            self._echo(finished_line(result))
+
+
+class JsonEvents(Events):
+    """Step events as JSON lines on stderr; row progress at most every 10 s per step."""
+
+    def __init__(self, every: float = 10.0) -> None:
+        self._every = every
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def started(self, change: Change) -> None:
+        logjson.emit(
+            "started",
+            f"{change.address}: {verb(change)}",
+            address=change.address,
+            action=change.action,
+        )
+
+    def progress(self, change: Change, rows: int, total: int | None = None) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last.get(change.address, 0.0) < self._every:
+                return
+            self._last[change.address] = now
+        logjson.emit(
+            "progress",
+            f"{change.address}: {rows:,} rows",
+            address=change.address,
+            rows=rows,
+            total=total,
+        )
+
+    def finished(self, result: StepResult) -> None:
+        logjson.emit(
+            "finished",
+            finished_line(result),
+            address=result.address,
+            action=result.action,
+            status=result.status,
+            seconds=round(result.seconds, 3),
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from runner.commands.context import Echo, use_color
@@ -19,4 +20,8 @@ def show_command(planfile: str, *, fmt: str, echo: Echo) -> None:
         raise PublishError(
             f"{planfile}: not a plan file (make one with publish plan SPEC --out FILE)"
         )
+    if fmt == "text" and sys.stdout.isatty() and plan.changes:  # people get a table first
+        from runner.tables import changes_table, print_table
+
+        print_table(changes_table(plan), color=use_color())
     echo(render_plan(plan, fmt, color=use_color() and fmt == "text"), nl=False)  # type: ignore[arg-type]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 
 from runner.commands.args import SpecArgs
-from runner.commands.context import Echo, open_context
+from runner.commands.context import Echo, open_context, use_color
 from runner.errors import PublishError
 
 
@@ -39,6 +40,12 @@ def state_command(
         return
     if operation == "list":
         prefix = address or ""
+        if sys.stdout.isatty():  # people get a table; scripts get one address a line
+            from runner.tables import print_table, state_table
+
+            title = f"{ctx.spec.name} ({ctx.spec.environment}) in {ctx.backend.describe()}"
+            print_table(state_table(state, prefix, title=title), color=use_color())
+            return
         for addr in state.addresses():
             if addr.startswith(prefix):
                 echo(addr)
