@@ -4,14 +4,17 @@ The Python API (documented in docs/python.md)::
 
     from runner import load_spec, plan, apply
 
-``plan`` and ``apply`` here are functions (:mod:`runner.api`), although ``runner.plan`` and
-``runner.apply`` are also subpackages: import from those by their full dotted name
-(``from runner.plan.model import Plan``), which is unaffected. The API is imported on first
-use, so ``publish --help`` does not pay for it.
+``runner.plan`` and ``runner.apply`` are also subpackages. The names here call the API
+functions (:mod:`runner.api`: same signature, docs and type) and reach into the subpackage
+for anything else, so ``runner.plan.model``, ``from runner.plan.model import Plan`` and
+``monkeypatch.setattr("runner.plan.planner.Planner.build", ...)`` keep working. The API is
+imported on first use, so ``publish --help`` does not pay for it.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 import sys
 import types
 from typing import TYPE_CHECKING, Any
@@ -25,11 +28,38 @@ __all__ = ["ApplyFailed", "ApplyResult", "__version__", "apply", "load_spec", "p
 _API = frozenset({"ApplyFailed", "ApplyResult", "apply", "load_spec", "plan"})
 
 
+_SUBPACKAGES = frozenset({"plan", "apply"})
+
+
+class _Entry:
+    """``runner.plan`` / ``runner.apply``: the API function, and the subpackage behind it."""
+
+    def __init__(self, name: str, function: Any) -> None:
+        functools.update_wrapper(self, function)
+        self._function = function
+        self._subpackage = f"runner.{name}"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._function(*args, **kwargs)
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        return getattr(importlib.import_module(self._subpackage), attr)
+
+    def __repr__(self) -> str:
+        return repr(self._function)
+
+
 def __getattr__(name: str) -> Any:
     if name in _API:
         from runner import api
 
-        return getattr(api, name)
+        value = getattr(api, name)
+        if name in _SUBPACKAGES:
+            value = _Entry(name, value)
+        setattr(sys.modules[__name__], name, value)  # once; later imports cannot replace it
+        return value
     raise AttributeError(f"module 'runner' has no attribute {name!r}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import sqlite3
+import sys
 import threading
 from pathlib import Path
 
@@ -30,13 +31,26 @@ def _rows(db: Path, table: str) -> list[tuple[object, ...]]:
         return c.execute(f"select * from {table} order by id").fetchall()
 
 
-def test_names_are_the_api_functions() -> None:
+def test_names_are_the_api_functions_and_reach_the_subpackages(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import inspect
+
+    from runner import api
+
     assert runner.plan is plan and runner.apply is apply
-    assert callable(plan) and plan.__module__ == "runner.api"
-    assert runner.plan.__name__ == "plan"
-    from runner.plan.model import Plan as P  # the subpackage is still importable
+    assert plan.__wrapped__ is api.plan and apply.__wrapped__ is api.apply  # type: ignore[attr-defined]
+    assert plan.__doc__ == api.plan.__doc__
+    assert "select" in inspect.signature(plan).parameters
+    assert runner.plan.model is sys.modules["runner.plan.model"]  # type: ignore[attr-defined]
+    assert runner.apply.executor.Events is Events  # type: ignore[attr-defined]
+    from runner.plan.model import Plan as P
 
     assert P is Plan
+    monkeypatch.setattr("runner.plan.planner.Planner.build", lambda self: "patched")
+    from runner.plan.planner import Planner
+
+    assert Planner.build(None) == "patched"  # type: ignore[arg-type]
 
 
 def test_load_plan_apply_prints_nothing(
