@@ -23,8 +23,13 @@ _PANIC = (b"panicked at", b"stack backtrace:", b"RUST_BACKTRACE")
 def quiet_stderr() -> Iterator[None]:
     """Run the block with fd 2 captured; panic text is dropped, anything else kept."""
     with _lock, tempfile.TemporaryFile() as spool:
-        sys.stderr.flush()
-        saved = os.dup(2)
+        try:
+            if sys.stderr is not None:
+                sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):  # no stderr to keep clean (closed, or not a file)
+            yield
+            return
         os.dup2(spool.fileno(), 2)
         try:
             yield

@@ -267,3 +267,21 @@ def test_nested_values_keep_nan_infinities_and_exact_decimals_in_json(tmp_path: 
     assert pl.concat(list(iter_frames(written))).rows() == [
         ('{"f":"NaN","g":-0.0,"d":"1.10","t":"2020-01-02"}', '["Infinity","-Infinity",0.1]')
     ]
+
+
+def test_reading_works_without_a_stderr(tmp_path: Path) -> None:
+    """A daemon with fd 2 closed still reads Avro (nothing to keep clean there)."""
+    import subprocess
+    import sys
+
+    path = next(p for p in VALID if p.name == "primitives.fastavro.snappy.avro")
+    code = (
+        "import os, sys; os.close(2); sys.stderr = None\n"
+        "from pathlib import Path\n"
+        "from runner.platforms.local.avro_read import read_avro\n"
+        f"print(read_avro(Path({str(path)!r})).height)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "13", done.stdout
