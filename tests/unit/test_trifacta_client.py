@@ -16,6 +16,7 @@ from runner.errors import ApiError, PlatformError
 from runner.platforms.trifacta.client import AmbiguousRequest, TrifactaClient, check_base_url
 from runner.platforms.trifacta.retry import Deadline, RetryPolicy, retry_after
 from runner.spec.secrets import Secret
+from tests.trifacta.openapi_check import call_errors
 
 BASE = "https://trifacta.example.com"
 TOKEN_VALUE = "tok-c1ient-S3CRET-value"
@@ -53,10 +54,39 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+#: tests that send or fake what the API description does not allow, on purpose
+UNDOCUMENTED = {
+    "test_400_is_not_retried_and_shows_details": "a body the service refuses",
+    "test_non_json_answer_is_an_api_error": "a proxy's HTML answer",
+    "test_read_timeouts_until_deadline_name_the_call_not_the_query": "a query to keep out of errors",
+    "test_unregistered_call_fails": "a path that does not exist",
+}
+
+
 @pytest.fixture
-def rsps() -> Iterator[responses.RequestsMock]:
+def rsps(request: pytest.FixtureRequest) -> Iterator[responses.RequestsMock]:
+    """Faked answers; each request and answer is checked against the API description."""
     with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
         yield mock
+        if request.node.originalname not in UNDOCUMENTED:
+            errors = call_errors(BASE, mock.calls)
+            assert not errors, "\n".join(errors)
+
+
+def connection(cid: int, name: str = "redshift") -> dict[str, object]:
+    """A connection as GET /v4/connections/{id} documents it."""
+    return {
+        "id": cid,
+        "uuid": f"u{cid}",
+        "name": name,
+        "vendor": "redshift",
+        "vendorName": "redshift",
+        "type": "jdbc",
+        "credentialType": "iamRoleArn",
+    }
+
+
+RUN = {"wrangledDataset": {"id": 28629}}
 
 
 def make_client(clock: FakeClock, **kwargs: object) -> TrifactaClient:
@@ -84,7 +114,7 @@ def test_get_sends_bearer_token_accept_timeout_and_verifies_tls(
     session = RecordingSession()
     rsps.get(
         f"{BASE}/v4/connections/2",
-        json={"id": 2, "name": "redshift"},
+        json=connection(2),
         match=[
             matchers.header_matcher(
                 {"Authorization": f"Bearer {TOKEN_VALUE}", "Accept": "application/json"}
@@ -92,7 +122,7 @@ def test_get_sends_bearer_token_accept_timeout_and_verifies_tls(
         ],
     )
     client = make_client(clock, session=session, timeout=(3.0, 20.0))
-    assert client.json("GET", "/v4/connections/2") == {"id": 2, "name": "redshift"}
+    assert client.json("GET", "/v4/connections/2") == connection(2)
     assert session.kwargs[0]["timeout"] == (3.0, 20.0)
     assert session.kwargs[0]["verify"] is True
     assert clock.sleeps == []
@@ -112,21 +142,21 @@ def test_404_message_has_status_method_path_api_words_and_request_id(
     rsps: responses.RequestsMock, clock: FakeClock
 ) -> None:
     rsps.get(
-        f"{BASE}/v4/jobGroups/9",
+        f"{BASE}/v4/connections/9",
         status=404,
-        json=error_body("NotFound", "Job group 9 not found"),
+        json=error_body("NotFound", "Connection 9 not found"),
         headers={"x-trifacta-request-id": "req-123"},
     )
     with pytest.raises(ApiError) as info:
-        make_client(clock).json("GET", "/v4/jobGroups/9", params={"embed": "jobs"})
+        make_client(clock).json("GET", "/v4/connections/9", params={"embed": "creator"})
     assert str(info.value) == (
-        "Trifacta API: 404 Not Found on GET /v4/jobGroups/9: NotFound: Job group 9 not found "
+        "Trifacta API: 404 Not Found on GET /v4/connections/9: NotFound: Connection 9 not found "
         "(request id req-123)"
     )
     assert (info.value.status, info.value.method, info.value.path) == (
         404,
         "GET",
-        "/v4/jobGroups/9",
+        "/v4/connections/9",
     )
     assert clock.sleeps == []
 
@@ -195,9 +225,14 @@ def test_429_waits_at_least_the_retry_after_seconds(
 def test_429_on_post_is_retried_since_nothing_ran(
     rsps: responses.RequestsMock, clock: FakeClock
 ) -> None:
-    rsps.post(f"{BASE}/v4/jobGroups", status=429, headers={"x-retry-after": "5"})
+    rsps.post(
+        f"{BASE}/v4/jobGroups",
+        status=429,
+        headers={"x-retry-after": "5"},
+        json=error_body("TooManyRequestsException", "Too Many Requests"),
+    )
     rsps.post(f"{BASE}/v4/jobGroups", status=201, json={"id": 9})
-    response = make_client(clock).request("POST", "/v4/jobGroups", body={}, safe=False)
+    response = make_client(clock).request("POST", "/v4/jobGroups", body=RUN, safe=False)
     assert response.status_code == 201
     assert clock.sleeps[0] >= 5.0
 
@@ -206,8 +241,8 @@ def test_500_then_success_is_retried_with_backoff(
     rsps: responses.RequestsMock, clock: FakeClock
 ) -> None:
     rsps.get(f"{BASE}/v4/connections/2", status=500, json=error_body("Internal", "oops"))
-    rsps.get(f"{BASE}/v4/connections/2", json={"id": 2})
-    assert make_client(clock).json("GET", "/v4/connections/2") == {"id": 2}
+    rsps.get(f"{BASE}/v4/connections/2", json=connection(2))
+    assert make_client(clock).json("GET", "/v4/connections/2") == connection(2)
     assert len(clock.sleeps) == 1
     assert 0.0 <= clock.sleeps[0] <= 0.5  # first full-jitter ceiling is the base
 
@@ -232,7 +267,12 @@ def test_repeated_503_gives_up_at_the_deadline(
 def test_429_whose_wait_exceeds_the_deadline_fails_without_sleeping(
     rsps: responses.RequestsMock, clock: FakeClock
 ) -> None:
-    rsps.get(f"{BASE}/v4/jobLibrary", status=429, headers={"x-retry-after": "600"})
+    rsps.get(
+        f"{BASE}/v4/jobLibrary",
+        status=429,
+        headers={"x-retry-after": "600"},
+        json=error_body("TooManyRequestsException", "Too Many Requests"),
+    )
     with pytest.raises(ApiError, match="429 Too Many Requests"):
         make_client(clock).json("GET", "/v4/jobLibrary")
     assert clock.sleeps == []
@@ -262,7 +302,7 @@ def test_read_timeout_on_unsafe_post_is_ambiguous_and_not_retried(
 ) -> None:
     rsps.post(f"{BASE}/v4/jobGroups", body=requests.ReadTimeout("read timed out"))
     with pytest.raises(AmbiguousRequest) as info:
-        make_client(clock).request("POST", "/v4/jobGroups", body={}, safe=False)
+        make_client(clock).request("POST", "/v4/jobGroups", body=RUN, safe=False)
     assert info.value.status is None
     assert "may have been acted on" in str(info.value)
     assert len(rsps.calls) == 1
@@ -270,9 +310,9 @@ def test_read_timeout_on_unsafe_post_is_ambiguous_and_not_retried(
 
 
 def test_5xx_on_unsafe_post_is_ambiguous(rsps: responses.RequestsMock, clock: FakeClock) -> None:
-    rsps.post(f"{BASE}/v4/jobGroups", status=502)
+    rsps.post(f"{BASE}/v4/jobGroups", status=502, json=error_body("BadGateway", "upstream"))
     with pytest.raises(AmbiguousRequest) as info:
-        make_client(clock).request("POST", "/v4/jobGroups", body={}, safe=False)
+        make_client(clock).request("POST", "/v4/jobGroups", body=RUN, safe=False)
     assert info.value.status == 502
     assert len(rsps.calls) == 1
 
@@ -285,7 +325,7 @@ def test_connection_refused_on_post_is_retried_since_nothing_was_sent(
     )
     rsps.post(f"{BASE}/v4/jobGroups", body=refused)
     rsps.post(f"{BASE}/v4/jobGroups", status=201, json={"id": 9})
-    response = make_client(clock).request("POST", "/v4/jobGroups", body={}, safe=False)
+    response = make_client(clock).request("POST", "/v4/jobGroups", body=RUN, safe=False)
     assert response.json() == {"id": 9}
     assert len(clock.sleeps) == 1
 
@@ -293,7 +333,9 @@ def test_connection_refused_on_post_is_retried_since_nothing_was_sent(
 def test_connect_timeout_on_post_is_retried(rsps: responses.RequestsMock, clock: FakeClock) -> None:
     rsps.post(f"{BASE}/v4/jobGroups", body=requests.ConnectTimeout("connect timed out"))
     rsps.post(f"{BASE}/v4/jobGroups", status=201, json={"id": 9})
-    assert make_client(clock).request("POST", "/v4/jobGroups", safe=False).status_code == 201
+    assert (
+        make_client(clock).request("POST", "/v4/jobGroups", body=RUN, safe=False).status_code == 201
+    )
 
 
 def test_unregistered_call_fails(rsps: responses.RequestsMock, clock: FakeClock) -> None:

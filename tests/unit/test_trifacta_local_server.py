@@ -19,8 +19,19 @@ from runner.platforms.trifacta import RetryPolicy, TrifactaClient, TrifactaPlatf
 from runner.spec.model import Job, Spec
 from runner.spec.model import PlatformConfig as PlatformSpec
 from runner.spec.secrets import Secret
+from tests.trifacta.openapi_check import call_errors
 
 TOKEN_VALUE = "tok-LOCAL-server-s3cret"
+#: GET /v4/connections/2 as the API description documents it
+CONNECTION = {
+    "id": 2,
+    "uuid": "u2",
+    "name": "warehouse",
+    "vendor": "postgres",
+    "vendorName": "postgres",
+    "type": "jdbc",
+    "credentialType": "basic",
+}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -54,7 +65,7 @@ class Handler(BaseHTTPRequestHandler):
             self.slow_once.pop()
             time.sleep(0.6)  # longer than the client's read timeout
         if self.path in ("/v4/slow", "/v4/connections/2"):
-            self._send(200, {"id": 2, "name": "warehouse", "vendor": "postgres"})
+            self._send(200, CONNECTION)
         elif self.path == "/v4/jobGroups/9/status":
             self._send(200, self.statuses.pop(0) if self.statuses else "Complete")
         elif self.path == "/v4/jobGroups/9/jobs":
@@ -163,8 +174,9 @@ def test_non_loopback_http_is_allowed_when_told_with_a_warning(
         responses.RequestsMock(assert_all_requests_are_fired=True) as rsps,
         caplog.at_level(logging.WARNING, logger="runner.platforms.trifacta"),
     ):
-        rsps.get("http://example.com/v4/connections/2", json={"id": 2})
+        rsps.get("http://example.com/v4/connections/2", json=CONNECTION)
         platform = TrifactaPlatform(spec_for("http://example.com", allow_insecure=True))
-        assert platform.describe_connection(2) == {"id": 2}
+        assert platform.describe_connection(2) == CONNECTION
+        assert call_errors("http://example.com", rsps.calls) == []
     assert "plain http:// to example.com (allowInsecureHttp)" in caplog.text
     assert TOKEN_VALUE not in caplog.text

@@ -268,21 +268,32 @@ class TrifactaClient:
                 failure = f"{status} {_reason(response)}"
             attempt += 1
             if attempt >= self.policy.max_attempts or not deadline.allows(wait):
-                note = (
-                    f"(gave up after {attempt} attempt{'s' if attempt != 1 else ''} "
-                    f"within the {deadline.seconds:g} s retry deadline)"
-                )
-                if response is not None:
-                    raise api_error(response, method, path, note)
-                raise ApiError(
-                    f"Trifacta API: {failure} on {method} {path} to {self.base_url} {note}",
-                    method=method,
-                    path=path,
-                )
+                raise self._gave_up(method, path, response, failure, attempt, deadline)
             log.warning(
                 "Trifacta API: %s on %s %s; retrying in %.1f s", failure, method, path, wait
             )
             self._sleep(wait)
+
+    def _gave_up(
+        self,
+        method: str,
+        path: str,
+        response: requests.Response | None,
+        failure: str,
+        attempt: int,
+        deadline: Deadline,
+    ) -> ApiError:
+        note = (
+            f"(gave up after {attempt} attempt{'s' if attempt != 1 else ''} "
+            f"within the {deadline.seconds:g} s retry deadline)"
+        )
+        if response is not None:
+            return api_error(response, method, path, note)
+        return ApiError(
+            f"Trifacta API: {failure} on {method} {path} to {self.base_url} {note}",
+            method=method,
+            path=path,
+        )
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         """``request`` and the decoded JSON body (None for an empty body)."""
