@@ -75,8 +75,13 @@ def _analysis_error(message: str) -> Exception:
     return AnalysisException(message=message + "\n\nJVM stacktrace:\norg.apache.spark...")
 
 
-def _local(uri: str) -> Path:
-    return Path(unquote(urlparse(uri).path))
+def _local(uri: str, store: Path | None = None) -> Path:
+    """The local file of a file:// URI; a bucket URI (s3a://bucket/key) under ``store``."""
+    parsed = urlparse(uri)
+    if parsed.scheme in ("", "file"):
+        return Path(unquote(parsed.path))
+    assert store is not None, f"the fake cluster has no object store for {uri}"
+    return store / parsed.netloc / unquote(parsed.path).lstrip("/")
 
 
 class FakeWriter:
@@ -95,7 +100,7 @@ class FakeWriter:
             session.writing.set()
             if session.interrupted.wait(10):
                 raise _analysis_error("[OPERATION_CANCELED] Operation has been cancelled")
-        folder = _local(uri)
+        folder = _local(uri, session.store)
         folder.mkdir(parents=True, exist_ok=True)
         data = self.frame.lazy.collect()
         data.write_parquet(folder / "part-00000-fake-c000.snappy.parquet")
@@ -157,6 +162,7 @@ class FakeSession:
 
     missing_sources: frozenset[str] = frozenset({"avro"})
     block_writes: bool = False
+    store: Path | None = None  # the "object store" bucket URIs are written to
     listings: dict[str, list[tuple[str, int, str]]] = field(default_factory=dict)
     views: dict[str, pl.LazyFrame] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
@@ -204,6 +210,16 @@ class FakeCluster:
         session = FakeSession(**self.session_args)
         self.sessions.append(session)
         return session
+
+    def opener(self, uri: str) -> tuple[Any, str]:
+        """A pyarrow file system over the fake object store (the platform's ``opener``)."""
+        from pyarrow import fs
+
+        parsed = urlparse(uri)
+        store = self.session_args["store"]
+        store.mkdir(parents=True, exist_ok=True)
+        filesystem = fs.SubTreeFileSystem(str(store), fs.LocalFileSystem())
+        return filesystem, f"{parsed.netloc}{parsed.path}"
 
     @property
     def writes(self) -> list[str]:

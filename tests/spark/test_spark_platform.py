@@ -62,11 +62,12 @@ ORDERS = Job(
 
 
 def platform(
-    base: Path, job: Job = ORDERS, **cluster_args: object
+    base: Path, job: Job = ORDERS, *, results: str = "results", **cluster_args: object
 ) -> tuple[SparkPlatform, FakeCluster]:
     cluster = FakeCluster(**cluster_args)
-    spec = make_spec(base, job)
-    return SparkPlatform(spec, base / ".publish", connector=cluster), cluster
+    spec = make_spec(base, job, results=results)
+    opener = cluster.opener if "store" in cluster_args else None
+    return SparkPlatform(spec, base / ".publish", connector=cluster, opener=opener), cluster
 
 
 # --- the URL -------------------------------------------------------------------------------
@@ -172,13 +173,13 @@ def test_duplicate_result_columns_are_refused(base: Path) -> None:
 
 def test_check_names_what_spark_cannot_do(base: Path) -> None:
     job = Job("j", inputs={"a": "data/orders.csv", "b": "data/x.xlsx"}, outputs=("avro",))
-    spec = make_spec(base, job, url="sc://h:1/;tokn=x", results="s3a://bucket/results")
+    spec = make_spec(base, job, url="sc://h:1/;tokn=x", results="ftp://host/results")
     spec = Spec(**{**spec.__dict__, "targets": {"out": Target(
         "out", job="j", connection="wh", table="t", inputFormat="csv")}})  # fmt: skip
     problems = SparkPlatform(spec, base / ".publish", connector=FakeCluster()).check(spec)
     text = "\n".join(problems)
     assert "unknown Spark Connect parameter 'tokn'" in text
-    assert "s3a:// is not read directly" in text
+    assert "publish cannot read results from ftp://" in text
     assert "job.j: a recipe is needed to combine 2 inputs" in text
     assert "job.j: input b: cannot read data/x.xlsx" in text
     assert "job.j: output avro: spark jobs write parquet" in text
@@ -384,3 +385,45 @@ def test_without_the_extra_the_error_says_what_to_install(
         port = listening.getsockname()[1]
         with pytest.raises(PlatformError, match=r"pip install 'publish-runner\[spark\]'"):
             connect(parse_url(f"sc://127.0.0.1:{port}"), f"sc://127.0.0.1:{port}")
+
+
+def test_results_in_an_object_store_are_copied_here_and_published(base: Path) -> None:
+    from runner.state.model import JobRunRecord
+
+    store = base / "store"
+    plat, cluster = platform(base, results="s3a://lake/publish/", store=store)
+    run = plat.run_job(ORDERS, "r1", "fp", threading.Event())
+    assert cluster.writes == ["s3a://lake/publish/shop/default/orders_clean/r1"]
+    remote = store / "lake" / "publish" / "shop" / "default" / "orders_clean" / "r1"
+    assert (remote / "_SUCCESS").is_file()
+    local = base / ".publish" / "results" / "orders_clean" / "r1"
+    results = run.results["parquet"]
+    assert [f.parent for f in results.files] == [local, local]
+    assert results.rows == 3
+    published = plat.publish(plat.spec.targets["out"], plat.spec.connections["wh"], run,
+                             threading.Event())  # fmt: skip
+    plat.close()
+    assert published.rows_loaded == 3
+
+    record = JobRunRecord(
+        job="orders_clean", run_id="r1", fingerprint="fp", finished_at="now",
+        results={k: v.to_json(plat.state_dir) for k, v in run.results.items()},
+    )  # fmt: skip
+    plat.run_job(ORDERS, "r2", "fp", threading.Event())
+    plat.prune_results({"orders_clean": "r2"})
+    assert not remote.exists() and not local.exists()
+    assert (remote.parent / "r2" / "_SUCCESS").is_file()
+    assert not plat.has_results(record, "parquet")
+
+
+def test_an_unfinished_remote_write_is_not_published(base: Path) -> None:
+    store = base / "store"
+    plat, cluster = platform(base, results="s3a://lake/publish", store=store)
+    plat.run_job(ORDERS, "r1", "fp", threading.Event())
+    remote = store / "lake" / "publish" / "shop" / "default" / "orders_clean" / "r1"
+    (remote / "_SUCCESS").unlink()
+    from runner.platforms.spark.results import fetch
+
+    with pytest.raises(PlatformError, match="have no _SUCCESS marker"):
+        fetch(plat.location("orders_clean", "r1"), cluster.opener)
+    assert not plat.location("orders_clean", "r1").local.exists()

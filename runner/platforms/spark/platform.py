@@ -23,7 +23,15 @@ from runner.platforms.base import CancelEvent, JobRun, RunProgress
 from runner.platforms.local.inputs import file_sha256
 from runner.platforms.local.platform import LocalPlatform
 from runner.platforms.spark import inputs as spark_inputs
-from runner.platforms.spark.results import prune_runs, result_set, results_root, run_folder
+from runner.platforms.spark.results import (
+    FileSystemOpener,
+    RunLocation,
+    fetch,
+    prune_runs,
+    result_set,
+    results_root,
+    run_location,
+)
 from runner.platforms.spark.schema import (
     conform_sql,
     duplicate_names,
@@ -51,9 +59,17 @@ class SparkPlatform(LocalPlatform):
 
     type = "spark"
 
-    def __init__(self, spec: Spec, state_dir: Path, *, connector: Connector = connect) -> None:
+    def __init__(
+        self,
+        spec: Spec,
+        state_dir: Path,
+        *,
+        connector: Connector = connect,
+        opener: FileSystemOpener | None = None,
+    ) -> None:
         super().__init__(spec, state_dir)
         self._connector = connector
+        self._opener = opener
 
     # --- sessions -----------------------------------------------------------------------
     @property
@@ -167,7 +183,10 @@ class SparkPlatform(LocalPlatform):
 
     def prune_results(self, keep: Mapping[str, str]) -> None:
         """Delete the result folders of runs other than ``keep`` (job -> run id)."""
-        prune_runs(self.spec, dict(keep))
+        if self._opener is None:
+            prune_runs(self.spec, self.state_dir, dict(keep))
+        else:
+            prune_runs(self.spec, self.state_dir, dict(keep), self._opener)
 
     def check(self, spec: Spec) -> list[str]:
         problems: list[str] = []
@@ -219,7 +238,10 @@ class SparkPlatform(LocalPlatform):
 
     # --- apply time ---------------------------------------------------------------------
     def results_dir(self, job: str, run_id: str) -> Path:
-        return run_folder(self.spec, job, run_id)
+        return self.location(job, run_id).local
+
+    def location(self, job: str, run_id: str) -> RunLocation:
+        return run_location(self.spec, self.state_dir, job, run_id)
 
     def run_job(
         self,
@@ -237,15 +259,21 @@ class SparkPlatform(LocalPlatform):
 
         if cancel.is_set():
             raise PlatformError(f"{job.address}: cancelled before it ran")
-        folder = self.results_dir(job.name, run_id)
-        remove_results(folder)
+        where = self.location(job.name, run_id)
+        remove_results(where.local)
         say(f"connecting to {self.url.shown}")
         with self._session() as session:
             frame, fields = self._frame(session, job)
-            say(f"running on the cluster, writing parquet to {folder}")
-            self._write(session, frame, folder, job, cancel)
+            say(f"running on the cluster, writing parquet to {where.cluster}")
+            self._write(session, frame, where, job, cancel)
         try:
-            results = result_set(folder, result_schema_of(fields))
+            if where.remote is not None:
+                say(f"copying the results to {where.local}")
+                if self._opener is None:
+                    fetch(where)
+                else:
+                    fetch(where, self._opener)
+            results = result_set(where.local, result_schema_of(fields))
         except (PlatformError, OSError) as exc:
             raise PlatformError(f"{job.address}: {exc}") from None
         say(f"{results.rows:,} rows")
@@ -256,11 +284,11 @@ class SparkPlatform(LocalPlatform):
             results={"parquet": results},
             rows=results.rows,
             schema=results.schema,
-            details={"results_dir": str(folder)},
+            details={"results_dir": str(where.local), "written_to": where.cluster},
         )
 
     def _write(
-        self, session: SparkSession, frame: Any, folder: Path, job: Job, cancel: CancelEvent
+        self, session: SparkSession, frame: Any, where: RunLocation, job: Job, cancel: CancelEvent
     ) -> None:
         """Write the frame as Parquet; Ctrl-C interrupts the cluster's work."""
         done = threading.Event()
@@ -279,9 +307,9 @@ class SparkPlatform(LocalPlatform):
         watcher = threading.Thread(target=watch, name=f"spark-cancel-{job.name}", daemon=True)
         watcher.start()
         try:
-            frame.write.mode("overwrite").parquet(folder.as_uri())
+            frame.write.mode("overwrite").parquet(where.cluster)
         except spark_errors() as exc:
-            remove_results(folder)
+            remove_results(where.local)
             if cancel.is_set():
                 raise PlatformError(
                     f"{job.address}: cancelled; the cluster's work was interrupted and its "
@@ -292,5 +320,5 @@ class SparkPlatform(LocalPlatform):
             done.set()
             watcher.join()
         if cancel.is_set():
-            remove_results(folder)
+            remove_results(where.local)
             raise PlatformError(f"{job.address}: cancelled; its results were removed")
