@@ -12,7 +12,7 @@ import yaml
 from runner.errors import SpecError, SpecIssue
 from runner.spec import paths
 from runner.spec.build import build_spec
-from runner.spec.load import load_file, parse_bytes
+from runner.spec.load import load_file, parse_bytes, read_limited
 from runner.spec.model import Spec
 from runner.spec.render import render
 from runner.spec.secrets import MASK, Secret, redact
@@ -70,7 +70,7 @@ def load_rendered(
     file = resolve_spec_path(path)
     label = str(file)
     try:
-        raw_bytes = file.read_bytes()
+        raw_bytes = read_limited(file)
     except OSError as exc:
         raise _fail(label, f"cannot read: {exc.strerror}") from None
     doc = parse_bytes(raw_bytes, label)

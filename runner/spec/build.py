@@ -195,4 +195,5 @@ def build_spec(
         sha256=sha256,
         rendered_sha256=canonical_sha256(data),
         positions=dict(positions),
+        inputsRoot=_text(data.get("inputsRoot")),
     )

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from runner.spec.schema import schema
+from runner.spec.schema import full_pattern, schema
 
 Check = Callable[[Any], bool]
 
@@ -110,7 +110,7 @@ class _Compiler:
         if keyword == "const":
             return _one_of_values([value])
         if keyword == "pattern":
-            return _pattern(re.compile(value))
+            return _pattern(full_pattern(value))
         if keyword == "uniqueItems":
             return _unique if value else _always
         bounded = _BOUNDS.get(keyword)

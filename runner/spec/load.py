@@ -14,6 +14,8 @@ PyYAML's constructor, so that:
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,13 @@ from runner.spec.model import Position
 
 #: the most values an expanded document may hold (aliases count each time they are used)
 MAX_NODES = 100_000
+#: the most bytes of text an expanded document may hold (an alias of a long string counts
+#: its length each time it is used: 500 KB of aliases must not become 4 GB when walked)
+MAX_EXPANDED_BYTES = 16 * 1024 * 1024
+#: the largest spec or variables file read
+MAX_FILE_BYTES = 16 * 1024 * 1024
+#: the longest integer literal (digits and signs); quote longer ones to make them strings
+MAX_INT_DIGITS = 100
 #: the deepest nesting of mappings and sequences
 MAX_DEPTH = 64
 
@@ -58,10 +67,15 @@ class _Budget(Exception):
     pass
 
 
+class _BytesBudget(_Budget):
+    pass
+
+
 class _Composer:
     def __init__(self, label: str) -> None:
         self.label = label
         self.nodes = 0
+        self.bytes = 0
         self.issues: list[SpecIssue] = []
         self.positions: dict[str, Position] = {}
         self.key_positions: dict[str, Position] = {}
@@ -107,10 +121,21 @@ class _Composer:
         return None
 
     def scalar(self, node: yaml.ScalarNode, path: str, tag: str) -> Any:
+        self.bytes += len(node.value)
+        if self.bytes > MAX_EXPANDED_BYTES:
+            raise _BytesBudget
         kind = tag[len(_TAG) :] if tag.startswith(_TAG) else None
         if kind in ("str", "timestamp"):
             return str(node.value)
         if kind == "int":
+            if len(node.value) > MAX_INT_DIGITS:
+                self.issue(
+                    node,
+                    path,
+                    f"an integer of {len(node.value)} characters is too long (at most "
+                    f"{MAX_INT_DIGITS}); quote it if it is meant as text",
+                )
+                return None
             return _SCALARS.construct_yaml_int(node)
         if kind == "float":
             return _SCALARS.construct_yaml_float(node)
@@ -217,6 +242,36 @@ def expanded_size(root: yaml.Node, limit: int = MAX_NODES) -> int:
     return size(root, 0)
 
 
+def expanded_bytes(root: yaml.Node, limit: int = MAX_EXPANDED_BYTES) -> int:
+    """How many bytes of text ``root`` holds once aliases are expanded (stops past ``limit``).
+
+    Memoised per node like :func:`expanded_size`: time proportional to the file.
+    """
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node, depth: int) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        if not isinstance(node, yaml.CollectionNode):
+            return len(node.value) if isinstance(node.value, str) else 0
+        if depth > MAX_DEPTH:
+            return 0
+        sizes[id(node)] = 0  # a recursive alias counts as nothing here; build() reports it
+        total = 0
+        for item in node.value:
+            if isinstance(item, tuple):
+                total += size(item[0], depth + 1) + size(item[1], depth + 1)
+            else:
+                total += size(item, depth + 1)
+            if total > limit:
+                break
+        sizes[id(node)] = total
+        return total
+
+    return size(root, 0)
+
+
 def _tag_message(tag: str) -> str:
     shown = tag.replace(_TAG, "!!")
     return (
@@ -288,9 +343,25 @@ def parse_text(text: str, label: str, *, what: str = "a spec") -> Document:
             ]
         )
     try:
-        if "&" in text and expanded_size(root) > MAX_NODES:  # no anchor, no alias
-            raise _Budget
+        if "&" in text:  # no anchor, no alias: the file's own size is the bound
+            if expanded_size(root) > MAX_NODES:
+                raise _Budget
+            if expanded_bytes(root) > MAX_EXPANDED_BYTES:
+                raise _BytesBudget
         data = composer.build(root, paths.ROOT, 0, ())
+    except _BytesBudget:
+        raise SpecError(
+            [
+                SpecIssue(
+                    label,
+                    None,
+                    None,
+                    paths.ROOT,
+                    f"the document expands to more than {MAX_EXPANDED_BYTES // (1024 * 1024)} MB "
+                    "of text through YAML aliases; refusing it (an alias bomb?)",
+                )
+            ]
+        ) from None
     except _Budget:
         raise SpecError(
             [
@@ -318,7 +389,7 @@ def load_file(path: Path, label: str | None = None, *, what: str = "a spec") -> 
     """Read and parse a YAML file; ``label`` is how messages name it (default: ``path``)."""
     label = label if label is not None else str(path)
     try:
-        raw = path.read_bytes()
+        raw = read_limited(path)
     except FileNotFoundError:
         raise SpecError([SpecIssue(label, None, None, paths.ROOT, "no such file")]) from None
     except IsADirectoryError:
@@ -330,6 +401,40 @@ def load_file(path: Path, label: str | None = None, *, what: str = "a spec") -> 
             [SpecIssue(label, None, None, paths.ROOT, f"cannot read: {exc.strerror}")]
         ) from None
     return parse_bytes(raw, label, what=what)
+
+
+def read_limited(path: Path) -> bytes:
+    """A spec or variables file's bytes: a regular file of at most :data:`MAX_FILE_BYTES`.
+
+    OSError for a file that is not regular (a FIFO would block forever) or too big.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(21, "is a folder, not a file")
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(0, f"is {file_kind(info.st_mode)}, not a regular file")
+        raw = fh.read(MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:
+        raise OSError(0, f"is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+    return raw
+
+
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, in words (for refusals)."""
+    kinds = (
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISLNK, "a symbolic link"),
+    )
+    for test, words in kinds:
+        if test(mode):
+            return words
+    return "a special file"
 
 
 def parse_bytes(raw: bytes, label: str, *, what: str = "a spec") -> Document:

@@ -189,6 +189,8 @@ class Spec:
     rendered_sha256: str = ""
     #: where each JSON path of the spec was written (for errors found after validation)
     positions: Mapping[str, Position] = field(default_factory=dict)
+    #: a folder local jobs may read inputs from besides the spec's own (None: only that)
+    inputsRoot: str | None = None
 
     @property
     def base_dir(self) -> Path:

@@ -26,53 +26,24 @@ from typing import Any
 
 import jinja2
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from runner.errors import SpecError, SpecIssue
-from runner.spec import paths
+from runner.spec import paths, sandbox
 from runner.spec.load import Document, load_file
 from runner.spec.model import Position
+from runner.spec.sandbox import BudgetExceeded, Sandbox, template_line
 from runner.spec.secrets import Secret, redact, register
 
 Path_ = tuple[str | int, ...]
 
 _MISSING: Any = object()
-#: the longest string or list a template may build with ``*``
-MAX_RESULT = 1_000_000
 _MARKERS = ("{{", "{%", "{#")
 _OPEN, _CLOSE = "\x1e", "\x1f"
 
 log = logging.getLogger("runner.spec")
 
 
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox, also refusing any use of ``str.format``/``format_map``.
-
-    Jinja 3.1.6 wraps them in a sandboxed formatter; a stored reference to them
-    (``|attr('format')``) has been the way out of the sandbox before (CVE-2024-56326,
-    CVE-2025-27516), and a spec has no need for them (use the ``format`` filter).
-    """
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        """Refuse ``'x' * 10**9`` and ``9 ** 9 ** 9``: a template must not eat the machine."""
-        if operator == "**" and isinstance(right, int | float) and abs(right) > 1000:
-            raise SecurityError(f"the exponent {right} is too large (at most 1000)")
-        if operator == "*":
-            for seq, count in ((left, right), (right, left)):
-                sized = isinstance(seq, str | list | tuple) and isinstance(count, int)
-                if sized and len(seq) * count > MAX_RESULT:
-                    raise SecurityError(f"the result would be longer than {MAX_RESULT}")
-        return super().call_binop(context, operator, left, right)
-
-    def wrap_str_format(self, value: Any) -> Any:
-        if super().wrap_str_format(value) is None:
-            return None
-        return self.unsafe_undefined(getattr(value, "__self__", ""), value.__name__)
-
-
-_jinja = _Sandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+_jinja = Sandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -211,16 +182,28 @@ def _render_simple(source: str, context: Mapping[str, Any]) -> str | None:
 
 def render_string(source: str, context: Mapping[str, Any], table: _SecretTable) -> str | Secret:
     """Render one template string; raises _Problem with a user-facing message."""
+    budget = sandbox.current()
     simple = _render_simple(source, context)
     if simple is not None:
+        budget.add_output(simple)
         return simple
     try:
+        budget.start_value(source)
         template = _compile(source)
         out = template.render(context)
+        budget.add_output(out)
     except _Problem:
         raise
     except jinja2.TemplateSyntaxError as exc:
         raise _Problem(f"template syntax error: {exc.message}") from None
+    except BudgetExceeded as exc:
+        line = template_line(exc)
+        at = f" (line {line} of the template)" if line and "\n" in source.strip() else ""
+        raise _Problem(f"template stopped{at}: {exc}; see docs/security.md") from None
+    except RecursionError:
+        raise _Problem("template error: nested too deeply") from None
+    except MemoryError:
+        raise _Problem("template error: out of memory") from None
     except SecurityError as exc:
         raise _Problem(f"template refused by the sandbox: {exc}") from None
     except jinja2.UndefinedError as exc:
@@ -247,10 +230,18 @@ def _render_tree(
     if not is_template(value):
         return value
     result.templated.add(parts)
-    done = result.cache.get(value)
-    if done is not None:
-        return done
+    budget = sandbox.current()
+    if budget.exhausted:  # the spec-wide budget is spent: one error said so already
+        result.failed.add(paths.join(parts))
+        return value
     try:
+        done = result.cache.get(value)
+        if done is not None:
+            try:
+                budget.add_output(done)
+            except BudgetExceeded as exc:
+                raise _Problem(f"template stopped: {exc}; see docs/security.md") from None
+            return done
         out = render_string(value, context, table)
         result.cache[value] = out
         return out
@@ -382,12 +373,16 @@ def render(
     table = _SecretTable()
     context = _make_context(merged_vars, name, table)
     out: dict[str, Any] = {}
-    for key, value in data.items():
-        if key == "vars":
-            # plain values, not templates (a vars that is not a mapping stays for the schema)
-            out[key] = merged_vars if isinstance(value, dict) else value
-        else:
-            out[key] = _render_tree(value, (key,), context, table, result)
+    token = sandbox.begin()
+    try:
+        for key, value in data.items():
+            if key == "vars":
+                # plain values, not templates (a vars that is not a mapping stays for the schema)
+                out[key] = merged_vars if isinstance(value, dict) else value
+            else:
+                out[key] = _render_tree(value, (key,), context, table, result)
+    finally:
+        sandbox.end(token)
     if "vars" not in out and merged_vars:
         out["vars"] = merged_vars
     result.data = out

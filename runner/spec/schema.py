@@ -49,9 +49,30 @@ def schema() -> dict[str, Any]:
     return data
 
 
+@functools.lru_cache(maxsize=256)
+def full_pattern(rx: str) -> re.Pattern[str]:
+    """A schema pattern compiled with ECMA-262's meaning of a final ``$``: the very end.
+
+    Python's ``$`` also matches before a trailing newline, so ``^[a-z]+$`` would accept
+    ``"orders\\n"`` (a ``|`` block scalar) as a table name; ``\\Z`` does not.
+    """
+    return re.compile(re.sub(r"(?<!\\)\$$", r"\\Z", rx))
+
+
+def _pattern(
+    validator: Any, patrn: str, instance: Any, schema: Mapping[str, Any]
+) -> Iterable[jsonschema.ValidationError]:
+    if validator.is_type(instance, "string") and not full_pattern(patrn).search(instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {patrn!r}")
+
+
+#: the 2020-12 validator with full-match patterns (see :func:`full_pattern`)
+SpecValidator = jsonschema.validators.extend(Draft202012Validator, {"pattern": _pattern})
+
+
 @functools.cache
 def validator() -> Draft202012Validator:
-    return Draft202012Validator(schema())
+    return SpecValidator(schema())
 
 
 @functools.cache
@@ -64,7 +85,7 @@ def environments_validator() -> Draft202012Validator:
         "type": "object",
         "properties": {"environments": root["properties"]["environments"]},
     }
-    return Draft202012Validator(wrapper)
+    return SpecValidator(wrapper)
 
 
 def _resolve(node: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -157,6 +178,21 @@ def _describe(instance: Any) -> str:
     return type(instance).__name__
 
 
+def _param_message(error: jsonschema.ValidationError) -> str:
+    """An unknown key of a connection's params (an allow-list per vendor)."""
+    options = [str(o) for o in error.validator_value]
+    title = (
+        error.schema.get("title", "driver parameter") if isinstance(error.schema, Mapping) else ""
+    )
+    hint = did_you_mean(str(error.instance), options)
+    allowed = ", ".join(options) or "none"
+    return (
+        f"'{error.instance}' is not a {title} publish allows{hint if hint.startswith('; did') else ''}"
+        f" (allowed: {allowed}); parameters that could run SQL or change the session are "
+        "refused, see docs/security.md"
+    )
+
+
 def _then_message(error: jsonschema.ValidationError) -> str:
     message = error.schema.get("errorMessage") if isinstance(error.schema, Mapping) else None
     return f" ({message})" if isinstance(message, str) else ""
@@ -204,6 +240,8 @@ class IssueMaker:
                         key=True,
                     )
                 ]
+            if kind == "enum":
+                return [self.at(sub, _param_message(error), key=True)]
             words = PATTERN_WORDS.get(str(error.validator_value), "")
             return [self.at(sub, f"'{instance}' is not a valid name: use {words}", key=True)]
         if kind == "additionalProperties" and isinstance(instance, dict):

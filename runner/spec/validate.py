@@ -13,8 +13,10 @@ from typing import Any
 
 from runner.errors import SpecIssue
 from runner.spec import paths
+from runner.spec.inputs import InputRefused, check_input, input_roots
 from runner.spec.load import Document
-from runner.spec.model import LOCAL_FORMATS, SPARK_FORMATS
+from runner.spec.model import LOCAL_FORMATS, SPARK_FORMATS, VENDORS
+from runner.spec.params import DRIVER_PARAMS, allowed_params
 from runner.spec.render import Rendered
 from runner.spec.schema import IssueMaker, coerce, did_you_mean, schema_issues, type_at
 from runner.spec.secrets import Secret
@@ -55,6 +57,19 @@ def sort_issues(issues: Iterable[SpecIssue]) -> list[SpecIssue]:
     )
 
 
+#: table names publish uses itself (the ledger, staging/swap tables): never a target
+RESERVED_PREFIXES = ("_pub_", "_publish_")
+LEDGER_TABLE = "_publish_ledger"
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+#: how many path entries each vendor has above a table, and what they are
+PATH_LEVELS: dict[str, tuple[int, str]] = {
+    "sqlite": (1, "the schema, main"),
+    "postgres": (1, "the schema"),
+    "redshift": (1, "the schema"),
+    "mysql": (1, "the database"),
+}
+
+
 def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -71,12 +86,16 @@ class _Checker:
         self.connections = _mapping(data.get("connections"))
         self.jobs = _mapping(data.get("jobs"))
         self.targets = _mapping(data.get("targets"))
+        root = data.get("inputsRoot")
+        self.input_roots = input_roots(base_dir, root if isinstance(root, str) else None)
 
     def add(self, path: str, message: str, *, key: bool = False) -> None:
         self.issues.append(self.maker.at(path, message, key=key))
 
     def run(self) -> list[SpecIssue]:
         self.check_state()
+        if len(self.input_roots) > 1 and not self.input_roots[1].is_dir():
+            self.add("$.inputsRoot", f"'{self.data['inputsRoot']}' is not a folder")
         self.check_platform()
         for name, conn in self.connections.items():
             if isinstance(conn, dict):
@@ -129,6 +148,18 @@ class _Checker:
                 "a connection adopted by id exists on the trifacta platform only; "
                 f"on the {self.platform} platform give vendor and its settings",
             )
+        vendor, params = conn.get("vendor"), conn.get("params")
+        if self.platform == "trifacta" or not isinstance(params, dict) or vendor not in VENDORS:
+            return
+        allowed = DRIVER_PARAMS[vendor]
+        for key in sorted(set(params) - allowed):
+            if key in allowed_params(vendor):  # else the schema reported it
+                self.add(
+                    paths.child(paths.child(at, "params"), key),
+                    f"'{key}' is a trifacta platform parameter; the {self.platform} platform's {vendor} "
+                    f"driver takes: {', '.join(sorted(allowed)) or 'none'}",
+                    key=True,
+                )
 
     def check_job(self, at: str, name: str, job: Mapping[str, Any]) -> None:
         inputs = job.get("inputs")
@@ -176,15 +207,13 @@ class _Checker:
                 continue
             if self.platform == "spark" and _URI.match(file):
                 continue  # read by the cluster (s3a://, abfss://, hdfs://...): not checked here
-            path = Path(file)
-            full = path if path.is_absolute() else self.base_dir / path
-            if not full.is_file():
-                self.add(
-                    paths.child(paths.child(at, "inputs"), table),
-                    f"input file '{file}' does not exist (paths are relative to the spec's folder)",
-                )
+            try:
+                check_input(self.base_dir, self.input_roots, file)
+            except InputRefused as exc:
+                self.add(paths.child(paths.child(at, "inputs"), table), str(exc))
 
     def check_target(self, at: str, target: Mapping[str, Any]) -> None:
+        self.check_table(at, target)
         job = target.get("job")
         if isinstance(job, str) and job not in self.jobs:
             hint = did_you_mean(job, self.jobs) or "; no jobs are defined"
@@ -210,6 +239,35 @@ class _Checker:
                     f"jobs.{job}.outputs or publish one of those",
                     key="inputFormat" not in target,
                 )
+
+    def check_table(self, at: str, target: Mapping[str, Any]) -> None:
+        """Names publish keeps for itself, and a path as deep as the vendor's levels."""
+        table = target.get("table")
+        if isinstance(table, str) and table.lower().startswith(RESERVED_PREFIXES):
+            self.add(
+                paths.child(at, "table"),
+                f"'{table}' is reserved: names starting with "
+                f"{' or '.join(RESERVED_PREFIXES)} are publish's own tables (the ledger "
+                f"{LEDGER_TABLE}, staging and swap tables); choose another name",
+            )
+        name = target.get("connection")
+        conn = self.connections.get(name) if isinstance(name, str) else None
+        vendor = conn.get("vendor") if isinstance(conn, dict) else None
+        path = target.get("path")
+        if not isinstance(path, list) or vendor not in PATH_LEVELS:
+            return
+        if not all(isinstance(p, str) and _NAME.fullmatch(p) for p in path):
+            return  # the schema (or a failed template) reports the entry
+        levels, meaning = PATH_LEVELS[vendor]
+        where = paths.child(at, "path")
+        if len(path) > levels:
+            self.add(
+                where,
+                f"{vendor} has {levels} level above a table ({meaning}) but the path has "
+                f"{len(path)} entries; give at most {levels}",
+            )
+        elif vendor == "sqlite" and path and path != ["main"]:
+            self.add(where, "a SQLite table lives in schema main: use path: [main] or leave it out")
 
 
 def check_references(data: Mapping[str, Any], maker: IssueMaker, base_dir: Path) -> list[SpecIssue]:

@@ -107,6 +107,39 @@ def locked_message(
     )
 
 
+#: the deepest nesting a state file holds (a real one needs about 6 levels)
+MAX_STATE_DEPTH = 32
+
+
+class CorruptState(ValueError):
+    """The state's JSON parses to something no state can be (such as 100,000 levels deep)."""
+
+
+def loads_state(raw: bytes | str) -> object:
+    """Parse a state's JSON text; CorruptState when it is nested too deeply to be a state.
+
+    ``json.loads`` of 100,000 nested brackets raises RecursionError (a bug's exit code,
+    not a message); anything deeper than :data:`MAX_STATE_DEPTH` is refused here too, so
+    no later walk of the data can recurse that deep.
+    """
+    try:
+        data = json.loads(raw)
+    except RecursionError:
+        raise CorruptState(
+            f"it is nested more than {MAX_STATE_DEPTH} levels deep; no state is"
+        ) from None
+    stack: list[tuple[object, int]] = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_STATE_DEPTH:
+            raise CorruptState(f"it is nested more than {MAX_STATE_DEPTH} levels deep; no state is")
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return data
+
+
 def parse_state(
     data: object, where: str, spec_name: str, environment: str, restore_hint: Callable[[], str]
 ) -> State:

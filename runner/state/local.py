@@ -26,14 +26,17 @@ from pathlib import Path
 
 from runner.errors import LockError, StateError
 from runner.state.common import (
+    CorruptState,
     StateEncoder,
     check_successor,
+    loads_state,
     lock_info_from_json,
     lock_info_to_json,
     locked_message,
     new_lock_info,
     parse_state,
 )
+from runner.state.files import open_nofollow, read_nofollow
 from runner.state.model import LockInfo, State
 
 #: seconds between two attempts to take a busy lock
@@ -87,13 +90,17 @@ class LocalStateBackend:
     def _parse_file(self, path: Path, restore_hint: Callable[[], str]) -> tuple[State, bytes]:
         """The state in ``path`` and the bytes it was parsed from."""
         try:
-            raw = path.read_bytes()
+            raw = read_nofollow(path)
         except OSError as exc:
             raise StateError(f"cannot read state {path}: {exc.strerror}") from None
         try:
             if not raw.strip():
                 raise ValueError("the file is empty")
-            data = json.loads(raw)
+            data = loads_state(raw)
+        except CorruptState as exc:
+            raise StateError(
+                f"state {path} is corrupt ({exc}); it is never read as 'no state'. {restore_hint()}"
+            ) from None
         except ValueError as exc:  # also JSONDecodeError and UnicodeDecodeError
             problem = str(exc)
             raise StateError(
@@ -244,7 +251,7 @@ class LocalStateBackend:
         """An fd of the lock file holding its flock, waiting up to ``timeout`` seconds."""
         start = time.monotonic()
         while True:
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = open_nofollow(self.lock_path, os.O_RDWR | os.O_CREAT)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -273,14 +280,14 @@ class LocalStateBackend:
 
     def _holder(self) -> LockInfo | None:
         try:
-            return lock_info_from_json(json.loads(self.lock_path.read_bytes()))
-        except (OSError, ValueError):
+            return lock_info_from_json(loads_state(read_nofollow(self.lock_path)))
+        except (OSError, ValueError, StateError):
             return None
 
     def _held(self) -> bool:
         """Whether some process holds the flock of the current lock file."""
         try:
-            fd = os.open(self.lock_path, os.O_RDONLY | os.O_CLOEXEC)
+            fd = open_nofollow(self.lock_path, os.O_RDONLY)
         except FileNotFoundError:
             return False
         try:

@@ -15,6 +15,7 @@ from typing import Any
 
 from runner.errors import TargetError
 from runner.spec.model import Connection
+from runner.spec.params import driver_params
 from runner.spec.secrets import redact, reveal
 from runner.targets.base import PublishRequest, TableRef
 
@@ -128,8 +129,16 @@ def load_error(
 
 
 def params_of(connection: Connection) -> dict[str, str]:
-    """The connection's extra driver parameters, with secrets revealed for the driver."""
-    return {k: str(reveal(v)) for k, v in connection.params.items()}
+    """The connection's extra driver parameters, with secrets revealed for the driver.
+
+    Only the vendor's allow-list (:data:`runner.spec.params.DRIVER_PARAMS`) ever reaches a
+    driver: a key such as MySQL's ``init_command`` would run SQL when plan connects.
+    """
+    try:
+        params = driver_params(connection.vendor, connection.params)
+    except ValueError as exc:
+        raise TargetError(f"{connection.address}: {exc}") from None
+    return {k: str(reveal(v)) for k, v in params.items()}
 
 
 class PerThreadConnection:

@@ -115,7 +115,9 @@ def test_recipe_errors_name_job_and_problem(base: Path, recipe: str, expected: s
 def test_input_problems(base: Path) -> None:
     platform = LocalPlatform(make_spec(base), base / ".publish")
     missing = Job("j", inputs={"a": "data/nope.csv"})
-    with pytest.raises(PlatformError, match=r"job\.j: input a: file data/nope.csv not found"):
+    with pytest.raises(
+        PlatformError, match=r"job\.j: input a: input file 'data/nope.csv' does not exist"
+    ):
         platform.job_fingerprint(missing)
     two = Job("j", inputs={"a": "data/orders.csv", "b": "data/lines.jsonl"})
     with pytest.raises(PlatformError, match="a recipe is needed to combine 2 inputs"):

@@ -31,7 +31,7 @@ connections:
       sslmode: require
       connect_timeout: 5
       keepalives: true
-      token: "{{ secret('MODEL_TEST_PASSWORD') }}"
+      sslpassword: "{{ secret('MODEL_TEST_PASSWORD') }}"
 jobs:
   j:
     inputs: {orders: orders.csv}
@@ -66,7 +66,7 @@ def test_model_types(spec_file: Path) -> None:
     assert pg.params["sslmode"] == "require"
     assert pg.params["connect_timeout"] == "5"
     assert pg.params["keepalives"] == "true"
-    assert isinstance(pg.params["token"], Secret)
+    assert isinstance(pg.params["sslpassword"], Secret)
     job = spec.jobs["j"]
     assert job.outputs == ("csv", "avro")
     assert job.inputs == {"orders": "orders.csv"}

@@ -36,12 +36,13 @@ from runner.results import (
     ResultsCancelled,
     ResultSchema,
     normalise_format,
-    remove_results,
     schema_of,
     write_results,
 )
+from runner.spec.inputs import InputRefused, check_input, input_roots
 from runner.spec.model import Connection, Job, Spec, Target
 from runner.spec.secrets import Secret
+from runner.state.files import check_no_links, make_dirs, remove_tree
 from runner.state.model import JobRunRecord
 from runner.targets.base import Progress, PublishRequest, PublishResult, TableRef
 from runner.targets.pool import TargetPool
@@ -60,6 +61,11 @@ def _polars_message(exc: BaseException) -> str:
 
 def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _below(root: Path, path: Path) -> bool:
+    """Whether ``path`` lies inside ``root`` once links are resolved (state can be edited)."""
+    return path.resolve().is_relative_to(root.resolve())
 
 
 def _fingerprint_value(value: Any) -> Any:
@@ -91,13 +97,11 @@ class LocalPlatform:
         return hashlib.sha256(_canonical(data).encode()).hexdigest()
 
     def _input_path(self, job: Job, table: str) -> Path:
-        path = self.spec.base_dir / job.inputs[table]
-        if not path.is_file():
-            raise PlatformError(
-                f"{job.address}: input {table}: file {job.inputs[table]} not found "
-                f"(looked at {path}); paths are relative to the spec's folder"
-            )
-        return path
+        roots = input_roots(self.spec.base_dir, self.spec.inputsRoot)
+        try:
+            return check_input(self.spec.base_dir, roots, job.inputs[table])
+        except InputRefused as exc:
+            raise PlatformError(f"{job.address}: input {table}: {exc}") from None
 
     def job_fingerprint(self, job: Job) -> str:
         definition = {
@@ -176,7 +180,9 @@ class LocalPlatform:
         recorded = run.results.get(normalise_format(fmt))
         if recorded is None:
             return False
-        return all((self.state_dir / f).is_file() for f in recorded.get("files", ()))
+        root = self.state_dir / "results"
+        files = [self.state_dir / f for f in recorded.get("files", ())]
+        return all(f.is_file() and _below(root, f) for f in files)
 
     def check_connection(self, connection: Connection, remote_id: int | None = None) -> str | None:
         """Nothing to test remotely: plan describes every table through the connection."""
@@ -185,14 +191,17 @@ class LocalPlatform:
     def prune_results(self, keep: Mapping[str, str]) -> None:
         """Delete the result folders of runs other than ``keep`` (job -> run id)."""
         root = self.state_dir / "results"
+        check_no_links(self.state_dir, root)
         if not root.is_dir():
             return
         for job_dir in root.iterdir():
-            if not job_dir.is_dir():
-                continue
+            if job_dir.is_symlink() or not job_dir.is_dir():
+                continue  # never followed: a link here could lead out of the state folder
             for run_dir in job_dir.iterdir():
-                if run_dir.is_dir() and keep.get(job_dir.name) != run_dir.name:
-                    remove_results(run_dir)
+                if keep.get(job_dir.name) != run_dir.name and (
+                    run_dir.is_symlink() or run_dir.is_dir()
+                ):
+                    remove_tree(root, run_dir)
 
     def check(self, spec: Spec) -> list[str]:
         problems: list[str] = []
@@ -275,13 +284,14 @@ class LocalPlatform:
         if cancel.is_set():
             raise PlatformError(f"{job.address}: cancelled before it ran")
         run_dir = self.results_dir(job.name, run_id)
-        remove_results(run_dir)
+        remove_tree(self.state_dir, run_dir)
+        make_dirs(self.state_dir, run_dir)
         # Avro inputs are staged as Arrow IPC here (pruned with the run's folder if left)
         staging = run_dir.parent / f".inputs-{run_id}"
         try:
             return self._run(job, run_id, fingerprint, cancel, say, run_dir, staging)
         finally:
-            remove_results(staging)
+            remove_tree(self.state_dir, staging)
 
     def _run(
         self,
@@ -302,15 +312,15 @@ class LocalPlatform:
         try:
             results = write_results(query, run_dir, job.outputs, cancel=cancel, logical=marks)
         except ResultsCancelled:
-            remove_results(run_dir)
+            remove_tree(self.state_dir, run_dir)
             raise PlatformError(
                 f"{job.address}: cancelled; its partial results were removed"
             ) from None
         except _POLARS_ERRORS as exc:
-            remove_results(run_dir)
+            remove_tree(self.state_dir, run_dir)
             raise PlatformError(f"{job.address}: recipe: {_polars_message(exc)}") from None
         except OSError as exc:
-            remove_results(run_dir)
+            remove_tree(self.state_dir, run_dir)
             raise PlatformError(
                 f"{job.address}: cannot write results under {run_dir}: {exc}"
             ) from None
