@@ -286,7 +286,7 @@ class _CodeGenerator(CodeGenerator):
         self.write("))")
 
 
-def _is_counted(node: nodes.Expr) -> bool:
+def _is_counted(node: nodes.Node) -> bool:
     return (
         isinstance(node, nodes.Call)
         and isinstance(node.node, nodes.ExtensionAttribute)
