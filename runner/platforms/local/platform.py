@@ -180,7 +180,8 @@ class LocalPlatform:
         recorded = run.results.get(normalise_format(fmt))
         if recorded is None:
             return False
-        root = self.state_dir / "results"
+        # only files under the folder of every job's results: a state file can be edited
+        root = self.results_dir("job", "run").parent.parent
         files = [self.state_dir / f for f in recorded.get("files", ())]
         return all(f.is_file() and _below(root, f) for f in files)
 
