@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,3 +84,15 @@ def assert_valid_plan(text: str) -> dict[str, object]:
     jsonschema.Draft202012Validator(json.loads(schema_path.read_text())).validate(plan)
     assert isinstance(plan, dict)
     return plan
+
+
+def tables(db: Path) -> set[str]:
+    """The names of the tables of a SQLite database."""
+    with sqlite3.connect(db) as c:
+        return {r[0] for r in c.execute("select name from sqlite_master where type='table'")}
+
+
+def count(db: Path, table: str) -> int:
+    """The number of rows of a SQLite table."""
+    with sqlite3.connect(db) as c:
+        return int(c.execute(f'select count(*) from "{table}"').fetchone()[0])

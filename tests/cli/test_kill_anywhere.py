@@ -95,9 +95,12 @@ def test_random_kills_never_leave_half_a_table(tmp_path: Path) -> None:
     rows = 40_000
     spec = write_spec(tmp_path, SPEC, csv=csv_of(0, rows))
     db = tmp_path / "w.db"
+    started = time.monotonic()
     done = apply(spec)
+    took = time.monotonic() - started  # how long a whole apply takes here
     assert done.returncode == 0, done.stderr + done.stdout
     appended_loads = 1
+    cut_short = 0  # kills after which some table still held the previous generation
     for generation in range(1, 6):
         (tmp_path / "data" / "orders.csv").write_text(csv_of(generation, rows))
         proc = subprocess.Popen(
@@ -106,11 +109,16 @@ def test_random_kills_never_leave_half_a_table(tmp_path: Path) -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(rng.uniform(0.3, 2.5))
+        time.sleep(rng.uniform(0.3, 0.9) * took)
+        assert proc.poll() is None, "the apply finished before the kill: nothing was tested"
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        assert proc.returncode == -signal.SIGKILL
+        after_kill = snapshot(db)
+        if any(after_kill[n] != [(generation, rows)] for n in ("replaced", "rebuilt", "merged")):
+            cut_short += 1
         # every table holds whole generations: old or new, never a part of one
-        for name, groups in snapshot(db).items():
+        for name, groups in after_kill.items():
             for _gen, count in groups:
                 assert count == rows, (name, groups)
             if name != "appended":
@@ -132,3 +140,4 @@ def test_random_kills_never_leave_half_a_table(tmp_path: Path) -> None:
             text=True,
         )
         assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert cut_short >= 1, "no kill landed before the apply had published every table"

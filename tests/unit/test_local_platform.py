@@ -163,7 +163,8 @@ def test_connection_fingerprint_uses_secret_fingerprints(base: Path) -> None:
     platform = LocalPlatform(make_spec(base), base / ".publish")
     a = Connection("pg", vendor="postgres", host="h", password=Secret("s3cret-value"))
     b = Connection("pg", vendor="postgres", host="h", password=Secret("other-value"))
-    assert platform.connection_fingerprint(a) == platform.connection_fingerprint(a)
+    same = Connection("pg", vendor="postgres", host="h", password=Secret("s3cret-value"))
+    assert platform.connection_fingerprint(same) == platform.connection_fingerprint(a)
     assert platform.connection_fingerprint(a) != platform.connection_fingerprint(b)
     assert len(platform.connection_fingerprint(a)) == 64
     assert (
@@ -229,3 +230,18 @@ def test_cancel_during_load_leaves_table(base: Path) -> None:
     platform.close()
     with sqlite3.connect(base / "out" / "wh.db") as c:
         assert c.execute("SELECT name FROM sqlite_master").fetchall() == []
+
+
+def test_connection_fingerprint_hashes_the_password_only_through_the_slow_fingerprint(
+    base: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A guess at the password costs PBKDF2 rounds: the raw value never enters a cheap hash."""
+    platform = LocalPlatform(make_spec(base), base / ".publish")
+
+    def conn() -> Connection:
+        return Connection("pg", vendor="postgres", host="h", password=Secret("s3cret-value"))
+
+    monkeypatch.setattr("runner.spec.secrets.FINGERPRINT_ROUNDS", 1)
+    one_round = platform.connection_fingerprint(conn())
+    monkeypatch.setattr("runner.spec.secrets.FINGERPRINT_ROUNDS", 2)
+    assert platform.connection_fingerprint(conn()) != one_round

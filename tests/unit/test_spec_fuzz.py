@@ -70,15 +70,20 @@ def test_damaged_spec_fails_cleanly(seed: int, tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "orders.csv").write_text("id\n1\n")
     spec = tmp_path / "publish.yaml"
-    spec.write_text(yaml.safe_dump(_damaged(rng), sort_keys=False, allow_unicode=True))
+    doc = _damaged(rng)
+    spec.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
     try:
-        load_spec(spec, environment="prod" if seed % 2 else None)
+        loaded = load_spec(spec, environment="prod" if seed % 2 else None)
     except SpecError as exc:
         assert exc.issues
         for issue in exc.issues:
             assert issue.file == str(spec)
             assert issue.path.startswith("$")
             assert issue.message
+    else:  # the damage left a valid spec: it holds exactly what the file says
+        assert loaded.name == doc["name"]
+        for section in ("connections", "jobs", "targets"):
+            assert set(getattr(loaded, section)) == set(doc.get(section) or {}), section
 
 
 YAMLISH = "abc:-[]{},&*!|>'\"#%@`\n 01.{}~<=?\\\t\u00e9"
@@ -90,7 +95,14 @@ def test_any_text_loads_or_fails_with_spec_issues(text: str) -> None:
     try:
         doc = parse_text("version: 1\nname: fuzz\n" + text, "f.yaml")
         rendered = render(doc)
-        validate(doc, rendered, REPO)
     except SpecError as exc:
         assert exc.issues
-        assert all(i.file == "f.yaml" for i in exc.issues)
+        issues = list(exc.issues)
+    else:
+        issues = validate(doc, rendered, REPO)
+        if not issues:  # valid: the name it was given survived whatever the text added
+            assert rendered.data["name"] == "fuzz"
+    for issue in issues:
+        assert issue.file == "f.yaml"
+        assert issue.path.startswith("$") and issue.message
+        assert issue.line is None or issue.line >= 1
