@@ -100,6 +100,7 @@ def test_random_kills_never_leave_half_a_table(tmp_path: Path) -> None:
     took = time.monotonic() - started  # how long a whole apply takes here
     assert done.returncode == 0, done.stderr + done.stdout
     appended_loads = 1
+    landed = 0  # kills that found the apply still running
     cut_short = 0  # kills after which some table still held the previous generation
     for generation in range(1, 6):
         (tmp_path / "data" / "orders.csv").write_text(csv_of(generation, rows))
@@ -109,11 +110,11 @@ def test_random_kills_never_leave_half_a_table(tmp_path: Path) -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(rng.uniform(0.3, 0.9) * took)
-        assert proc.poll() is None, "the apply finished before the kill: nothing was tested"
-        proc.send_signal(signal.SIGKILL)
+        time.sleep(rng.uniform(0.2, 0.8) * took)
+        if proc.poll() is None:
+            landed += 1
+            proc.send_signal(signal.SIGKILL)
         proc.wait()
-        assert proc.returncode == -signal.SIGKILL
         after_kill = snapshot(db)
         if any(after_kill[n] != [(generation, rows)] for n in ("replaced", "rebuilt", "merged")):
             cut_short += 1
@@ -140,4 +141,6 @@ def test_random_kills_never_leave_half_a_table(tmp_path: Path) -> None:
             text=True,
         )
         assert plan.returncode == 0, plan.stdout + plan.stderr
+    # a loaded machine may finish an apply early now and then, but most kills must land
+    assert landed >= 3, f"only {landed} of 5 kills found the apply still running"
     assert cut_short >= 1, "no kill landed before the apply had published every table"
