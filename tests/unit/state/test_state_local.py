@@ -21,7 +21,7 @@ from runner.state.local import LocalStateBackend
 from runner.state.model import ConnectionRecord, JobRunRecord, State
 from runner.state.open import new_state, open_backend, state_dir
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def make_backend(folder: Path) -> LocalStateBackend:

@@ -37,7 +37,7 @@ MY_PORT = int(os.environ.get("PUBLISH_TEST_MYSQL_PORT", "3306"))
 PG = Connection(name="pg", vendor="postgres", host=PG_HOST, port=PG_PORT, database="test",
                 username="postgres")  # fmt: skip
 MY = Connection(name="my", vendor="mysql", host=MY_HOST, port=MY_PORT, username="root")
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 OLD = 1_000
 
 

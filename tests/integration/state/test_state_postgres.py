@@ -19,7 +19,7 @@ from runner.spec.secrets import Secret
 from runner.state.model import ConnectionRecord, JobRunRecord, State
 from runner.state.postgres import KEEP_SERIALS, PostgresStateBackend
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PG_HOST = os.environ.get("PUBLISH_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("PUBLISH_TEST_PG_PORT", "5432"))
 #: the server trusts local connections, so any password connects; it must never show

@@ -17,7 +17,7 @@ from runner.spec.load import parse_text
 from runner.spec.render import render
 from runner.spec.validate import validate
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 BASE = yaml.safe_load((REPO / "publish_specs" / "quickstart" / "publish.yaml").read_text())
 WEIRD: list[Any] = [
     None,

@@ -21,7 +21,7 @@ import pytest
 from runner.state.local import LocalStateBackend
 from runner.state.model import JobRunRecord, State
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 # kills itself right before the Nth step of one write

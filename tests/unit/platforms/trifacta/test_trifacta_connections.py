@@ -1,4 +1,4 @@
-# ruff: noqa: F811 (fixtures imported from tests.unit.trifacta_fixtures)
+# ruff: noqa: F811 (fixtures imported from tests.unit.platforms.trifacta.trifacta_fixtures)
 """Connections and plan checks of the trifacta platform; every request and every faked
 answer is checked against the project's API description (the ``rsps`` fixture)."""
 
@@ -16,7 +16,7 @@ from runner.errors import PlatformError
 from runner.platforms.trifacta.checks import redshift_message
 from runner.spec.model import Connection, Job, Target
 from runner.spec.secrets import MASK, Secret
-from tests.unit.trifacta_fixtures import (  # noqa: F401
+from tests.unit.platforms.trifacta.trifacta_fixtures import (  # noqa: F401
     BASE,
     PG,
     PG_BODY,

@@ -15,7 +15,7 @@ from runner.spec.fastcheck import _checker, surely_valid
 from runner.spec.load import load_file
 from runner.spec.schema import SCHEMA_FILE, schema
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _objects(node: Any, where: str = "$") -> Iterator[tuple[str, dict[str, Any]]]:

@@ -60,7 +60,7 @@ def test_sigkill_mid_load_keeps_old_rows_and_rerun_completes(tmp_path: Path) -> 
     results = write_results(frame, tmp_path / "results", ["avro"])["avro"]
     (tmp_path / "results.json").write_text(json.dumps(results.to_json(tmp_path)))
 
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     env = {**os.environ, "PYTHONPATH": str(root)}
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path)], env=env)
     try:

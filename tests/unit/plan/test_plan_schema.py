@@ -17,7 +17,7 @@ from plan_fixtures import big_plan, drift_plan, empty_plan, example_plan, trifac
 from runner.plan.model import Change, Drift, Plan, SchemaChange
 from runner.spec.secrets import Secret
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SCHEMA_PATH = ROOT / "runner" / "schemas" / "plan.schema.json"
 SCHEMA = json.loads(SCHEMA_PATH.read_text())
 VALIDATOR = Draft202012Validator(SCHEMA)

@@ -1,4 +1,4 @@
-# ruff: noqa: F811 (fixtures imported from tests.unit.trifacta_fixtures)
+# ruff: noqa: F811 (fixtures imported from tests.unit.platforms.trifacta.trifacta_fixtures)
 """The trifacta platform against the stand-in service (every request checked against the
 project's API description); clocks are injected, nothing really sleeps."""
 
@@ -15,7 +15,7 @@ from runner.platforms.trifacta import JobGroupCanceled, JobGroupError
 from runner.spec.model import Connection, Job, Target
 from runner.state.model import JobRunRecord
 from tests.trifacta.fake_service import FakeTrifacta
-from tests.unit.trifacta_fixtures import (  # noqa: F401
+from tests.unit.platforms.trifacta.trifacta_fixtures import (  # noqa: F401
     TABLE2,
     TOKEN_VALUE,
     FakeClock,

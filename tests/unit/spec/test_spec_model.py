@@ -12,7 +12,7 @@ from runner.errors import SpecError
 from runner.spec.api import load_rendered, load_spec, resolve_spec_path
 from runner.spec.secrets import Secret
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 QUICKSTART = REPO / "publish_specs" / "quickstart"
 
 SPEC = """\
