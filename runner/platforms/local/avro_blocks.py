@@ -31,6 +31,17 @@ class Header:
     schema: Any  # the writer schema, parsed JSON
     codec: str
     sync: bytes
+    meta: dict[str, bytes]  # the metadata map, as read
+
+    def with_schema(self, schema: Any) -> bytes:
+        """The header's bytes with another writer schema (the same sync marker)."""
+
+        def text(value: bytes) -> bytes:
+            return encode_long(len(value)) + value
+
+        meta = {**self.meta, "avro.schema": json.dumps(schema).encode()}
+        entries = b"".join(text(k.encode()) + text(v) for k, v in meta.items())
+        return MAGIC + encode_long(len(meta)) + entries + encode_long(0) + self.sync
 
 
 @dataclass(frozen=True)
@@ -107,7 +118,7 @@ def read_header(fh: IO[bytes]) -> Header:
     except ValueError:
         raise AvroReadError("the header's avro.schema is not JSON: the file is corrupt") from None
     codec = meta.get("avro.codec", b"null").decode("utf-8", "replace") or "null"
-    return Header(raw, schema, codec, sync)
+    return Header(raw, schema, codec, sync, meta)
 
 
 def _length(fh: IO[bytes]) -> int:

@@ -60,9 +60,11 @@ def iter_avro(path: Path, batch_rows: int = BATCH_ROWS) -> Iterator[pl.DataFrame
         shape = _layout(header)
         _check_codec(header)
         row = 0
+        schema = shape.polars_schema
+        polars_header = header.raw if schema is None else header.with_schema(schema)
         for group in iter_groups(fh, header, batch_rows):
             if group.rows:
-                yield _micros(_decode(header, shape, group), shape, row)
+                yield _micros(_decode(header, shape, group, polars_header), shape, row)
                 row += group.rows
 
 
@@ -103,9 +105,9 @@ def _check_codec(header: Header) -> None:
         )
 
 
-def _decode(header: Header, shape: AvroLayout, group: Group) -> pl.DataFrame:
+def _decode(header: Header, shape: AvroLayout, group: Group, polars_header: bytes) -> pl.DataFrame:
     if shape.polars_ok:
-        frame = _polars_group(header, group)
+        frame = _polars_group(polars_header, group)
         if frame is not None:
             return frame.select(_conform_polars(c) for c in shape.columns)
     try:
@@ -135,11 +137,14 @@ def _micros(frame: pl.DataFrame, shape: AvroLayout, first_row: int) -> pl.DataFr
     return frame.with_columns((pl.col(c.name) // 1000).cast(c.dtype) for c in nanos)
 
 
-def _polars_group(header: Header, group: Group) -> pl.DataFrame | None:
-    """The group read by polars, or None when polars fails (fastavro then says why)."""
+def _polars_group(polars_header: bytes, group: Group) -> pl.DataFrame | None:
+    """The group read by polars, or None when polars fails (fastavro then says why).
+
+    ``polars_header`` is the file's header, or one whose schema polars parses better.
+    """
     with quiet_stderr():
         try:
-            return pl.read_avro(io.BytesIO(header.raw + group.raw))
+            return pl.read_avro(io.BytesIO(polars_header + group.raw))
         except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError):
             return None
 

@@ -37,6 +37,7 @@ VALUE_COLUMN = "value"
 POLARS_CODECS = frozenset({"null", "deflate", "snappy"})
 
 _PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
+_COMPLEX = frozenset({"record", "error", "enum", "fixed", "array", "map"})
 _PLAIN: dict[str, tuple[str, pl.DataType]] = {
     "null": ("string", pl.String()),
     "boolean": ("boolean", pl.Boolean()),
@@ -81,6 +82,9 @@ class AvroLayout:
     columns: tuple[AvroColumn, ...]
     top_level_record: bool
     polars_ok: bool
+    #: the schema to give polars instead of the header's (defaults dropped, named types
+    #: written out), or None when the header's will do
+    polars_schema: Any = None
 
     @property
     def schema(self) -> pl.Schema:
@@ -124,6 +128,10 @@ def _walk(schema: Any, names: _Names, namespace: str, flags: set[str]) -> None:
         branches = [b for b in schema if b != "null"]
         if len(branches) > 1:
             flags.add("union")
+        if not branches:
+            flags.add("null")  # polars: "Deserializing type Null is not implemented"
+        if any(_is_enum(b, names, namespace) for b in branches):
+            flags.add("nullable-enum")  # polars panics ("entered unreachable code")
         for branch in schema:
             _walk(branch, names, namespace, flags)
         return
@@ -137,6 +145,8 @@ def _walk(schema: Any, names: _Names, namespace: str, flags: set[str]) -> None:
         for field in schema.get("fields", []):
             if "default" in field:
                 flags.add("default")
+            if field.get("type") == "null":
+                flags.add("null")
             _walk(field.get("type"), names, namespace, flags)
     elif kind == "array":
         _walk(schema.get("items"), names, namespace, flags)
@@ -155,6 +165,13 @@ def _walk(schema: Any, names: _Names, namespace: str, flags: set[str]) -> None:
         size = schema.get("size", 0)
         if precision > MAX_POLARS_DECIMAL or (kind == "fixed" and size > 16):
             flags.add("wide-decimal")
+
+
+def _is_enum(schema: Any, names: _Names, namespace: str) -> bool:
+    if isinstance(schema, str) and schema not in _PRIMITIVES:
+        full = schema if "." in schema or not namespace else f"{namespace}.{schema}"
+        schema = names.types.get(full) or names.types.get(schema)
+    return isinstance(schema, dict) and schema.get("type") == "enum"
 
 
 def _decimal(schema: dict[str, Any]) -> tuple[int, int] | None:
@@ -299,12 +316,44 @@ def layout_of(schema: Any, codec: str) -> AvroLayout:
     if duplicate:
         raise AvroSchemaError("the record has two fields with the same name")
     nested = any(c.logical == "json" for c in columns)
+    # defaults and references to named types only confuse polars' schema parser: it
+    # reads the file once they are gone (defaults matter only to schema resolution)
     polars_ok = (
         is_record
         and codec in POLARS_CODECS
-        and not flags
+        and not flags - {"default", "reference"}
         and not nested
-        and not names.referenced
         and columns != ()
     )
-    return AvroLayout(columns, is_record, polars_ok)
+    simpler = None
+    if polars_ok and flags & {"default", "reference"}:
+        simpler = _plain_schema(top, names, "")
+    return AvroLayout(columns, is_record, polars_ok, simpler)
+
+
+def _plain_schema(schema: Any, names: _Names, namespace: str) -> Any:
+    """``schema`` without defaults, each named type written out where it is used.
+
+    Only for schemas without records inside records (no recursion is possible there).
+    """
+    if isinstance(schema, str):
+        if schema in _PRIMITIVES:
+            return schema
+        return _plain_schema(names.resolve(schema, namespace), names, namespace)
+    if isinstance(schema, list):
+        return [_plain_schema(b, names, namespace) for b in schema]
+    out = {k: v for k, v in schema.items() if k != "default"}
+    kind = out.get("type")
+    if isinstance(kind, dict | list) or (isinstance(kind, str) and kind not in _COMPLEX):
+        out["type"] = _plain_schema(kind, names, namespace)
+    if kind in ("record", "error"):
+        full = str(out.get("name", ""))
+        space = full.rpartition(".")[0] if "." in full else str(out.get("namespace") or namespace)
+        out["fields"] = [
+            {
+                **{k: v for k, v in f.items() if k != "default"},
+                "type": _plain_schema(f.get("type"), names, space),
+            }
+            for f in out.get("fields", [])
+        ]
+    return out

@@ -333,6 +333,55 @@ def named_reuse() -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return schema, rows
 
 
+def flat_defaults() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The shape of most real-world files (Kafka Connect, Debezium): nullable fields with
+    null defaults, and an enum and a fixed type used twice; no nesting (polars reads it)."""
+    status = {
+        "type": "enum",
+        "name": "Status",
+        "namespace": "shop",
+        "symbols": ["NEW", "PAID", "SHIPPED"],
+        "default": "NEW",
+    }
+    code = {"type": "fixed", "name": "Code", "namespace": "shop", "size": 2}
+    schema = record(
+        "Flat",
+        [
+            field("id", "long", default=0),
+            field("name", ["null", "string"], default=None),
+            field(
+                "amount",
+                ["null", {"type": "bytes", "logicalType": "decimal", "precision": 10, "scale": 2}],
+                default=None,
+            ),
+            field("status", status, default="NEW"),
+            field("previous", "shop.Status", default="NEW"),  # polars panics on ["null", enum]
+            field("code", code),
+            field("other_code", ["null", "Code"], default=None),
+            field(
+                "at", ["null", {"type": "long", "logicalType": "timestamp-millis"}], default=None
+            ),
+        ],
+        namespace="shop",
+    )
+    rows = [
+        {
+            "id": k,
+            "name": None if k % 3 == 0 else STRINGS[k % len(STRINGS)],
+            "amount": None if k % 4 == 0 else Decimal(k * 101).scaleb(-2),
+            "status": ["NEW", "PAID", "SHIPPED"][k % 3],
+            "previous": ["NEW", "PAID", "SHIPPED"][(k + 1) % 3],
+            "code": bytes([k % 256, 255 - k % 256]),
+            "other_code": None if k % 5 == 0 else b"\x00\x01",
+            "at": None
+            if k % 6 == 0
+            else dt.datetime(2024, 1, 1, 0, 0, k % 60, 1000 * k, tzinfo=UTC),
+        }
+        for k in range(40)
+    ]
+    return schema, rows
+
+
 def recursive() -> tuple[dict[str, Any], list[dict[str, Any]]]:
     schema = record(
         "Node",
@@ -552,6 +601,7 @@ BOTH: dict[str, Callable[[], tuple[Any, list[Any]]]] = {
     "decimals": decimals,
     "defaults": defaults_and_aliases,
     "named_reuse": named_reuse,
+    "flat_defaults": flat_defaults,
     "recursive": recursive,
     "unions": unions,
     "maps": maps,
