@@ -75,8 +75,8 @@ def rerun_reason(spec: Spec, job: str, recorded: str) -> str:
     riders = sorted(t.address for t in spec.override_targets(job))
     if riders:
         return (
-            f"{', '.join(riders)} publish with the job's run (via: outputObject): run again "
-            f"to publish (run {recorded} is published already where it could be)"
+            f"{', '.join(riders)} {'is' if len(riders) == 1 else 'are'} published by the job's "
+            f"run (via: outputObject), not by run {recorded} any more: run it again"
         )
     return f"the results of run {recorded} are not on this machine"
 

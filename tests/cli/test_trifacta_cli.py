@@ -241,6 +241,20 @@ def test_a_publish_job_failing_after_the_transform_fails_the_step_with_its_messa
     assert "test_table2" not in data["publications"]
     assert FAILURE in data["failures"]["target.test_table2"]["error"]
 
+    # once the cause is fixed, the next apply publishes (once)
+    fake.fail_publish = None
+    r = publish(capsys, "plan", "--format", "json", str(spec))
+    changes = {c["address"]: c for c in assert_valid_plan(r.out)["changes"]}
+    if path == "outputObject":  # the publication runs only with a job group
+        assert "is published by the job's run (via: outputObject)" in changes["job.job2"]["reason"]
+    else:  # the results are there: only the PUT again
+        assert list(changes) == ["target.test_table2"]
+    r = apply(capsys, spec)
+    assert r.code == 0, r.err + r.out
+    tables = [t["table"] for g in fake.groups.values() for t in g.tables]
+    assert len(tables) == 1
+    assert state_of(spec)["publications"]["test_table2"]["table"] == f"redshift.public.{tables[0]}"
+
 
 def test_via_publish_is_refused_where_no_release_documents_it(
     fake: FakeTrifacta, spec: Path, capsys: pytest.CaptureFixture[str]

@@ -122,13 +122,23 @@ class Publisher:
         self.check_results(target, group)
         existing = self._existing(target, group, cid)
         if existing is not None:
-            log.info(
-                "%s: job group %s was already published there (publication %s); not again",
+            # a publish job of an earlier attempt may still run: let it end, then its table
+            # in the outputs says whether it published (a failed one wrote nothing)
+            self.waiter.wait_jobs(group, target.address, cancel, is_publish)
+            if written_table(self.outputs(group), target) is not None:
+                log.info(
+                    "%s: job group %s was already published there (publication %s); not again",
+                    target.address,
+                    group,
+                    existing.get("id"),
+                )
+                return self.result(target, group, already=True)
+            log.warning(
+                "%s: job group %s's earlier publication %s wrote no table; publishing again",
                 target.address,
                 group,
                 existing.get("id"),
             )
-            return self.result(target, group, already=True)
         before = {j.get("id") for j in self.waiter.jobs(group)}
         path = f"{JOB_GROUPS}/{group}/publish"
         try:
