@@ -19,7 +19,7 @@ import click
 from runner import __version__, exitcodes
 from runner.crash import write_crash_log
 from runner.errors import InternalError, Interrupted, PublishError
-from runner.logjson import JsonFormatter, LogFormat
+from runner.logjson import JsonFormatter, LogFormat, emit, log_format
 from runner.logjson import set_format as set_log_format
 from runner.spec.secrets import RedactingFilter, redact
 
@@ -430,7 +430,10 @@ def run(argv: Sequence[str] | None = None) -> int:
         echo(f"Interrupted: {exc}", err=True)
         return exitcodes.INTERRUPTED
     except PublishError as exc:
-        echo(f"Error: {exc}", err=True)
+        if log_format() == "json":  # CI log collectors get the error as one JSON object
+            emit("error", str(exc), level="error", logger="runner", error=type(exc).__name__)
+        else:
+            echo(f"Error: {exc}", err=True)
         return exitcodes.ERROR
     except InternalError as exc:
         echo(f"Internal error: {exc}", err=True)

@@ -45,12 +45,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False, default=str)
 
 
-def emit(event: str, message: str, **fields: Any) -> None:
-    """One structured line on stderr (apply's step events under --log-format json)."""
+def emit(
+    event: str, message: str, *, level: str = "info", logger: str = "runner.apply", **fields: Any
+) -> None:
+    """One structured line on stderr (apply's step events, errors, under --log-format json)."""
     data = {
         "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-        "level": "info",
-        "logger": "runner.apply",
+        "level": level,
+        "logger": logger,
         "event": event,
         "message": redact(message),
         **fields,

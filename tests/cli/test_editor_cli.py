@@ -85,3 +85,16 @@ def test_log_format_json_writes_one_object_a_line(
     assert {"time", "level", "logger", "message"} <= set(warning)
     r = publish(capsys, "validate", str(spec), "--var", "nosuch=1")
     assert r.err.startswith("WARNING runner")  # text stays the default
+
+
+def test_log_format_json_errors_are_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = write_spec(tmp_path, BASIC)
+    r = publish(capsys, "--log-format", "json", "plan", str(spec), "--select", "target.nope")
+    assert r.code == 1
+    (line,) = [json.loads(x) for x in r.err.splitlines() if x.strip()]
+    assert line["level"] == "error" and line["event"] == "error"
+    assert "target.nope" in line["message"] and line["error"].endswith("Error")
+    r = publish(capsys, "plan", str(spec), "--select", "target.nope")
+    assert r.err.startswith("Error: ")

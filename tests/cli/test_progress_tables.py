@@ -99,6 +99,10 @@ def test_plain_and_json_step_lines(tmp_path: Path, capsys: pytest.CaptureFixture
     finished = {e["address"]: e for e in lines if e.get("event") == "finished"}
     assert set(finished) >= {"job.orders_clean", "target.orders_out", "target.orders_copy"}
     assert finished["target.orders_out"]["status"] == "done"
+    progress_events = [e for e in lines if e.get("event") == "progress"]
+    assert {"address": "target.orders_out", "rows": 3, "total": 3}.items() <= next(
+        e for e in progress_events if e["address"] == "target.orders_out"
+    ).items()  # the row count known from the job's run gives the bar its total
     assert all(e["logger"] == "runner.apply" and "time" in e for e in lines)
     assert "job.orders_clean: running..." not in r.out  # the events went to JSON instead
 
