@@ -28,12 +28,17 @@ class Observers(Events):
             try:
                 call(observer)
             except Exception as exc:  # an observer's bug or outage never stops the apply
-                log.warning(
-                    "%s stopped reporting: %s: %s", type(observer).__name__, type(exc).__name__, exc
-                )
                 with self._lock:
-                    if observer in self._observers:
+                    dropped = observer in self._observers
+                    if dropped:
                         self._observers.remove(observer)
+                if dropped:  # said once, however many threads saw it fail
+                    log.warning(
+                        "%s stopped reporting: %s: %s",
+                        type(observer).__name__,
+                        type(exc).__name__,
+                        exc,
+                    )
 
     def started(self, change: Change) -> None:
         self._each(lambda o: o.started(change))

@@ -239,3 +239,31 @@ def test_no_configuration_no_events(
     assert lineage.configured()
     assert not lineage.configured({"OPENLINEAGE_URL": "http://x", "OPENLINEAGE_DISABLED": "true"})
     assert lineage.configured({"OPENLINEAGE__TRANSPORT__TYPE": "http"}, cwd=tmp_path / "none")
+
+
+def test_an_unreachable_lineage_server_never_fails_the_apply(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    saved = dict(os.environ)
+    for key in [k for k in os.environ if k.startswith("OPENLINEAGE")]:
+        monkeypatch.delenv(key)
+    config = tmp_path / "openlineage.yml"  # the standard file, named by OPENLINEAGE_CONFIG
+    config.write_text(
+        f"transport:\n  type: http\n  url: http://127.0.0.1:{port}\n  retry: {{total: 0}}\n"
+    )
+    monkeypatch.setenv("OPENLINEAGE_CONFIG", str(config))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    try:
+        spec = write_spec(tmp_path / "shop", BASIC)
+        r = publish(capsys, "apply", "--auto-approve", str(spec))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    assert r.code == 0, r.err + r.out
+    assert "Apply complete: 4 done" in r.out
+    assert r.err.count("LineageEvents stopped reporting") == 1  # said once, then dropped
