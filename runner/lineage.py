@@ -233,23 +233,36 @@ class LineageEvents(Events):
         return facets
 
     # --- datasets -----------------------------------------------------------------------------
-    def _results(self, job: str) -> Mapping[str, ResultSet]:
+    def _results(self, job: str) -> tuple[str, Mapping[str, ResultSet]]:
         record = self.state().jobs.get(job)
         if record is None:
-            return {}
-        return {k: ResultSet.from_json(v, self.state_dir) for k, v in record.results.items()}
+            return "", {}
+        results = {k: ResultSet.from_json(v, self.state_dir) for k, v in record.results.items()}
+        return record.run_id, results
 
-    def _result_dataset(self, results: ResultSet, output: bool) -> InputDataset | OutputDataset:
+    def _result_dataset(
+        self, results: ResultSet, run_id: str, output: bool
+    ) -> InputDataset | OutputDataset:
+        """A job's results in one format: one dataset across runs, the run as its version.
+
+        Result files live in ``.../results/JOB/RUN/FORMAT/``: the dataset is named
+        ``.../results/JOB/FORMAT`` and each run is a version of it (datasetVersion facet).
+        """
         from openlineage.client.event_v2 import InputDataset, OutputDataset
+        from openlineage.client.facet_v2 import dataset_version_dataset as version
         from openlineage.client.facet_v2 import output_statistics_output_dataset as stats
 
         folder = (
-            Path(os.path.commonpath([str(f) for f in results.files]))
+            Path(os.path.commonpath([str(f.parent) for f in results.files]))
             if results.files
             else self.state_dir
         )
-        namespace, name = _file_dataset(folder if len(results.files) != 1 else results.files[0])
+        if run_id and folder.parent.name == run_id:
+            folder = folder.parent.parent / folder.name
+        namespace, name = _file_dataset(folder)
         facets = _schema_facet(results.schema.to_json())
+        if run_id:
+            facets["version"] = version.DatasetVersionDatasetFacet(datasetVersion=run_id)
         if not output:
             return InputDataset(namespace=namespace, name=name, facets=facets)
         out_facets: dict[str, Any] = {
@@ -277,9 +290,8 @@ class LineageEvents(Events):
             )
         outputs: list[Any] = []
         if final:
-            outputs = [
-                self._result_dataset(r, True) for _, r in sorted(self._results(job.name).items())
-            ]
+            run_id, results = self._results(job.name)
+            outputs = [self._result_dataset(r, run_id, True) for _, r in sorted(results.items())]
         return inputs, outputs
 
     def _publication_datasets(self, change: Change, final: bool) -> tuple[list[Any], list[Any]]:
@@ -287,8 +299,9 @@ class LineageEvents(Events):
         from openlineage.client.facet_v2 import output_statistics_output_dataset as stats
 
         target = self.spec.targets[change.name]
-        results = self._results(target.job).get(target.inputFormat)
-        inputs = [self._result_dataset(results, False)] if results is not None else []
+        run_id, all_results = self._results(target.job)
+        results = all_results.get(target.inputFormat)
+        inputs = [self._result_dataset(results, run_id, False)] if results is not None else []
         namespace, name = table_dataset(self.spec, target)
         record = self.state().publications.get(target.name) if final else None
         if record is None or record.run_id != change.run_id:  # START, or the publish failed

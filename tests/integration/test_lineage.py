@@ -159,8 +159,11 @@ def test_apply_emits_valid_start_and_complete_events(
     assert "select id, customer, amount" in run_done["job"]["facets"]["sql"]["query"]
     results = {o["name"]: o for o in run_done["outputs"]}
     assert len(results) == 2  # avro and csv results
-    for out in results.values():
+    results_dir = (tmp_path / "shop" / ".publish" / "results" / "orders_clean").resolve()
+    assert set(results) == {f"{results_dir.as_posix()}/avro", f"{results_dir.as_posix()}/csv"}
+    for out in results.values():  # one dataset per job and format; each run is a version
         assert out["namespace"] == "file"
+        assert out["facets"]["version"]["datasetVersion"].startswith("r")
         assert out["outputFacets"]["outputStatistics"]["rowCount"] == 3
         assert [f["name"] for f in out["facets"]["schema"]["fields"]] == [
             "id",
