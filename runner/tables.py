@@ -42,6 +42,7 @@ def _rows(state: State, prefix: str) -> list[tuple[str, str, str, str, str]]:
             pub = state.publications[name]
             detail = f"{pub.table} ({pub.action}, run {pub.run_id})"
             rows, when = f"{pub.rows_after:,}", pub.published_at
+        when = when[:19].replace("T", " ")  # to the second
         failure = state.failures.get(addr)
         failed = f"{failure.get('at', '')}: {failure.get('error', '')}" if failure else ""
         out.append((addr, detail, rows, when, failed))
