@@ -89,6 +89,8 @@ class Dialect:
     exact_digits: int | None = None
     #: the text column type for those, formatted with ``p`` and ``s``
     wide_decimal: str = "text"
+    #: values it cannot store ("nan", "infinity", "nul") -> why, for the error
+    refused_values: Mapping[str, str] = field(default_factory=dict)
 
     def sql_type(self, logical: str) -> str:
         """The column type created for ``logical`` (lower case)."""

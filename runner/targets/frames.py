@@ -9,12 +9,14 @@ instant back). All of it is columnar: no rows go through Python loops here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import polars as pl
 
+from runner.errors import TargetError
 from runner.results import iter_frames
 from runner.targets.base import PublishRequest
+from runner.targets.dialect import Dialect
 
 #: rows per batch read from the result files on the load path
 BATCH_ROWS = 250_000
@@ -23,6 +25,61 @@ BATCH_ROWS = 250_000
 def batches(request: PublishRequest, rows: int = BATCH_ROWS) -> Iterator[pl.DataFrame]:
     """The request's results as frames of at most ``rows`` rows."""
     return iter_frames(request.results, rows)
+
+
+#: values a database may be unable to store, as errors name them
+_WHAT = {"nan": "is NaN", "infinity": "is infinite", "nul": "holds the NUL character (\\0)"}
+
+
+def _hits(kind: str, name: str, dtype: pl.DataType) -> pl.Expr | None:
+    """The first row of column ``name`` holding a value of ``kind``, or None."""
+    col = pl.col(name)
+    if kind == "nan" and dtype.is_float():
+        cond = col.is_nan()
+    elif kind == "infinity" and dtype.is_float():
+        cond = col.is_infinite()
+    elif kind == "nul" and isinstance(dtype, pl.String):
+        cond = col.str.contains("\x00", literal=True)
+    else:
+        return None
+    return cond.fill_null(False).arg_true().first()
+
+
+def first_refused(frame: pl.DataFrame, kinds: Iterable[str]) -> tuple[int, str, str] | None:
+    """``(row, column, kind)`` (0-based row) of the first value of one of ``kinds``."""
+    found: list[tuple[str, str]] = []
+    exprs: list[pl.Expr] = []
+    for kind in kinds:
+        for name, dtype in frame.schema.items():
+            hit = _hits(kind, name, dtype)
+            if hit is not None:
+                exprs.append(hit.alias(f"_{len(exprs)}"))
+                found.append((name, kind))
+    if not exprs:
+        return None
+    rows = frame.select(exprs).row(0)
+    hits = [(r, *place) for r, place in zip(rows, found, strict=True) if r is not None]
+    return min(hits) if hits else None
+
+
+def checked_batches(
+    request: PublishRequest, dialect: Dialect, rows: int = BATCH_ROWS
+) -> Iterator[pl.DataFrame]:
+    """:func:`batches`, failing on the first value the database cannot store (the
+    dialect's :attr:`~runner.targets.dialect.Dialect.refused_values`), naming its column
+    and its row of the results, before anything of that batch reaches the database."""
+    done = 0
+    for frame in batches(request, rows):
+        bad = first_refused(frame, dialect.refused_values)
+        if bad is not None:
+            row, column, kind = bad
+            raise TargetError(
+                f"target.{request.target}: {request.ref}: column {column!r} {_WHAT[kind]} at "
+                f"row {done + row + 1:,} of the results, and {dialect.refused_values[kind]}; "
+                "replace it in the recipe, or cast the column to text; the table is unchanged"
+            )
+        yield frame
+        done += len(frame)
 
 
 def prepare(

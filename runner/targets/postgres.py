@@ -24,8 +24,7 @@ bad value is reported with its row and column):
   key if none exists, and ``INSERT ... SELECT ... ON CONFLICT (key) DO UPDATE``.
 
 The ledger ``_publish_ledger`` lives in the target's schema. Leftover ``_pub_*`` tables
-of the same target (none survive a crash of this design, but older versions or other
-writers may have left some) are dropped at the start.
+of the same target (older versions or other writers may have left some) are dropped.
 
 Redshift (:mod:`.redshift`) reuses all of this and overrides the documented hooks:
 ``open_connection``, ``lock``, ``ledger_lock``, ``describe_schema``, ``table_in``,
@@ -51,12 +50,17 @@ from runner.targets import _ledger
 from runner.targets._prefetch import Prefetch
 from runner.targets.base import ColumnInfo, Progress, PublishRequest, TableInfo, TableRef
 from runner.targets.dialect import Dialect
-from runner.targets.frames import batches
-from runner.targets.postgres_catalog import CATALOG, dependent_views, unique_keys
+from runner.targets.frames import batches, checked_batches
+from runner.targets.postgres_catalog import (
+    CATALOG,
+    dependent_views,
+    leftover_tables,
+    small_enough,
+    unique_keys,
+)
 from runner.targets.postgres_types import (
     DIALECT,
     csv_bytes,
-    first_nul,
     pg_type_matches,
     row_of_line,
 )
@@ -181,7 +185,11 @@ class PostgresTarget(TableTargetBase, common.PerThreadConnection):
                 for rel, att, typ, nullable, reltuples, size, pk in cur.fetchall():
                     cols.setdefault(rel, []).append(ColumnInfo(att, typ, bool(nullable)))
                     meta[rel] = (int(reltuples), int(size), tuple(pk))
-                exact = [r for r, (n, s, _) in meta.items() if _small(n, s)]
+                exact = [
+                    r
+                    for r, (n, s, _) in meta.items()
+                    if small_enough(n, s, common.EXACT_COUNT_LIMIT)
+                ]
                 counts = self._count(cur, schema, exact)
             finally:
                 cur.execute(
@@ -327,19 +335,8 @@ class PostgresTarget(TableTargetBase, common.PerThreadConnection):
 
     def _encoded(self, request: PublishRequest) -> Iterator[tuple[int, bytes]]:
         """``(rows, CSV)`` batches; a NUL in a text value fails here, naming its row."""
-        done = 0
-        for frame in batches(request, COPY_BATCH_ROWS):
-            nul = first_nul(frame)
-            if nul is not None:
-                raise common.load_error(
-                    self.connection,
-                    request,
-                    "PostgreSQL text cannot hold the NUL character (\\0); remove it in the recipe",
-                    done + nul[0] + 1,
-                    nul[1],
-                )
+        for frame in checked_batches(request, self.dialect, COPY_BATCH_ROWS):
             yield len(frame), csv_bytes(frame)
-            done += len(frame)
 
     def _drop_and_load(
         self, cur: psycopg.Cursor[Any], request: PublishRequest, progress: Progress | None
@@ -402,15 +399,7 @@ class PostgresTarget(TableTargetBase, common.PerThreadConnection):
         (new, size), (stg, _) = (
             common.staging_prefix(kind, ref.table, self.name_limit) for kind in ("new", "stg")
         )
-        cur.execute(
-            """
-            select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
-             where n.nspname = %s and c.relkind = 'r' and length(c.relname) = %s
-               and (left(c.relname, %s) = %s or left(c.relname, %s) = %s)
-            """,
-            (self._schema(ref), size, len(new), new, len(stg), stg),
-        )
-        for (name,) in cur.fetchall():
+        for name in leftover_tables(cur, self._schema(ref), size, (new, stg)):
             cur.execute(sql.SQL("drop table if exists {}").format(self._ident(ref, name)))
 
     # -- ledger -------------------------------------------------------------------------
@@ -459,10 +448,3 @@ class PostgresTarget(TableTargetBase, common.PerThreadConnection):
             column,
             transient=common.is_transient(exc),
         )
-
-
-def _small(reltuples: int, size: int) -> bool:
-    """Whether a table's catalog estimate is small enough to count it exactly."""
-    if reltuples >= 0:
-        return reltuples < common.EXACT_COUNT_LIMIT
-    return size < 64 * 1024 * 1024  # never analysed: count it when it is small on disk

@@ -58,3 +58,24 @@ def unique_keys(cur: Any, schema: str, table: str) -> list[list[str]]:
         (schema, table),
     )
     return [sorted(r[0]) for r in cur.fetchall()]
+
+
+def leftover_tables(cur: Any, schema: str, size: int, prefixes: tuple[str, str]) -> list[str]:
+    """Tables of the schema named ``size`` characters long, starting with a prefix."""
+    a, b = prefixes
+    cur.execute(
+        """
+        select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+         where n.nspname = %s and c.relkind = 'r' and length(c.relname) = %s
+           and (left(c.relname, %s) = %s or left(c.relname, %s) = %s)
+        """,
+        (schema, size, len(a), a, len(b), b),
+    )
+    return [str(r[0]) for r in cur.fetchall()]
+
+
+def small_enough(reltuples: int, size: int, limit: int) -> bool:
+    """Whether a table's catalog estimate is small enough to count it exactly."""
+    if reltuples >= 0:
+        return reltuples < limit
+    return size < 64 * 1024 * 1024  # never analysed: count it when it is small on disk

@@ -33,6 +33,7 @@ DIALECT = Dialect(
     ),
     name_bytes=63,  # longer identifiers are silently truncated by the server
     title="PostgreSQL",
+    refused_values={"nul": "PostgreSQL text cannot hold it"},
 )
 
 _STRING_TYPES = ("text", "character varying", "character", "varchar", "char")
@@ -100,20 +101,6 @@ def csv_bytes(frame: pl.DataFrame) -> bytes:
         buf, include_header=False, datetime_format=_DATETIME_FORMAT, quote_style="non_numeric"
     )
     return buf.getvalue()
-
-
-def first_nul(frame: pl.DataFrame) -> tuple[int, str] | None:
-    """``(row, column)`` (0-based row) of the first text value holding NUL, which
-    PostgreSQL's text types cannot store; None when there is none."""
-    strings = [n for n, t in frame.schema.items() if isinstance(t, pl.String)]
-    if not strings:
-        return None
-    found = frame.select(
-        pl.col(n).str.contains("\x00", literal=True).fill_null(False).arg_true().first()
-        for n in strings
-    ).row(0)
-    hits = [(row, name) for row, name in zip(found, strings, strict=True) if row is not None]
-    return min(hits) if hits else None
 
 
 def row_of_line(frames: Iterable[pl.DataFrame], line: int) -> int:

@@ -26,12 +26,11 @@ from runner.spec.model import Connection
 from runner.targets import _ledger
 from runner.targets._prefetch import Prefetch
 from runner.targets.base import ColumnInfo, Progress, PublishRequest, TableInfo, TableRef
-from runner.targets.frames import batches
+from runner.targets.frames import checked_batches
 from runner.targets.skeleton import TableTargetBase, column_problems, refuse_columns
 from runner.targets.sqlite_types import (
     DIALECT,
     bindable,
-    first_nan,
     normalise_type,
     type_matches,
 )
@@ -268,18 +267,9 @@ def _insert(
 
 
 def _bindable(request: PublishRequest) -> Iterator[pl.DataFrame]:
-    """The result frames, bindable; NaN (which SQLite stores as NULL) fails with its row."""
-    done = 0
-    for frame in batches(request, BATCH_ROWS):
-        nan = first_nan(frame)
-        if nan is not None:
-            raise TargetError(
-                f"target.{request.target}: {request.ref}: column {nan[1]!r} is NaN at row "
-                f"{done + nan[0] + 1:,} of the results, and SQLite stores NaN as NULL; replace "
-                "it in the recipe, or cast the column to text; the table is unchanged"
-            )
+    """The result frames, checked (NaN: SQLite stores it as NULL) and bindable."""
+    for frame in checked_batches(request, DIALECT, BATCH_ROWS):
         yield bindable(frame, request.results.schema)
-        done += len(frame)
 
 
 class _Upsert:

@@ -36,6 +36,7 @@ DIALECT = Dialect(
     exact_digits=15,
     wide_decimal="numeric_text({p},{s})",  # TEXT affinity: stored as written
     title="SQLite",
+    refused_values={"nan": "SQLite stores NaN as NULL"},
 )
 
 _NUMERIC = re.compile(r"^(numeric|decimal)(_text)?(?:\((\d+)(?:,(\d+))?\))?$")
@@ -100,16 +101,6 @@ def type_matches(declared_type: str, logical: str) -> bool:
     if logical in _BY_AFFINITY:
         return aff == _BY_AFFINITY[logical]
     return declared in _SPELLINGS.get(logical, ())
-
-
-def first_nan(frame: pl.DataFrame) -> tuple[int, str] | None:
-    """``(row, column)`` (0-based row) of the first NaN: SQLite stores NaN as NULL."""
-    floats = [n for n, t in frame.schema.items() if t.is_float()]
-    if not floats:
-        return None
-    found = frame.select(pl.col(n).is_nan().fill_null(False).arg_true().first() for n in floats)
-    hits = [(row, name) for row, name in zip(found.row(0), floats, strict=True) if row is not None]
-    return min(hits) if hits else None
 
 
 def bindable(frame: pl.DataFrame, schema: ResultSchema) -> pl.DataFrame:

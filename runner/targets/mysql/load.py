@@ -14,8 +14,8 @@ import pymysql
 
 from runner.targets._prefetch import Prefetch
 from runner.targets.base import Progress, PublishRequest
-from runner.targets.frames import batches
-from runner.targets.mysql.types import mysql_frame, quote, write_csv
+from runner.targets.frames import checked_batches
+from runner.targets.mysql.types import DIALECT, mysql_frame, quote, write_csv
 
 INSERT_BYTES = 2 * 1024 * 1024  # multi-row INSERT size when LOCAL INFILE is forbidden
 ROW = re.compile(r"at row (\d+)")
@@ -27,7 +27,7 @@ def load_data(cur: Any, request: PublishRequest, table: str, progress: Progress 
     fd, path = tempfile.mkstemp(prefix="publish-", suffix=".csv")
     rows = 0
     try:
-        with os.fdopen(fd, "wb") as out, Prefetch(batches(request)) as frames:
+        with os.fdopen(fd, "wb") as out, Prefetch(checked_batches(request, DIALECT)) as frames:
             for frame in frames:
                 write_csv(frame, out)
                 rows += len(frame)
@@ -77,7 +77,7 @@ def insert_rows(cur: Any, request: PublishRequest, table: str, progress: Progres
     binary = [c.type == "binary" for c in schema.columns]
     conn = cur.connection
     rows = loaded = 0
-    for frame in batches(request):
+    for frame in checked_batches(request, DIALECT):
         batch: list[str] = []
         size, first = 0, rows
         for values in mysql_frame(frame).iter_rows():

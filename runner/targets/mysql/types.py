@@ -76,6 +76,10 @@ DIALECT = Dialect(
     text_collation="utf8mb4_bin",
     exact_digits=65,
     wide_decimal="longtext",
+    refused_values={
+        "nan": "MySQL/MariaDB floats cannot hold NaN",
+        "infinity": "MySQL/MariaDB floats cannot hold infinity",
+    },
 )
 
 _STRINGS = ("char", "varchar", "tinytext", "text", "mediumtext", "longtext")
@@ -129,8 +133,12 @@ def mysql_type_matches(sql_type: str, logical: str) -> bool:
 
 
 def mysql_frame(frame: pl.DataFrame) -> pl.DataFrame:
-    """Booleans as 0/1, binary as hex (UNHEX on load), aware timestamps as UTC wall time."""
-    return prepare(frame, binary_prefix="", booleans_as_int=True)
+    """Booleans as 0/1, binary as hex (UNHEX on load), aware timestamps as UTC wall time,
+    float32 as the double it is: its shortest text (3.4028235e38 for the largest float)
+    reads as a double just past the largest float, which MySQL refuses as out of range."""
+    frame = prepare(frame, binary_prefix="", booleans_as_int=True)
+    singles = [n for n, t in frame.schema.items() if isinstance(t, pl.Float32)]
+    return frame.with_columns(pl.col(singles).cast(pl.Float64)) if singles else frame
 
 
 def write_csv(frame: pl.DataFrame, out: Any) -> None:

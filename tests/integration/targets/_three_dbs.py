@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import psycopg.types.json
 import pymysql
 
 from runner.results import ResultSet
@@ -80,6 +81,8 @@ def open_db(vendor: str, tmp_path: Path, pg_schema: str | None, mysql_database: 
                           database="test", username="postgres")  # fmt: skip
         reader = psycopg.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname="test",
                                  autocommit=True, options=f"-c search_path={pg_schema} -c TimeZone=UTC")  # fmt: skip
+        # json/jsonb as their text, like the other databases give it
+        psycopg.types.json.set_json_loads(lambda text: text, reader)
         return Db(vendor, PostgresTarget(conn), (pg_schema,), reader)
     assert mysql_database is not None
     conn = Connection(name="c", vendor="mysql", host=MY_HOST, port=MY_PORT, username="root")

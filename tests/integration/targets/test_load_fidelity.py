@@ -161,7 +161,7 @@ def test_postgres_error_names_the_results_row_after_line_breaks(db: Db, tmp_path
     frame = pl.DataFrame({"id": [1, 2, 3, 4, 5], "s": values})
     with pytest.raises(TargetError) as err:
         db.publish(make_results(tmp_path / "r", frame), "truncateAndLoad")
-    assert "at row 4, column 's'" in str(err.value)
+    assert "column 's' holds the NUL character (\\0) at row 4 of the results" in str(err.value)
     assert db.rows() == [(1, "o1"), (2, "o2")]
 
 
