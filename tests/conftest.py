@@ -77,32 +77,34 @@ def mysql_database() -> Iterator[str]:
         conn.close()
 
 
-_spark_run_dir: Path | None = None
+#: the run folder of the shared Spark server, held by the config that made it
+_SPARK_RUN_DIR = pytest.StashKey[Path]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """The controller (or the only process) names the run folder of the shared Spark server."""
-    global _spark_run_dir
     if not hasattr(config, "workerinput"):
-        _spark_run_dir = spark_server.begin_run()
+        run_dir = spark_server.begin_run()
+        if run_dir is not None:
+            config.stash[_SPARK_RUN_DIR] = run_dir
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Say how long the shared Spark server took to start (it counts against CI's time)."""
-    if _spark_run_dir is not None:
-        started = spark_server.started_in(_spark_run_dir)
-        if started is not None:
-            terminalreporter.write_line(
-                f"spark: one local Spark Connect server, started in {started:.1f} s"
-            )
+    run_dir = terminalreporter.config.stash.get(_SPARK_RUN_DIR, None)
+    started = spark_server.started_in(run_dir) if run_dir is not None else None
+    if started is not None:
+        terminalreporter.write_line(
+            f"spark: one local Spark Connect server, started in {started:.1f} s"
+        )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     """The controller stops the shared Spark server, after every worker is done."""
-    global _spark_run_dir
-    if _spark_run_dir is not None and not hasattr(config, "workerinput"):
-        spark_server.end_run(_spark_run_dir)
-        _spark_run_dir = None
+    run_dir = config.stash.get(_SPARK_RUN_DIR, None)
+    if run_dir is not None:
+        spark_server.end_run(run_dir)
+        del config.stash[_SPARK_RUN_DIR]
 
 
 @pytest.fixture(scope="session")
