@@ -93,6 +93,7 @@ def main() -> None:
             reason = spark_server.missing()
             if reason:
                 sys.exit(f"cannot start a local Spark Connect server: {reason}")
+            spark_server.JVM_OPTIONS = ""  # a normal server, not the tests' quick-start one
             run_dir = spark_server.begin_run()
             began = time.perf_counter()
             url = spark_server.shared_url()
