@@ -238,11 +238,21 @@ def cli(verbose: int, log_format: LogFormat) -> None:
     show_default=True,
     help="text: one error per line with its place; json: {valid, errors}.",
 )
-def validate(spec: SpecArgs, fmt: str) -> None:
-    """Check a spec: YAML, templates, schema and references; every error at once."""
+@click.option(
+    "--require-secrets",
+    is_flag=True,
+    help="Fail when a secret() variable is not set (as plan and apply do).",
+)
+def validate(spec: SpecArgs, fmt: str, require_secrets: bool) -> None:
+    """Check a spec: YAML, templates, schema and references; every error at once.
+
+    Secrets need not be set: an unset secret() is an opaque placeholder, and the secrets
+    plan and apply will need are listed.
+    """
     from runner.commands.validate import validate_command
 
-    if not validate_command(spec, fmt=cast("ReportFormat", fmt), echo=echo):
+    report = cast("ReportFormat", fmt)
+    if not validate_command(spec, fmt=report, echo=echo, require_secrets=require_secrets):
         raise Exit(exitcodes.ERROR)
 
 

@@ -8,8 +8,7 @@ from typing import Literal
 from runner.commands.args import SpecArgs
 from runner.commands.context import Echo
 from runner.errors import SpecError
-from runner.spec.api import load_spec, render_for_display
-from runner.spec.model import Spec
+from runner.spec.api import Validation, check_spec, render_for_display
 
 ReportFormat = Literal["text", "json"]
 
@@ -32,31 +31,41 @@ class SpecReporter:
         count = len(exc.issues)
         self.echo(f"{self.path}: {count} error{'s' if count != 1 else ''}", err=True)
 
-    def valid(self, spec: Spec) -> None:
+    def valid(self, found: Validation) -> None:
         if self.fmt == "json":
-            self.echo(json.dumps({"valid": True, "errors": []}, indent=2))
+            verdict = {
+                "valid": True,
+                "errors": [],
+                "secrets": list(found.secrets),
+                "missingSecrets": list(found.missing_secrets),
+            }
+            self.echo(json.dumps(verdict, indent=2))
             return
-        counts = (
-            f"{len(spec.connections)} connections, {len(spec.jobs)} jobs, "
-            f"{len(spec.targets)} targets"
-        )
+        counts = f"{found.connections} connections, {found.jobs} jobs, {found.targets} targets"
         self.echo(f"{self.path}: valid ({counts})")
+        if found.secrets:
+            unset = set(found.missing_secrets)
+            names = ", ".join(f"{n} (not set here)" if n in unset else n for n in found.secrets)
+            self.echo(f"plan and apply need the secrets: {names}")
 
 
-def validate_command(args: SpecArgs, *, fmt: ReportFormat, echo: Echo) -> bool:
-    """Check the spec and report; returns whether it is valid."""
+def validate_command(
+    args: SpecArgs, *, fmt: ReportFormat, echo: Echo, require_secrets: bool = False
+) -> bool:
+    """Check the spec and report; returns whether it is valid (secrets need not be set)."""
     reporter = SpecReporter(args.path, fmt, echo)
     try:
-        spec = load_spec(
+        found = check_spec(
             args.path,
             environment=args.environment,
             cli_vars=args.cli_vars,
             var_files=args.var_files,
+            require_secrets=require_secrets,
         )
     except SpecError as exc:
         reporter.invalid(exc)
         return False
-    reporter.valid(spec)
+    reporter.valid(found)
     return True
 
 

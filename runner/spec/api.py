@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,9 @@ import yaml
 from runner.errors import SpecError, SpecIssue
 from runner.spec import paths
 from runner.spec.build import build_spec
-from runner.spec.load import load_file, parse_bytes, read_limited
+from runner.spec.load import Document, load_file, parse_bytes, read_limited
 from runner.spec.model import Spec
-from runner.spec.render import render
+from runner.spec.render import Rendered, render
 from runner.spec.secrets import MASK, Secret, redact
 from runner.spec.validate import sort_issues, validate
 
@@ -22,6 +23,8 @@ SPEC_SUFFIXES = (".yaml", ".yml")
 PREFERRED = ("publish.yaml", "publish.yml")
 
 __all__ = [
+    "Validation",
+    "check_spec",
     "format_issues",
     "load_rendered",
     "load_spec",
@@ -59,6 +62,79 @@ def _raise(exc: SpecError) -> Path:
     raise exc
 
 
+@dataclass(frozen=True)
+class Validation:
+    """What ``publish validate`` found in a valid spec."""
+
+    connections: int
+    jobs: int
+    targets: int
+    #: every secret() the spec uses (plan and apply need them), and those not set here
+    secrets: tuple[str, ...] = ()
+    missing_secrets: tuple[str, ...] = ()
+
+
+def check_spec(
+    path: str | Path,
+    *,
+    environment: str | None = None,
+    cli_vars: Mapping[str, str] | None = None,
+    var_files: Sequence[str | Path] = (),
+    require_secrets: bool = False,
+) -> Validation:
+    """Validate a spec (SpecError with every issue); secrets need not be set.
+
+    An unset ``secret()`` is an opaque placeholder: structure, references and templates are
+    checked, the value holding it is not, and the secret is listed as missing. With
+    ``require_secrets`` an unset secret is an error, as ``plan`` and ``apply`` make it.
+    """
+    file = resolve_spec_path(path)
+    doc, raw = _read(file)
+    rendered = render(
+        doc,
+        environment=environment,
+        cli_vars=cli_vars or {},
+        var_files=var_files,
+        require_secrets=require_secrets,
+    )
+    issues = validate(doc, rendered, file.parent)
+    if issues:
+        raise SpecError(issues)
+    if not rendered.missing_secrets:  # complete: build it, as plan would
+        _build(file, raw, rendered)
+    data = rendered.data
+
+    def count(key: str) -> int:
+        section = data.get(key)
+        return len(section) if isinstance(section, dict) else 0
+
+    return Validation(
+        connections=count("connections"),
+        jobs=count("jobs"),
+        targets=count("targets"),
+        secrets=tuple(sorted(rendered.secret_names)),
+        missing_secrets=tuple(sorted(rendered.missing_secrets)),
+    )
+
+
+def _read(file: Path) -> tuple[Document, bytes]:
+    try:
+        raw_bytes = read_limited(file)
+    except OSError as exc:
+        raise _fail(str(file), f"cannot read: {exc.strerror}") from None
+    return parse_bytes(raw_bytes, str(file)), raw_bytes
+
+
+def _build(file: Path, raw_bytes: bytes, rendered: Rendered) -> Spec:
+    return build_spec(
+        rendered.data,
+        file=file.resolve(),
+        environment=rendered.environment,
+        sha256=hashlib.sha256(raw_bytes).hexdigest(),
+        positions=rendered.positions,
+    )
+
+
 def load_rendered(
     path: str | Path,
     *,
@@ -68,24 +144,12 @@ def load_rendered(
 ) -> tuple[Spec, dict[str, Any]]:
     """Load, render, validate and build; also the rendered data (with Secret objects)."""
     file = resolve_spec_path(path)
-    label = str(file)
-    try:
-        raw_bytes = read_limited(file)
-    except OSError as exc:
-        raise _fail(label, f"cannot read: {exc.strerror}") from None
-    doc = parse_bytes(raw_bytes, label)
+    doc, raw_bytes = _read(file)
     rendered = render(doc, environment=environment, cli_vars=cli_vars or {}, var_files=var_files)
     issues = validate(doc, rendered, file.parent)
     if issues:
         raise SpecError(issues)
-    spec = build_spec(
-        rendered.data,
-        file=file.resolve(),
-        environment=rendered.environment,
-        sha256=hashlib.sha256(raw_bytes).hexdigest(),
-        positions=rendered.positions,
-    )
-    return spec, rendered.data
+    return _build(file, raw_bytes, rendered), rendered.data
 
 
 def load_spec(

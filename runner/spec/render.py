@@ -78,19 +78,41 @@ class Rendered:
     cache: dict[str, str | Secret] = field(default_factory=dict)
     #: how many secret() values were read (none: the data holds no Secret)
     secrets: int = 0
+    #: the names of every secret() the spec uses, and those not set (validate only)
+    secret_names: frozenset[str] = frozenset()
+    missing_secrets: frozenset[str] = frozenset()
+    #: templates whose result holds an unset secret's placeholder
+    unresolved: set[str] = field(default_factory=set)
 
 
 class _SecretTable:
     """The placeholders handed out by ``secret()`` during one render."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, require: bool = True) -> None:
         self.values: dict[str, tuple[str, str]] = {}  # token -> (name, value)
         self._prefix = f"{_random.randbelow(10**9):09d}"
+        #: False (validate): an unset secret is an opaque placeholder, not an error
+        self.require = require
+        self.names: set[str] = set()
+        self.missing: set[str] = set()
+        self._missing_tokens: set[str] = set()
+        #: the last resolved text held a placeholder of an unset secret
+        self.unresolved = False
 
     def token(self, name: str, value: str) -> str:
         register(value)  # masked in every output from now on
         token = f"{_OPEN}{self._prefix}{len(self.values):05d}{_CLOSE}"
         self.values[token] = (name, value)
+        self.names.add(name)
+        return token
+
+    def placeholder(self, name: str) -> str:
+        """The token of a secret that is not set (validate without secrets)."""
+        token = f"{_OPEN}{self._prefix}{len(self.values):05d}{_CLOSE}"
+        self.values[token] = (name, f"<secret {name}>")
+        self.names.add(name)
+        self.missing.add(name)
+        self._missing_tokens.add(token)
         return token
 
     def resolve(self, text: str) -> str | Secret:
@@ -99,6 +121,7 @@ class _SecretTable:
         names: list[str] = []
         for token, (name, value) in self.values.items():
             if token in text:
+                self.unresolved |= token in self._missing_tokens
                 text = text.replace(token, value)
                 names.append(name)
         # a placeholder changed by a filter would otherwise be lost (or leak in pieces)
@@ -135,6 +158,8 @@ def _make_context(
     def secret(name: str) -> str:
         key = _env_name_ok(name)
         value = os.environ.get(key)
+        if not value and not table.require:
+            return table.placeholder(key)
         if value is None:
             raise _Problem(f"secret('{key}'): environment variable {key} is not set")
         if value == "":
@@ -241,9 +266,15 @@ def _render_tree(
                 budget.add_output(done)
             except BudgetExceeded as exc:
                 raise _Problem(f"template stopped: {exc}; see docs/security.md") from None
+            if value in result.unresolved:
+                result.failed.add(paths.join(parts))
             return done
+        table.unresolved = False
         out = render_string(value, context, table)
         result.cache[value] = out
+        if table.unresolved:  # holds an unset secret's placeholder: not checked by the schema
+            result.unresolved.add(value)
+            result.failed.add(paths.join(parts))
         return out
     except _Problem as exc:
         json_path = paths.join(parts)
@@ -364,13 +395,19 @@ def render(
     environment: str | None = None,
     cli_vars: Mapping[str, str] | None = None,
     var_files: Sequence[str | Path] = (),
+    require_secrets: bool = True,
 ) -> Rendered:
-    """Merge the environment, then render every string value outside ``vars``."""
+    """Merge the environment, then render every string value outside ``vars``.
+
+    With ``require_secrets=False`` (validate), a ``secret()`` whose variable is not set is
+    an opaque placeholder: the value holding it is not checked against the schema, and its
+    name is in ``missing_secrets``.
+    """
     data, positions, key_positions = apply_environment(doc, environment)
     merged_vars = merge_vars(data.get("vars"), var_files, cli_vars or {})
     name = environment or "default"
     result = Rendered({}, positions, key_positions, merged_vars, name, doc.label)
-    table = _SecretTable()
+    table = _SecretTable(require=require_secrets)
     context = _make_context(merged_vars, name, table)
     out: dict[str, Any] = {}
     token = sandbox.begin()
@@ -387,4 +424,6 @@ def render(
         out["vars"] = merged_vars
     result.data = out
     result.secrets = len(table.values)
+    result.secret_names = frozenset(table.names)
+    result.missing_secrets = frozenset(table.missing)
     return result

@@ -60,7 +60,12 @@ def test_validate_quickstart(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_validate_json_valid(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["validate", str(QUICKSTART), "--format", "json", "--env", "prod"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"valid": True, "errors": []}
+    assert json.loads(capsys.readouterr().out) == {
+        "valid": True,
+        "errors": [],
+        "secrets": [],
+        "missingSecrets": [],
+    }
 
 
 def test_render_quickstart_prod(capsys: pytest.CaptureFixture[str]) -> None:
