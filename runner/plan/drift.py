@@ -9,7 +9,10 @@ target no longer points at.
 from __future__ import annotations
 
 from runner.plan.model import Drift
-from runner.state.model import PublicationRecord
+from runner.plan.options import table_ref
+from runner.plan.stages import Described, Scope
+from runner.spec.model import Spec
+from runner.state.model import PublicationRecord, State
 from runner.targets.base import TableInfo
 
 
@@ -49,3 +52,30 @@ def table_drift(
             info.rows,
         )
     return None
+
+
+def published_drift(
+    spec: Spec, state: State, scope: Scope, described: Described, changing: set[str]
+) -> list[Drift]:
+    """The drift of every published table in scope whose connection was described."""
+    out: list[Drift] = []
+    for name, pub in sorted(state.publications.items()):
+        target = spec.targets.get(name)
+        if (
+            target is None
+            or target.address not in scope
+            or target.connection not in described.connections
+        ):
+            continue
+        ref = table_ref(target)
+        if str(ref) != pub.table:
+            continue
+        hint = (
+            ""
+            if target.address in changing
+            else f"; `publish plan --replace {target.address}` publishes it again"
+        )
+        found = table_drift(target.address, pub, described.tables.get(ref), hint)
+        if found is not None:
+            out.append(found)
+    return out

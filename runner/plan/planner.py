@@ -25,16 +25,16 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any
 
 from runner.errors import PlanError, PublishError
 from runner.plan import calls as remote
 from runner.plan import scope as scoping
 from runner.plan.calls import remote_id, riding, shown_calls
 from runner.plan.diff import Outcome, outcome
-from runner.plan.drift import table_drift
+from runner.plan.drift import published_drift
 from runner.plan.model import Change, Drift, Plan, in_dependency_order
-from runner.plan.options import PlanOptions, run_id_for, table_ref
+from runner.plan.options import PlanOptions, table_ref
 from runner.plan.problems import locate
 from runner.plan.stages import (
     ActionChange,
@@ -44,25 +44,18 @@ from runner.plan.stages import (
     Jobs,
     Publication,
     Scope,
+    TargetSource,
     Wanted,
 )
 from runner.platforms.base import Platform
 from runner.results import ResultSchema
-from runner.spec.model import Connection, Spec, Target
+from runner.spec.model import Spec, Target
 from runner.state.model import State
-from runner.targets.base import TableInfo, TableRef, TableTarget
+from runner.targets.base import TableInfo, TableRef
 from runner.targets.names import name_problems
 from runner.targets.registry import dialect_for
 
-__all__ = ["PlanOptions", "Planner", "all_addresses", "make_plan", "run_id_for", "table_ref"]
-
-all_addresses = scoping.all_addresses
-
-
-class TargetSource(Protocol):
-    """Where the planner gets a connection's target (a :class:`~runner.targets.pool.TargetPool`)."""
-
-    def get(self, connection: Connection) -> TableTarget: ...
+__all__ = ["PlanOptions", "Planner", "TargetSource", "make_plan"]
 
 
 def make_plan(
@@ -428,27 +421,7 @@ class Planner:
         """What the published tables hold now against what state recorded publishing."""
         if not self.options.refresh or self.state is None:
             return []
-        out: list[Drift] = []
-        for name, pub in sorted(self.state.publications.items()):
-            target = self.spec.targets.get(name)
-            if (
-                target is None
-                or target.address not in scope
-                or target.connection not in described.connections
-            ):
-                continue
-            ref = table_ref(target)
-            if str(ref) != pub.table:
-                continue
-            hint = (
-                ""
-                if target.address in changing
-                else f"; `publish plan --replace {target.address}` publishes it again"
-            )
-            found = table_drift(target.address, pub, described.tables.get(ref), hint)
-            if found is not None:
-                out.append(found)
-        return out
+        return published_drift(self.spec, self.state, scope, described, changing)
 
     # --- the plan ---------------------------------------------------------------------------
     def _plan(self, scope: Scope, changes: list[Change], drift: list[Drift]) -> Plan:

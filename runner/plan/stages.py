@@ -9,11 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from runner.plan.model import Change
 from runner.results import ResultSchema
-from runner.spec.model import Target
-from runner.targets.base import TableInfo, TableRef
+from runner.spec.model import Connection, Target
+from runner.targets.base import TableInfo, TableRef, TableTarget
+
+
+class TargetSource(Protocol):
+    """Where the planner gets a connection's target (a :class:`~runner.targets.pool.TargetPool`)."""
+
+    def get(self, connection: Connection) -> TableTarget: ...
 
 
 @dataclass(frozen=True)

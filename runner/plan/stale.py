@@ -16,7 +16,7 @@ from collections import defaultdict
 
 from runner.errors import PublishError, StalePlanError
 from runner.plan.model import Change, Plan
-from runner.plan.planner import table_ref
+from runner.plan.options import table_ref
 from runner.spec.model import REPLACING_ACTIONS, Spec
 from runner.state.model import State
 from runner.targets.base import TableInfo, TableRef
