@@ -427,3 +427,16 @@ def test_an_unfinished_remote_write_is_not_published(base: Path) -> None:
     with pytest.raises(PlatformError, match="have no _SUCCESS marker"):
         fetch(plat.location("orders_clean", "r1"), cluster.opener)
     assert not plat.location("orders_clean", "r1").local.exists()
+
+
+def test_pruning_never_follows_links_out_of_the_results_folder(base: Path) -> None:
+    plat, _ = platform(base)
+    plat.run_job(ORDERS, "r1", "fp", threading.Event())
+    outside = base / "precious"
+    (outside / "keepme").mkdir(parents=True)
+    job_dir = base / "results" / "shop" / "default" / "orders_clean"
+    (job_dir / "r0").symlink_to(outside, target_is_directory=True)
+    (job_dir.parent / "linked_job").symlink_to(outside, target_is_directory=True)
+    plat.prune_results({"orders_clean": "r1"})
+    assert (outside / "keepme").is_dir()
+    assert not (job_dir / "r0").exists() and (job_dir / "r1" / "_SUCCESS").is_file()

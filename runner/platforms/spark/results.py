@@ -154,10 +154,14 @@ def _prune_folder(base: Path, keep: dict[str, str]) -> None:
     if not base.is_dir():
         return
     for job_dir in base.iterdir():
-        if not job_dir.is_dir():
-            continue
+        if job_dir.is_symlink() or not job_dir.is_dir():
+            continue  # never followed: a link could lead out of the results folder
         for run_dir in job_dir.iterdir():
-            if run_dir.is_dir() and keep.get(job_dir.name) != run_dir.name:
+            if keep.get(job_dir.name) == run_dir.name:
+                continue
+            if run_dir.is_symlink():
+                run_dir.unlink()  # the link, not what it points to
+            elif run_dir.is_dir():
                 shutil.rmtree(run_dir, ignore_errors=True)
 
 
