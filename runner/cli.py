@@ -17,6 +17,7 @@ import click
 
 from runner import __version__, exitcodes
 from runner.cli_options import LOCK_TIMEOUT, PLAN_FORMAT, selection_options, spec_argument
+from runner.cli_preview import diff_command, preview_options
 from runner.crash import write_crash_log
 from runner.errors import InternalError, Interrupted, PublishError
 from runner.logjson import JsonFormatter, LogFormat, emit, log_format
@@ -24,7 +25,7 @@ from runner.logjson import set_format as set_log_format
 from runner.spec.secrets import RedactingFilter, redact
 
 if TYPE_CHECKING:
-    from runner.commands.args import Selection, SpecArgs
+    from runner.commands.args import PreviewArgs, Selection, SpecArgs
     from runner.commands.validate import ReportFormat
     from runner.plan.render import PlanFormat
 
@@ -164,9 +165,11 @@ def render(spec: SpecArgs) -> None:
     is_flag=True,
     help="Validate every job run without running it (trifacta: testMode).",
 )
+@preview_options
 def plan(
     spec: SpecArgs,
     selection: Selection,
+    preview: PreviewArgs,
     out: str | None,
     fmt: str,
     detailed_exitcode: bool,
@@ -184,6 +187,7 @@ def plan(
         refresh=refresh,
         check_connections=check_connections,
         check_jobs=check_jobs,
+        preview=preview,
     )
     has_changes = plan_command(args, out=out, fmt=cast("PlanFormat", fmt), echo=echo)
     if detailed_exitcode and has_changes:
@@ -202,9 +206,11 @@ def plan(
     help="Run at most this many steps (jobs, publications) at once.",
 )
 @LOCK_TIMEOUT
+@preview_options
 def apply(
     spec: SpecArgs,
     selection: Selection,
+    preview: PreviewArgs,
     auto_approve: bool,
     parallelism: int,
     lock_timeout: float,
@@ -213,7 +219,9 @@ def apply(
     from runner.commands import apply_command
     from runner.commands.args import ApplyArgs, PlanArgs
 
-    args = ApplyArgs(PlanArgs(spec, selection), auto_approve, parallelism, lock_timeout)
+    args = ApplyArgs(
+        PlanArgs(spec, selection, preview=preview), auto_approve, parallelism, lock_timeout
+    )
     apply_command(args, echo=echo)
 
 
@@ -286,6 +294,8 @@ def completion(shell: str) -> None:
     assert cls is not None  # the three choices are click's own
     echo(cls(cli, {}, "publish", "_PUBLISH_COMPLETE").source())
 
+
+cli.add_command(diff_command())
 
 for _command in cli.commands.values():  # the command list shows each first line whole
     _command.short_help = (_command.help or "").strip().splitlines()[0]

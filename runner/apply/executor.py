@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from runner.apply.gate import check_previewed, job_checks, publication_checks
 from runner.apply.journal import Journal, now
 from runner.crash import write_crash_log
 from runner.errors import PublishError
@@ -100,6 +101,8 @@ class Executor:
         self.cancel = cancel or threading.Event()
         self.events = events or Events()
         self.planned = frozenset(c.address for c in plan.changes)
+        #: failing checks let through (--skip-check at plan time, recorded in the plan)
+        self.skip_checks = tuple(plan.options.get("skip_checks", ()))
 
     # --- one step ---------------------------------------------------------------------
     def _run(self, change: Change) -> str:
@@ -156,6 +159,8 @@ class Executor:
             lambda message: self.events.note(change, message),
             publications=tuple(riding),
         )
+        check_previewed(change, run)
+        skipped = job_checks(self.spec, job, run, self.skip_checks)
         record = JobRunRecord(
             job=job.name,
             run_id=run.run_id,
@@ -165,9 +170,12 @@ class Executor:
             schema=run.schema.to_json() if run.schema else None,
             results={k: v.to_json(self.state_dir) for k, v in run.results.items()},
             remote_id=run.remote_id,
+            skipped_checks=skipped,
         )
         self.journal.record(lambda s: s.with_job(record).without_failure(change.address))
         rows = f"{run.rows:,} rows" if run.rows is not None else "finished"
+        if run.details.get("previewed"):
+            rows += " (the results previewed at plan; the job did not run again)"
         return f"run {run.run_id}: {rows}"
 
     def _target_settings(self, change: Change) -> str:
@@ -193,6 +201,7 @@ class Executor:
         publication_id = change.details.get("publication_id")
         if publication_id:  # --replace target: publish the same results under a new ledger id
             run = dataclasses.replace(run, run_id=str(publication_id))
+        skipped = publication_checks(self.spec, self.plan, change, target, run, self.skip_checks)
         started = time.monotonic()
         result = self.platform.publish(
             target,
@@ -212,6 +221,7 @@ class Executor:
             rows_after=result.rows_after,
             columns=[[c.name, c.sql_type] for c in result.columns],
             published_at=now(),
+            skipped_checks=skipped,
         )
         self.journal.record(lambda s: s.with_publication(pub).without_failure(change.address))
         if not result.columns and not result.rows_loaded and not result.already_published:

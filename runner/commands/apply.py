@@ -38,7 +38,7 @@ def apply_command(args: ApplyArgs, *, echo: Echo) -> None:
     given = args.plan.spec.path
     saved = read_plan_file(Path(given)) if Path(given).is_file() else None
     if saved is not None:
-        flags = (*args.plan.spec.given, *args.plan.selection.given)
+        flags = (*args.plan.spec.given, *args.plan.selection.given, *args.plan.preview.given)
         if flags:
             raise PublishError(
                 f"{given} is a saved plan: it is applied exactly as it was made, so "

@@ -58,6 +58,26 @@ class Selection:
 
 
 @dataclass(frozen=True)
+class PreviewArgs:
+    """``--no-preview``, ``--diff-samples``, ``--diff-rows-limit`` and ``--skip-check``."""
+
+    preview: bool = True
+    diff_samples: int = 5
+    diff_rows_limit: int = 2_000_000
+    skip_checks: tuple[str, ...] = ()
+
+    @property
+    def given(self) -> tuple[str, ...]:
+        flags = (
+            ("--no-preview", not self.preview),
+            ("--diff-samples", self.diff_samples != 5),
+            ("--diff-rows-limit", self.diff_rows_limit != 2_000_000),
+            ("--skip-check", self.skip_checks),
+        )
+        return tuple(flag for flag, value in flags if value)
+
+
+@dataclass(frozen=True)
 class PlanArgs:
     """Everything a plan is made from, besides the spec's content and the state."""
 
@@ -66,6 +86,7 @@ class PlanArgs:
     refresh: bool = True
     check_connections: bool = False
     check_jobs: bool = False
+    preview: PreviewArgs = field(default_factory=PreviewArgs)
 
     def options(self) -> PlanOptions:
         return PlanOptions(
@@ -78,6 +99,10 @@ class PlanArgs:
             check_jobs=self.check_jobs,
             load=self.spec.load_options(),
             spec_path=self.spec.path,
+            preview=self.preview.preview,
+            diff_samples=self.preview.diff_samples,
+            diff_rows_limit=self.preview.diff_rows_limit,
+            skip_checks=self.preview.skip_checks,
         )
 
 

@@ -27,6 +27,13 @@ class PlanOptions:
     load: Mapping[str, Any] = field(default_factory=dict)
     #: the spec path as the user gave it
     spec_path: str = ""
+    #: run local jobs at plan to show exact rows, row diffs and checks (--no-preview)
+    preview: bool = True
+    #: sample rows per diff class (--diff-samples) and the largest table diffed row by row
+    diff_samples: int = 5
+    diff_rows_limit: int = 2_000_000
+    #: failing checks that do not block (--skip-check ADDRESS.NAME)
+    skip_checks: tuple[str, ...] = ()
 
 
 def table_ref(target: Target) -> TableRef:

@@ -35,6 +35,7 @@ from runner.plan.diff import Outcome, outcome
 from runner.plan.drift import published_drift
 from runner.plan.model import Change, Drift, Plan, in_dependency_order
 from runner.plan.options import PlanOptions, table_ref
+from runner.plan.preview_stage import Previewer
 from runner.plan.problems import locate
 from runner.plan.stages import (
     ActionChange,
@@ -86,6 +87,7 @@ class Planner:
         self.pool = pool
         self.options = options
         self.problems: list[str] = []
+        self.previewer = Previewer(spec, state, platform, pool, options, self.problems)
 
     def build(self) -> Plan:
         scope = self.scope()
@@ -206,6 +208,7 @@ class Planner:
             return None
         run_id = remote.run_id(self.spec, self.state, name, fingerprint)
         riders = riding(self.spec, self.state, name)
+        preview = self.previewer.job(job, fingerprint, schema)
         change = Change(
             job.address,
             "run",
@@ -215,8 +218,9 @@ class Planner:
             fingerprint=fingerprint,
             api_calls=shown_calls(self.platform.job_calls(job, run_id, publications=riders)),
             details=remote.run_details(self.platform, job, riders, schema),
+            **preview.change_fields(),
         )
-        return JobRunPlan(name, run_id, schema, None, runs_now=True, change=change)
+        return JobRunPlan(name, run_id, schema, preview.rows, runs_now=True, change=change)
 
     # --- targets ----------------------------------------------------------------------------
     def targets(self, scope: Scope, jobs: Jobs) -> Wanted:
@@ -353,7 +357,7 @@ class Planner:
             details["publication_id"] = f"{run_id}.{self.state.serial if self.state else 0}"
         if not known:
             details["inspected"] = False
-        return Change(
+        publish = Change(
             target.address,
             "publish",
             reason,
@@ -372,6 +376,7 @@ class Planner:
             ),
             details=details,
         )
+        return self.previewer.publication(publish, target, info, known)
 
     def _outcome(
         self, target: Target, run: JobRunPlan, info: TableInfo | None, known: bool
@@ -443,6 +448,7 @@ class Planner:
                 "replace": list(options.replace),
                 "allow_destructive": options.allow_destructive,
                 "refresh": options.refresh,
+                **self.previewer.settings.to_json(),
             },
             pulled_in=scope.pulled_in,
         )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from runner.plan import render_preview as previewed
 from runner.plan import render_text as words
 from runner.plan.model import Change, Drift, Plan
 from runner.spec.secrets import redact
@@ -179,12 +180,15 @@ def _details(change: Change) -> str:
         summary += " <b>(destructive)</b>"
     body = ""
     for label, value in words.detail_lines(change):
+        if label == "row diff":  # a table of its own, below
+            continue
         if isinstance(value, list):
             body += f"- **{label}:**\n" + "".join(f"  - {code(v)}\n" for v in value[:_SUBLINES])
             if len(value) > _SUBLINES:
                 body += f"  - ... and {len(value) - _SUBLINES:,} more; {_SHOW}\n"
         else:
             body += f"- **{label}:** {esc(value)}\n"
+    body += previewed.diff_table_markdown(change, esc)
     return f"<details><summary>{summary}</summary>\n\n{body}\n</details>\n\n"
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import click
 
+from runner.plan import render_preview as previewed
 from runner.plan.model import Change, Drift, Plan, SchemaChange
 from runner.spec.secrets import redact
 
@@ -184,6 +185,14 @@ def detail_lines(change: Change) -> list[tuple[str, str | list[str]]]:
             out.append(("consequence", change.consequence))
         if change.schema_diff:
             out.append(("schema changes", [schema_line(s) for s in change.schema_diff]))
+        if change.diff is not None:
+            out.append(("rows", previewed.rows_line(change.diff)))
+            if lines := previewed.sample_lines(change.diff):
+                out.append(("row diff", lines))
+    if change.preview:
+        out.append(("preview", previewed.preview_text(change)))
+    if change.checks:
+        out.append(("checks", previewed.check_lines(change)))
     if change.run_id is not None:
         out.append(("run id", change.run_id))
     if change.fingerprint is not None:
@@ -275,6 +284,9 @@ def _change_lines(change: Change, style: Callable[..., str]) -> list[str]:
 
 
 def _styled_sub(line: str, label: str, style: Callable[..., str]) -> str:
+    if label in ("row diff", "checks"):
+        color = {"+": "green", "-": "red", "~": "yellow", "F": "red"}.get(line[:1])
+        return str(style(line, fg=color)) if color else line
     if label != "schema changes":
         return line
     color = "red" if line.endswith("(destructive)") else "green"

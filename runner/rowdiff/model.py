@@ -32,6 +32,15 @@ CLASS_WORDS: dict[str, str] = {
 }
 
 
+_SINGULAR = {"new": "new key", "kept": "stays although absent from the results"}
+
+
+def class_count(cls: str, n: int) -> str:
+    """``1 new key``, ``3 new keys``, ``2 changed``."""
+    word = _SINGULAR.get(cls, CLASS_WORDS[cls]) if n == 1 else CLASS_WORDS[cls]
+    return f"{n:,} {word}"
+
+
 def mode_of(action: str) -> DiffMode:
     """The diff mode of a publish action."""
     if action in ("truncateAndLoad", "dropAndLoad"):
@@ -147,8 +156,8 @@ class RowDiff:
         """``1 changed, 15 unchanged`` style counts (zero classes left out but one)."""
         if self.skipped and not self.counts:
             return f"diff skipped: {self.skipped}"
-        parts = [f"{self.count(c):,} {CLASS_WORDS[c]}" for c in self.classes if self.count(c)]
+        parts = [class_count(c, self.count(c)) for c in self.classes if self.count(c)]
         if not parts:
-            parts = [f"0 {CLASS_WORDS[self.classes[0]]}"]
+            parts = [class_count(self.classes[0], 0)]
         text = ", ".join(parts)
         return f"{text} (diff skipped: {self.skipped})" if self.skipped else text

@@ -35,6 +35,8 @@ class JobRunRecord:
     schema: list[list[str]] | None = None  # [[name, logical type], ...]
     results: Mapping[str, Any] = field(default_factory=dict)  # format -> ResultSet.to_json
     remote_id: int | None = None  # trifacta jobGroup id
+    #: failing checks let through with --skip-check when this run was made
+    skipped_checks: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class PublicationRecord:
     columns: list[list[str]]  # [[name, sql type], ...] after the publish
     published_at: str
     remote_id: int | None = None  # trifacta publish jobGroup id
+    #: failing checks let through with --skip-check when this publication was made
+    skipped_checks: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,10 @@ def test_failed_step_stops_its_dependents_and_a_rerun_continues(
     good = csv.read_text()
     assert publish(capsys, "plan", str(spec)).code == 0
     csv.write_text(good.replace("\n1,alice", "\nnot-a-number,alice"))
+    # with previews the plan runs the recipe and says so before anything is applied
     r = publish(capsys, "apply", "--auto-approve", str(spec))
+    assert r.code == 1 and "job.orders_clean: recipe: conversion" in r.err and not r.out
+    r = publish(capsys, "apply", "--auto-approve", "--no-preview", str(spec))
     assert r.code == 1
     assert "Apply failed: 1 done, 1 failed, 2 skipped." in r.out
     assert "target.orders_out: skipped (job.orders_clean did not finish)" in r.out

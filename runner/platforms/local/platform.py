@@ -31,10 +31,12 @@ from runner.platforms.local.inputs import (
     scan_input,
 )
 from runner.platforms.local.logical import carried
+from runner.platforms.local.preview import Preview, PreviewStore
 from runner.results import (
     EXTENSIONS,
     ResultsCancelled,
     ResultSchema,
+    ResultSet,
     normalise_format,
     schema_of,
     write_results,
@@ -304,27 +306,14 @@ class LocalPlatform:
         run_dir: Path,
         staging: Path,
     ) -> JobRun:
-        say("reading inputs")
-        staging.mkdir(parents=True, exist_ok=True)
-        query, marks = self._query_marked(job, schema_only=False, staging=staging)
-        if cancel.is_set():
-            raise PlatformError(f"{job.address}: cancelled before it ran")
-        say(f"writing {', '.join(job.outputs)}")
-        try:
-            results = write_results(query, run_dir, job.outputs, cancel=cancel, logical=marks)
-        except ResultsCancelled:
-            remove_tree(self.state_dir, run_dir)
-            raise PlatformError(
-                f"{job.address}: cancelled; its partial results were removed"
-            ) from None
-        except _POLARS_ERRORS as exc:
-            remove_tree(self.state_dir, run_dir)
-            raise PlatformError(f"{job.address}: recipe: {_polars_message(exc)}") from None
-        except OSError as exc:
-            remove_tree(self.state_dir, run_dir)
-            raise PlatformError(
-                f"{job.address}: cannot write results under {run_dir}: {exc}"
-            ) from None
+        store = PreviewStore(self.state_dir)
+        preview = store.load(job.name, fingerprint, verify=True)
+        if preview is not None:
+            results = store.materialise(preview, run_dir, job.outputs)
+            say("the results previewed at plan (the job did not run again)")
+        else:
+            say("reading inputs")
+            results = self._write_results(job, run_dir, job.outputs, cancel, say, staging)
         first = next(iter(results.values()))
         say(f"{first.rows:,} rows")
         return JobRun(
@@ -334,8 +323,65 @@ class LocalPlatform:
             results=results,
             rows=first.rows,
             schema=first.schema,
-            details={"results_dir": str(run_dir)},
+            details={"results_dir": str(run_dir), "previewed": preview is not None},
         )
+
+    def _write_results(
+        self,
+        job: Job,
+        folder: Path,
+        formats: Sequence[str],
+        cancel: CancelEvent | None,
+        say: Callable[[str], None],
+        staging: Path,
+    ) -> dict[str, ResultSet]:
+        """Run the recipe into ``folder`` in ``formats``; nothing is left behind on failure."""
+        make_dirs(self.state_dir, staging)
+        query, marks = self._query_marked(job, schema_only=False, staging=staging)
+        if cancel is not None and cancel.is_set():
+            raise PlatformError(f"{job.address}: cancelled before it ran")
+        say(f"writing {', '.join(formats)}")
+        try:
+            return write_results(query, folder, formats, cancel=cancel, logical=marks)
+        except ResultsCancelled:
+            remove_tree(self.state_dir, folder)
+            raise PlatformError(
+                f"{job.address}: cancelled; its partial results were removed"
+            ) from None
+        except _POLARS_ERRORS as exc:
+            remove_tree(self.state_dir, folder)
+            raise PlatformError(f"{job.address}: recipe: {_polars_message(exc)}") from None
+        except OSError as exc:
+            remove_tree(self.state_dir, folder)
+            raise PlatformError(
+                f"{job.address}: cannot write results under {folder}: {exc}"
+            ) from None
+
+    # --- preview (plan time, side-effect free: the preview store only) ------------------
+    def preview(self, job: Job, fingerprint: str) -> Preview:
+        """The job's results for this fingerprint, run now unless the store has them."""
+        store = PreviewStore(self.state_dir)
+        found = store.load(job.name, fingerprint)
+        if found is not None:
+            return found
+        staged = store.staging(job.name)
+        inputs = staged.parent / f".inputs-{staged.name}"
+        try:
+            formats = [*job.outputs, "parquet"]
+            results = self._write_results(job, staged, formats, None, lambda _: None, inputs)
+        except BaseException:
+            remove_tree(self.state_dir, staged)
+            raise
+        finally:
+            remove_tree(self.state_dir, inputs)
+        return store.save(job.name, fingerprint, staged, results)
+
+    def recorded_results(self, record: JobRunRecord) -> dict[str, ResultSet] | None:
+        """The result sets of a recorded run, when all their files are still here."""
+        results = {k: ResultSet.from_json(v, self.state_dir) for k, v in record.results.items()}
+        if not results or not all(f.is_file() for r in results.values() for f in r.files):
+            return None
+        return results
 
     def publish(
         self,
