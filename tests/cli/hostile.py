@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-#: the address-space limit of the child (a safety net: a runaway child dies, not the host)
-MEMORY_LIMIT = 1 << 30
+#: the address-space limit of the child (a safety net: a runaway child dies, not the host);
+#: 4 GiB: plan previews local jobs, and polars with pyarrow reserve more than 1 GiB of it
+MEMORY_LIMIT = 4 << 30
 #: what a hostile spec may cost: CPU seconds (user + system) and peak resident memory
 MAX_SECONDS = 2.0
 MAX_RSS_MB = 300
