@@ -10,6 +10,7 @@ names a server that is already running (none is started then).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -192,6 +193,8 @@ def _stop(pid: int) -> None:
         return
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # reap it if it is this process's child
         try:
             os.killpg(pid, 0)
         except ProcessLookupError:
