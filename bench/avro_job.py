@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 import polars as pl  # noqa: E402
 
 from bench._data import orders  # noqa: E402
+from bench._emit import add_json_option, measurement, write_json  # noqa: E402
 from runner.platforms.local.avro_blocks import SYNC_SIZE, iter_groups, read_header, split  # noqa: E402
 
 CHUNK = 1_000_000
@@ -135,6 +136,7 @@ pl.SQLContext(frames={"t": frame.lazy()}, eager=False).execute(sys.argv[2]).sink
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
+    add_json_option(parser)
     args = parser.parse_args()
     root = ROOT / "bench" / ".data" / "avro_job"
     data = root / f"orders-{args.rows}.avro"
@@ -165,6 +167,18 @@ def main() -> None:
         f"reference (whole file in memory, job only):         {ref_secs:6.1f}s  "
         f"{args.rows / ref_secs / 1e6:.2f}M rows/s  peak RSS {ref_peak} MB"
     )
+    figures = [
+        measurement(
+            "avro_job/apply",
+            secs,
+            rows=args.rows,
+            peak_mb=peak,
+            reference="polars whole file",
+            reference_seconds=ref_secs,
+            reference_peak_mb=ref_peak,
+        )
+    ]
+    write_json(args.json, "avro_job", figures)
 
 
 if __name__ == "__main__":

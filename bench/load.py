@@ -33,7 +33,15 @@ from runner.results import ResultSet, schema_of  # noqa: E402
 from runner.spec.model import Connection  # noqa: E402
 from runner.targets.base import PublishRequest, TableRef  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+from _emit import add_json_option, measurement, write_json  # noqa: E402
+
+#: the figures of this run, for --json
+FIGURES: list[dict] = []
+
 PART_ROWS = 250_000
+#: table names of this run (several engineers may bench against the same database at once)
+T, REF, MEM = (f"bench_{name}_{os.getpid()}" for name in ("t", "ref", "mem"))
 PG = Connection(
     name="bench",
     vendor="postgres",
@@ -179,9 +187,9 @@ def bench_postgres(base: ResultSet, overlap: ResultSet, fresh: ResultSet, work: 
     csv_path = base.files[0].parent / "all.csv"
 
     def reference() -> float:
-        psql(f"drop table if exists bench_ref; create table bench_ref ({cols})")
+        psql(f"drop table if exists {REF}; create table {REF} ({cols})")
         psql("checkpoint")
-        return psql(f"\\copy bench_ref from '{csv_path}' with (format csv)")
+        return psql(f"\\copy {REF} from '{csv_path}' with (format csv)")
 
     print(
         f"\npostgres, {rows:,} rows x {len(base.schema.columns)} columns "
@@ -189,23 +197,23 @@ def bench_postgres(base: ResultSet, overlap: ResultSet, fresh: ResultSet, work: 
         "into a new table, run just before each action"
     )
     setups = {
-        "create": "drop table if exists bench_t",
-        "load": "drop table if exists bench_t; create table bench_t as table bench_ref; "
-        "alter table bench_t add primary key (id)",
-        "createAndLoad": "drop table if exists bench_t; create table bench_t (like bench_ref)",
-        "truncateAndLoad": "drop table if exists bench_t; create table bench_t as table bench_ref",
-        "dropAndLoad": "drop table if exists bench_t; create table bench_t as table bench_ref",
-        "upsert": "drop table if exists bench_t; create table bench_t as table bench_ref; "
-        "alter table bench_t add primary key (id)",
+        "create": f"drop table if exists {T}",
+        "load": f"drop table if exists {T}; create table {T} as table {REF}; "
+        f"alter table {T} add primary key (id)",
+        "createAndLoad": f"drop table if exists {T}; create table {T} (like {REF})",
+        "truncateAndLoad": f"drop table if exists {T}; create table {T} as table {REF}",
+        "dropAndLoad": f"drop table if exists {T}; create table {T} as table {REF}",
+        "upsert": f"drop table if exists {T}; create table {T} as table {REF}; "
+        f"alter table {T} add primary key (id)",
     }
     for action, setup in setups.items():
         ref_s = reference()
         psql(setup)
         if action != "create":
-            psql("vacuum analyze bench_t")
+            psql(f"vacuum analyze {T}")
         psql("checkpoint")
         results = {"upsert": overlap, "load": fresh}.get(action, base)
-        r = run_child("postgres", "bench_t", action, results, work)
+        r = run_child("postgres", T, action, results, work)
         note = {"upsert": " (10 % overlap)", "load": " (into 1M rows + PK)"}.get(action, "")
         note = note.replace("1M", f"{rows:,}")
         print(
@@ -213,7 +221,17 @@ def bench_postgres(base: ResultSet, overlap: ResultSet, fresh: ResultSet, work: 
             f" | psql {ref_s:5.2f} s {rows / ref_s:>9,.0f} rows/s"
             f" | {ref_s / r['seconds']:4.2f}x psql | peak {r['rss_mb']:4.0f} MB"
         )
-    psql("drop table if exists bench_t; drop table if exists bench_ref")
+        FIGURES.append(
+            measurement(
+                f"postgres/{action}",
+                r["seconds"],
+                rows=rows,
+                reference="psql \\copy",
+                reference_seconds=ref_s,
+                peak_mb=r["rss_mb"],
+            )
+        )
+    psql(f"drop table if exists {T}; drop table if exists {REF}")
 
 
 # -- mysql ----------------------------------------------------------------------------
@@ -239,9 +257,9 @@ def bench_mysql(base: ResultSet, overlap: ResultSet, fresh: ResultSet, work: Pat
     csv_path = base.files[0].parent / "all.csv"
 
     def reference() -> float:
-        mysql(f"drop table if exists bench_ref; create table bench_ref ({cols}) engine=innodb")
+        mysql(f"drop table if exists {REF}; create table {REF} ({cols}) engine=innodb")
         return mysql(
-            f"load data local infile '{csv_path}' into table bench_ref fields terminated by ',' "
+            f"load data local infile '{csv_path}' into table {REF} fields terminated by ',' "
             "optionally enclosed by '\"' (id, customer, amount, quantity, status, created, "
             "@shipped, @paid, @note, weight) set shipped = nullif(@shipped, ''), "
             "paid = (@paid = 'true'), note = nullif(@note, '')"
@@ -251,40 +269,51 @@ def bench_mysql(base: ResultSet, overlap: ResultSet, fresh: ResultSet, work: Pat
         f"\nmariadb, {rows:,} rows x {len(base.schema.columns)} columns; reference: mysql "
         "--local-infile=1 LOAD DATA LOCAL of the same rows as CSV, run just before each action"
     )
-    copy = "drop table if exists bench_t; create table bench_t like bench_ref; "
-    copy += "insert into bench_t select * from bench_ref"
+    copy = f"drop table if exists {T}; create table {T} like {REF}; "
+    copy += f"insert into {T} select * from {REF}"
     setups = {
-        "create": "drop table if exists bench_t",
-        "load": copy + "; alter table bench_t add primary key (id)",
+        "create": f"drop table if exists {T}",
+        "load": copy + f"; alter table {T} add primary key (id)",
         "truncateAndLoad": copy,
         "dropAndLoad": copy,
-        "upsert": copy + "; alter table bench_t add primary key (id)",
+        "upsert": copy + f"; alter table {T} add primary key (id)",
     }
     for action, setup in setups.items():
         ref_s = reference()
         mysql(setup)
         results = {"upsert": overlap, "load": fresh}.get(action, base)
-        r = run_child("mysql", "bench_t", action, results, work)
+        r = run_child("mysql", T, action, results, work)
         note = {"upsert": " (10 % overlap)", "load": f" (into {rows:,} rows + PK)"}.get(action, "")
         print(
             f"  {action + note:34} {r['seconds']:6.2f} s {rows / r['seconds']:>9,.0f} rows/s"
             f" | mysql {ref_s:5.2f} s {rows / ref_s:>9,.0f} rows/s"
             f" | {ref_s / r['seconds']:4.2f}x mysql | peak {r['rss_mb']:4.0f} MB"
         )
-    mysql("drop table if exists bench_t; drop table if exists bench_ref")
+        FIGURES.append(
+            measurement(
+                f"mysql/{action}",
+                r["seconds"],
+                rows=rows,
+                reference="LOAD DATA LOCAL",
+                reference_seconds=ref_s,
+                peak_mb=r["rss_mb"],
+            )
+        )
+    mysql(f"drop table if exists {T}; drop table if exists {REF}")
 
 
 def bench_memory(rows: int, work: Path) -> None:
     data = generate(work / f"mem-{rows}", 0, rows, csv=False)
-    psql("drop table if exists bench_mem")
-    r = run_child("postgres", "bench_mem", "truncateAndLoad", data, work)
+    psql(f"drop table if exists {MEM}")
+    r = run_child("postgres", MEM, "truncateAndLoad", data, work)
     verdict = "OK" if r["rss_mb"] < 500 else "OVER 500 MB"
     print(
         f"memory: {rows:,} rows Avro -> Postgres truncateAndLoad (new table) in "
         f"{r['seconds']:.1f} s ({rows / r['seconds']:,.0f} rows/s), peak RSS "
         f"{r['rss_mb']:.0f} MB: {verdict}"
     )
-    psql("drop table if exists bench_mem")
+    FIGURES.append(measurement("memory/postgres", r["seconds"], rows=rows, peak_mb=r["rss_mb"]))
+    psql(f"drop table if exists {MEM}")
 
 
 def main() -> None:
@@ -293,6 +322,7 @@ def main() -> None:
     p.add_argument("--only", choices=("postgres", "mysql"))
     p.add_argument("--memory-rows", type=int, help="only check peak memory for this many rows")
     p.add_argument("--keep", action="store_true", help="keep the generated data")
+    add_json_option(p)
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--vendor", help=argparse.SUPPRESS)
     p.add_argument("--table", help=argparse.SUPPRESS)
@@ -308,6 +338,7 @@ def main() -> None:
     try:
         if args.memory_rows:
             bench_memory(args.memory_rows, work)
+            write_json(args.json, "load", FIGURES)
             return
         t0 = time.perf_counter()
         base = generate(work / "base", 0, args.rows, csv=True)
@@ -318,6 +349,7 @@ def main() -> None:
             bench_postgres(base, overlap, fresh, work)
         if args.only in (None, "mysql"):
             bench_mysql(base, overlap, fresh, work)
+        write_json(args.json, "load", FIGURES)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

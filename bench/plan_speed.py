@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _emit import add_json_option, measurement, write_json
+
 from runner.plan.planner import PlanOptions, make_plan
 from runner.plan.render import render_plan
 from runner.platforms.registry import open_platform
@@ -77,16 +79,20 @@ def measure(targets: int) -> tuple[float, int, int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--targets", type=int, default=2000)
+    add_json_option(parser)
     args = parser.parse_args()
     measure(50)  # warm imports
+    figures = []
     for n in (args.targets // 4, args.targets):
         elapsed, queries, changes, md = measure(n)
         print(
             f"{n:>6} targets over {CONNECTIONS} connections: plan in {elapsed:.2f} s, "
             f"{queries} introspection queries, {changes} changes, markdown {md:,} chars"
         )
+        figures.append(measurement(f"plan/{n}-targets", elapsed, queries=queries))
     limit = 3.0
     print(f"limit for {args.targets} targets: {limit:.1f} s")
+    write_json(args.json, "plan_speed", figures)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _data import orders
+from _emit import add_json_option, measurement, write_json
 
 from runner.platforms.local.platform import LocalPlatform
 from runner.platforms.spark.platform import SparkPlatform
@@ -71,6 +72,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--url", help="an existing Spark Connect server (none is started)")
+    add_json_option(parser)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-spark-") as tmp:
@@ -121,6 +123,12 @@ def main() -> None:
         print(f"{name:<8} {seconds:8.2f} {args.rows / seconds:14,.0f}")
     print(f"spark first run (new session, cold caches): {cold:.2f} s")
     print(f"spark/polars: {spark_s / polars_s:.1f}x (best of {args.repeat})")
+    figures = [
+        measurement(
+            "spark/job", spark_s, rows=args.rows, reference="polars", reference_seconds=polars_s
+        )
+    ]
+    write_json(args.json, "spark_vs_polars", figures)
 
 
 if __name__ == "__main__":

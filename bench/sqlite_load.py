@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _data import orders
+from _emit import add_json_option, measurement, write_json
 
 from runner.results import iter_frames, write_results
 from runner.spec.model import Connection
@@ -84,17 +85,19 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3, help="best of N, interleaved")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    add_json_option(parser)
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-sqlite-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        run(args.rows, work, args.repeat)
+        figures = run(args.rows, work, args.repeat)
+        write_json(args.json, "sqlite_load", figures)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def run(rows: int, work: Path, repeat: int) -> None:
+def run(rows: int, work: Path, repeat: int) -> list[dict[str, object]]:
     t = time.perf_counter()
     frame = orders(rows)
     results = write_results(frame, work / "results", ["avro", "csv"])
@@ -165,6 +168,16 @@ def run(rows: int, work: Path, repeat: int) -> None:
         f"(best of {repeat}, interleaved; all runs ours {_fmt(ours_runs)} executemany "
         f"{_fmt(many_runs)} .import {_fmt(cli_runs)})"
     )
+    name = "sqlite3 .import" if cli_runs and min(cli_runs) <= many else "csv executemany"
+    return [
+        measurement(
+            "sqlite/truncateAndLoad",
+            ours,
+            rows=rows,
+            reference=name,
+            reference_seconds=reference,
+        )
+    ]
 
 
 def _fmt(values: list[float]) -> str:

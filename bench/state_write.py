@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _emit import add_json_option, measurement, write_json
+
 from runner.state.common import dumps_state
 from runner.state.local import LocalStateBackend
 from runner.state.model import JobRunRecord, PublicationRecord, State
@@ -69,6 +71,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=2000)
     parser.add_argument("--writes", type=int, default=20)
+    add_json_option(parser)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -107,6 +110,10 @@ def main() -> None:
     print(f"plain (json.dumps every write):   {t_plain * 1000:8.1f} ms")
     print(f"publish state write:              {t_fast * 1000:8.1f} ms")
     print(f"ratio publish/floor: {t_fast / t_floor:.1f}x   plain/publish: {t_plain / t_fast:.1f}x")
+    figures = [
+        measurement("state/write", t_fast, reference="write + fsync", reference_seconds=t_floor)
+    ]
+    write_json(args.json, "state_write", figures)
 
 
 if __name__ == "__main__":
