@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import polars as pl  # noqa: E402
 from _data import orders  # noqa: E402
+from _emit import add_json_option, measurement, write_json  # noqa: E402
 
 from runner.results import ResultSet, write_results  # noqa: E402
 from runner.spec.model import Connection  # noqa: E402
@@ -108,7 +109,7 @@ def child(args: argparse.Namespace) -> None:
     print(json.dumps({"seconds": seconds, "counts": dict(diff.counts)}))
 
 
-def run_vendor(vendor: str, rows: int) -> None:
+def run_vendor(vendor: str, rows: int) -> dict[str, object]:
     folder = DATA / vendor
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -153,6 +154,14 @@ def run_vendor(vendor: str, rows: int) -> None:
             f"ratio {ours / ref_seconds:.2f} (target < 2), peak {usage.ru_maxrss / 1024:.0f} MB "
             f"(target < 500); counts {out['counts']}"
         )
+        return measurement(
+            f"diff/{vendor}",
+            ours,
+            rows=rows,
+            reference="CLI export",
+            reference_seconds=ref_seconds,
+            peak_mb=usage.ru_maxrss / 1024,
+        )
     finally:
         target.close()
         if schema:
@@ -169,6 +178,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--only", choices=["sqlite", "postgres"])
+    add_json_option(parser)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--connection", help=argparse.SUPPRESS)
     parser.add_argument("--results", help=argparse.SUPPRESS)
@@ -178,9 +188,12 @@ def main() -> None:
     if args.child:
         child(args)
         return
-    for vendor in ("sqlite", "postgres"):
-        if args.only in (None, vendor):
-            run_vendor(vendor, args.rows)
+    figures = [
+        run_vendor(vendor, args.rows)
+        for vendor in ("sqlite", "postgres")
+        if args.only in (None, vendor)
+    ]
+    write_json(args.json, "diff_speed", figures)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@
     .venv/bin/python bench/run_all.py --quick --write-baseline   # refresh bench/baseline.json
 
 Each script (load.py for PostgreSQL and MariaDB, sqlite_load.py, avro_job.py, plan_speed.py,
-validate_spec.py, state_write.py; spark_vs_polars.py only with --spark or when a local
+validate_spec.py, diff_speed.py, state_write.py; spark_vs_polars.py only with --spark or when a local
 Spark Connect server can start) runs --repeat times in a child with --json; the CLI's
 start-up (`publish --help`, `publish validate` of the quickstart and of a 2,000-target
 spec) is timed as repeated subprocesses after one warm-up. Figures are the median with
@@ -151,6 +151,7 @@ def plan(args: argparse.Namespace) -> list[tuple[str, list[str], int]]:
         ("avro_job.py", ["--rows", str(args.rows if args.quick else 10_000_000)], args.repeat),
         ("plan_speed.py", ["--targets", "500" if args.quick else "2000"], args.repeat),
         ("validate_spec.py", ["--targets", "2000", "--repeat", "1"], args.repeat),
+        ("diff_speed.py", ["--rows", rows], args.repeat),
         ("state_write.py", ["--writes", "5" if args.quick else "20"], args.repeat),
     ]
     if not args.quick:
