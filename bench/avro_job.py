@@ -107,6 +107,7 @@ def write_spec(folder: Path, data: Path) -> Path:
             f"""\
             version: 1
             name: avro_bench
+            inputsRoot: {data.parent}
             connections:
               db: {{vendor: sqlite, database: out.db}}
             jobs:
