@@ -105,9 +105,9 @@ class Goal:
 
 
 GOALS = (
-    Goal("PostgreSQL create, 1M rows", "postgres/create", "ratio", 1.1, "1.03x"),
+    Goal("PostgreSQL create", "postgres/create", "ratio", 1.1, "1.03x"),
     Goal(
-        "PostgreSQL truncateAndLoad, 1M rows",
+        "PostgreSQL truncateAndLoad",
         "postgres/truncateAndLoad",
         "ratio",
         0.95,

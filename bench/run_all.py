@@ -211,7 +211,7 @@ def finish(
     text = report.render(
         summaries,
         facts,
-        repeat=args.repeat,
+        repeat=max((len(s.seconds) for s in summaries.values()), default=0),
         comparable=comparable,
         chart=png.name if drawn else None,
     )
