@@ -107,7 +107,7 @@ class Executor:
     # --- one step ---------------------------------------------------------------------
     def _run(self, change: Change) -> str:
         kind = change.kind
-        if change.action == "delete":
+        if change.action in ("forget", "delete"):
             self.journal.record(lambda s: s.without(change.address).without_failure(change.address))
             return "forgotten"
         if kind == "connection":

@@ -24,7 +24,8 @@ def build_plan(ctx: Context, state: State | None, args: PlanArgs) -> Plan:
 
 
 def plan_command(args: PlanArgs, *, out: str | None, fmt: PlanFormat, echo: Echo) -> bool:
-    """Make and show the plan; returns whether it has changes."""
+    """Make and show the plan; returns whether it has changes or drift (exit 2 under
+    ``--detailed-exitcode``: a reviewer must look at either)."""
     ctx = open_context(args.spec)
     plan = build_plan(ctx, ctx.backend.read(), args)
     if out:
@@ -32,4 +33,4 @@ def plan_command(args: PlanArgs, *, out: str | None, fmt: PlanFormat, echo: Echo
     echo(render_plan(plan, fmt, color=use_color() and fmt == "text"), nl=False)
     if out and fmt == "text":
         echo(f"\nSaved the plan to {out}. Apply exactly this plan with: publish apply {out}")
-    return plan.has_changes
+    return plan.has_changes or bool(plan.drift)

@@ -26,7 +26,12 @@ MARK = {"done": "✓", "failed": "✗", "skipped": "-"}
 
 
 def verb(change: Change) -> str:
-    fixed = {"run": "running", "publish": "publishing", "delete": "forgetting"}
+    fixed = {
+        "run": "running",
+        "publish": "publishing",
+        "forget": "forgetting",
+        "delete": "forgetting",
+    }
     action = change.action
     return fixed.get(action, f"{action[:-1] if action.endswith('e') else action}ing")
 

@@ -154,7 +154,9 @@ def _into_existing(
         if missing_key:  # pragma: no cover - the diff above already reports it
             return Outcome("", False, error=f"{address}: key {missing_key} not in {table_name}")
     if action in ("load", "createAndLoad"):
-        return Outcome(f"append {new_rows} to {table_name} ({existing} now)", False)
+        return Outcome(
+            f"append {new_rows} to {table_name} ({existing} now); rows already there stay", False
+        )
     if action == "truncateAndLoad":
         return Outcome(
             f"replace all {existing} of {table_name} with {new_rows}; keep its definition, "
@@ -164,6 +166,6 @@ def _into_existing(
     # upsert
     return Outcome(
         f"insert new keys and update existing rows by ({', '.join(key)}) in {table_name} "
-        f"({existing} now) from {new_rows}",
+        f"({existing} now) from {new_rows}; rows no longer in the results stay in the table",
         False,
     )

@@ -18,7 +18,8 @@ from runner.rowdiff.model import RowDiff
 
 FORMAT_VERSION = "1"
 
-ChangeAction = Literal["create", "update", "delete", "run", "publish"]
+#: "delete" is the name plan files made before 0.2 give "forget"
+ChangeAction = Literal["create", "update", "forget", "delete", "run", "publish"]
 SchemaChangeKind = Literal["added", "removed", "retyped"]
 ChangeClass = Literal["additive", "destructive"]
 
@@ -203,9 +204,9 @@ class Plan:
         return bool(self.changes)
 
     def summary(self) -> dict[str, int]:
-        counts = {"create": 0, "update": 0, "delete": 0, "run": 0, "publish": 0, "destructive": 0}
+        counts = {"create": 0, "update": 0, "forget": 0, "run": 0, "publish": 0, "destructive": 0}
         for c in self.changes:
-            counts[c.action] += 1
+            counts["forget" if c.action == "delete" else c.action] += 1
             if c.destructive:
                 counts["destructive"] += 1
         return counts

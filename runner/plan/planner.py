@@ -414,7 +414,7 @@ class Planner:
         return [
             Change(
                 addr,
-                "delete",
+                "forget",
                 "removed from the spec: forget it (tables and their rows stay as they are)",
             )
             for addr in self.state.addresses()

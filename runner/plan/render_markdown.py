@@ -57,17 +57,17 @@ def render_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT) -> str:
     room = limit - _SAFETY - len(head) - len(tail)
 
     destructive = [c for c in plan.changes if c.destructive]
-    deletions = [c for c in plan.changes if c.action == "delete" and not c.destructive]
+    deletions = [c for c in plan.changes if c.action in ("forget", "delete")]
     lists = _section(
         f"### Destructive changes ({len(destructive):,})",
         [_summary_item(c) for c in destructive],
         room // 3,
         lambda n: f"- ... and {n:,} more destructive changes; {_SHOW}\n",
     ) + _section(
-        f"### Deletions ({len(deletions):,})",
+        f"### Forgotten ({len(deletions):,}): removed from the spec, tables untouched",
         [_summary_item(c) for c in deletions],
         room // 6,
-        lambda n: f"- ... and {n:,} more deletions; {_SHOW}\n",
+        lambda n: f"- ... and {n:,} more forgotten; {_SHOW}\n",
     )
     room -= len(lists)
 
@@ -90,17 +90,11 @@ def render_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT) -> str:
 
 
 def _head(plan: Plan) -> str:
-    s = plan.summary()
-    rows = [
-        ("create", s["create"]),
-        ("update", s["update"]),
-        ("delete", s["delete"]),
-        ("run (jobs)", s["run"]),
-        ("publish (tables)", s["publish"]),
-        ("**destructive**", s["destructive"]),
-    ]
-    table = "| Action | Count |\n| :--- | ---: |\n" + "".join(
-        f"| {name} | {n:,} |\n" for name, n in rows
+    counts = words.marker_counts(plan)
+    rows = [(code(m), text.removeprefix("to "), counts[m]) for m, text in words.MARKER_WORDS]
+    rows.append(("", "**destructive**", plan.summary()["destructive"]))
+    table = "| | Action | Count |\n| :---: | :--- | ---: |\n" + "".join(
+        f"| {m} | {name} | {n:,} |\n" for m, name, n in rows
     )
     if plan.changes:
         sentence = f"**{esc(words.summary_sentence(plan))}**"
@@ -160,7 +154,7 @@ def _rank(change: Change) -> int:
     """Which details to keep first when they do not all fit: destructive, deletions, tables."""
     if change.destructive:
         return 0
-    return {"delete": 1, "publish": 2}.get(change.action, 3)
+    return {"forget": 1, "delete": 1, "publish": 2}.get(change.action, 3)
 
 
 def _summary_item(change: Change) -> str:

@@ -5,7 +5,7 @@ Markers, as in Terraform:
 ====  ===========================================================================
 ``+``  create a connection, or publish into a table that does not exist yet
 ``~``  update a connection, or load into an existing table (append, upsert, truncate)
-``-``  delete
+``-``  forget an object removed from the spec (its tables and rows are never touched)
 ``-/+`` drop the existing table and recreate it (dropAndLoad)
 ``>``  run a job
 ====  ===========================================================================
@@ -40,7 +40,7 @@ def no_changes_sentence(plan: Plan) -> str:
 
 DRIFT_HEADING = "Objects changed outside publish (drift)"
 LEGEND = (
-    "Markers: + create, ~ update or load into an existing table, - delete, "
+    "Markers: + create, ~ update or load into an existing table, - forget, "
     "-/+ drop and recreate, > run a job."
 )
 #: longest compact body of an API call shown; the rest is cut with "..."
@@ -62,7 +62,7 @@ _CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F]}
 def marker(change: Change) -> str:
     if change.action == "run":
         return ">"
-    if change.action == "delete":
+    if change.action in ("forget", "delete"):
         return "-"
     if change.action == "update":
         return "~"
@@ -85,15 +85,31 @@ def plural(n: int, word: str, words: str) -> str:
     return f"{n:,} {word if n == 1 else words}"
 
 
+#: the summary's words for each marker, in the order it lists them
+MARKER_WORDS = (
+    ("+", "to create"),
+    ("~", "to update"),
+    ("-/+", "to replace"),
+    ("-", "to forget"),
+    (">", "to run"),
+)
+
+
+def marker_counts(plan: Plan) -> dict[str, int]:
+    """How many change lines carry each marker (what the summary counts)."""
+    counts = dict.fromkeys((m for m, _ in MARKER_WORDS), 0)
+    for change in plan.changes:
+        counts[marker(change)] += 1
+    return counts
+
+
 def summary_sentence(plan: Plan) -> str:
-    s = plan.summary()
-    line = (
-        f"Plan: {s['create']:,} to create, {s['update']:,} to update, {s['delete']:,} to delete, "
-        f"{plural(s['run'], 'job run', 'job runs')}, "
-        f"{plural(s['publish'], 'publication', 'publications')}"
-    )
-    if s["destructive"]:
-        line += f" ({s['destructive']:,} destructive)"
+    """``Plan: 4 to create, 1 to update, ...``: exactly the lines below, counted by marker."""
+    counts = marker_counts(plan)
+    line = "Plan: " + ", ".join(f"{counts[m]:,} {words}" for m, words in MARKER_WORDS)
+    destructive = plan.summary()["destructive"]
+    if destructive:
+        line += f" ({destructive:,} destructive)"
     return line + "."
 
 

@@ -52,6 +52,7 @@ def test_drift_only_plan_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[s
     with sqlite3.connect(tmp_path / "warehouse.db") as c:
         c.execute("delete from orders where id = 1")
     r = publish(capsys, "plan", "--detailed-exitcode", str(spec))
-    assert r.code == 0
+    assert r.code == 2  # drift is something to look at (issue 11, defect 4)
     assert r.out.startswith("No changes to apply: every target was published")
     assert "rows changed" in r.out
+    assert "`publish plan --replace target.orders_out` publishes it again" in r.out

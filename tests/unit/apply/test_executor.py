@@ -144,7 +144,7 @@ def test_forget_removes_from_state_and_touches_no_table(tmp_path: Path) -> None:
     tables = dict(s.target.tables)
     s.spec = make_spec({"a": TWO["a"]}, jobs=("orders",))
     plan = s.plan()
-    assert {c.action for c in plan.changes} == {"delete"}
+    assert {c.action for c in plan.changes} == {"forget"}
     assert s.run(plan).ok
     state = s.backend.state
     assert state is not None and "b" not in state.publications and "customers" not in state.jobs

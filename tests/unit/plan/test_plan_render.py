@@ -35,7 +35,7 @@ def _one_change_plan(*changes: Change) -> Plan:
 def test_text_of_the_example_plan() -> None:
     plan = example_plan()
     assert render_plan(plan, "text") == (
-        "Plan: 1 to create, 0 to update, 0 to delete, 1 job run, 3 publications (1 destructive).\n"
+        "Plan: 2 to create, 2 to update, 0 to replace, 0 to forget, 1 to run (1 destructive).\n"
         "\n"
         "  + connection.warehouse: create\n"
         "      reason: new connection\n"
@@ -78,7 +78,7 @@ def test_text_of_the_example_plan() -> None:
         "\n"
         "Spec sales (publish_specs/sales.yaml), environment default, state serial 7 "
         f"(lineage 3f2b9c1e-5d4a-4c3b-9a8e-7f6d5c4b3a21), plan {plan.plan_id}.\n"
-        "Markers: + create, ~ update or load into an existing table, - delete, "
+        "Markers: + create, ~ update or load into an existing table, - forget, "
         "-/+ drop and recreate, > run a job.\n"
     )
 
@@ -118,7 +118,7 @@ def test_text_lists_drift_apart_after_no_changes() -> None:
 def test_text_of_a_trifacta_plan_shows_drop_and_recreate_and_api_calls() -> None:
     text = render_plan(trifacta_plan(), "text")
     assert text.startswith(
-        "Plan: 0 to create, 0 to update, 0 to delete, 1 job run, 1 publication (1 destructive).\n"
+        "Plan: 0 to create, 0 to update, 1 to replace, 0 to forget, 1 to run (1 destructive).\n"
     )
     assert (
         "-/+ target.orders_out: dropAndLoad into redshift_prod.public.orders (destructive)\n"
@@ -141,12 +141,13 @@ def test_text_of_a_trifacta_plan_shows_drop_and_recreate_and_api_calls() -> None
 def test_text_markers_for_update_and_delete_and_pulled_in() -> None:
     plan = _one_change_plan(
         Change("connection.pg", "update", "host changed", details={"host": ["a", "b"]}),
-        Change("job.old", "delete", "removed from the spec"),
+        Change("job.old", "forget", "removed from the spec"),
     )
     plan = Plan(**{**plan.__dict__, "pulled_in": ("job.b", "connection.a")})
     text = render_plan(plan, "text")
     assert "\n  ~ connection.pg: update\n" in text
-    assert "\n  - job.old: delete\n" in text
+    assert "\n  - job.old: forget\n" in text
+    assert text.startswith("Plan: 0 to create, 1 to update, 0 to replace, 1 to forget, 0 to run.")
     assert "Pulled in because selected objects need them: connection.a, job.b\n" in text
     assert "no state yet" in text
 
@@ -201,14 +202,14 @@ def test_markdown_of_the_example_plan() -> None:
     lines = md.splitlines()
     assert lines[0] == "## Plan for sales (environment default)"
     assert lines[2:10] == [
-        "| Action | Count |",
-        "| :--- | ---: |",
-        "| create | 1 |",
-        "| update | 0 |",
-        "| delete | 0 |",
-        "| run (jobs) | 1 |",
-        "| publish (tables) | 3 |",
-        "| **destructive** | 1 |",
+        "| | Action | Count |",
+        "| :---: | :--- | ---: |",
+        "| <code>+</code> | create | 2 |",
+        "| <code>&#126;</code> | update | 2 |",
+        "| <code>-/+</code> | replace | 0 |",
+        "| <code>-</code> | forget | 0 |",
+        "| <code>&#62;</code> | run | 1 |",
+        "|  | **destructive** | 1 |",
     ]
     assert (
         "### Destructive changes (1)\n\n"
@@ -243,10 +244,10 @@ def test_markdown_of_2000_targets_fits_a_pull_request_comment() -> None:
     lines = md.splitlines()
     assert lines[0].startswith("## Plan for ")
     assert lines[1] == ""
-    assert lines[2] == "| Action | Count |"
-    assert "| publish (tables) | 2,000 |" in lines
-    assert "| **destructive** | 667 |" in lines
-    assert "**Plan: 0 to create, 0 to update, 0 to delete, 200 job runs, " in md
+    assert lines[2] == "| | Action | Count |"
+    assert "| <code>-/+</code> | replace | 667 |" in lines
+    assert "|  | **destructive** | 667 |" in lines
+    assert "**Plan: 267 to create, 1,066 to update, 667 to replace, 0 to forget, 200 to run " in md
     assert "Drift: 21 objects changed outside publish, listed below." in md[:1000]
     # the destructive list is cut with a count, and so are the details
     shown = re.findall(r"^- <code>-/\+</code> ", md, flags=re.M)
@@ -271,7 +272,7 @@ def test_markdown_keeps_the_summary_when_even_it_is_too_long() -> None:
     plan = big_plan(300)
     md = render_markdown(plan, limit=8_000)
     assert len(md) < 8_000
-    assert md.startswith("## Plan for sales (environment default)\n\n| Action | Count |\n")
+    assert md.startswith("## Plan for sales (environment default)\n\n| | Action | Count |\n")
     assert re.search(r"^- \.\.\. and [\d,]+ more destructive changes", md, re.M)
     assert re.search(r"^\.\.\. [\d,]+ more changes not shown", md, re.M)
 

@@ -98,7 +98,7 @@ def test_no_changes_plan_has_empty_changes_and_zero_summary() -> None:
     assert doc["summary"] == {
         "create": 0,
         "update": 0,
-        "delete": 0,
+        "forget": 0,
         "run": 0,
         "publish": 0,
         "destructive": 0,
@@ -114,7 +114,7 @@ MUTATIONS: dict[str, Callable[[dict[str, Any]], None]] = {
     "format_version 2": lambda d: d.update(format_version="2"),
     "unknown top-level key": lambda d: d.update(extra=1),
     "missing summary": lambda d: d.pop("summary"),
-    "summary without delete": lambda d: d["summary"].pop("delete"),
+    "summary without forget": lambda d: d["summary"].pop("forget"),
     "negative serial": lambda d: d["state"].update(serial=-1),
     "bad plan_id": lambda d: d.update(plan_id="XYZ"),
     "bad spec sha256": lambda d: d["spec"].update(sha256="abc"),
@@ -189,7 +189,7 @@ _schema_changes = st.one_of(
 
 @st.composite
 def _changes(draw: st.DrawFn) -> Change:
-    action = draw(st.sampled_from(["create", "update", "delete", "run", "publish"]))
+    action = draw(st.sampled_from(["create", "update", "forget", "run", "publish"]))
     common: dict[str, Any] = {
         "address": draw(_addresses),
         "action": action,

@@ -193,7 +193,7 @@ def test_objects_removed_from_the_spec_are_forgotten(tmp_path: Path) -> None:
     world.converge()
     world.spec = make_spec(ONE)
     plan = world.plan()
-    assert actions(plan) == [("target.old", "delete")]
+    assert actions(plan) == [("target.old", "forget")]
     assert "tables and their rows stay as they are" in plan.changes[0].reason
 
 
