@@ -11,30 +11,17 @@ from dataclasses import dataclass
 
 from runner.plan.model import SchemaChange
 from runner.results import ResultSchema
+from runner.targets.alter import (
+    IMPLICIT_DDL_COMMIT,
+    SchemaChangeRefused,
+    alter_statements,
+    destructive,
+    schema_diff,
+)
 from runner.targets.base import TableInfo, TableTarget
+from runner.targets.skeleton import TableTargetBase
 
-
-def schema_diff(
-    results: ResultSchema, table: TableInfo, target: TableTarget
-) -> tuple[SchemaChange, ...]:
-    """Columns added (only in the results), removed (only in the table) and retyped."""
-    changes: list[SchemaChange] = []
-    for col in results.columns:
-        existing = table.column(col.name)
-        wanted = target.sql_type(col.type)
-        if existing is None:
-            changes.append(SchemaChange(col.name, "added", None, wanted, "additive"))
-        elif not target.type_matches(existing, col.type):
-            changes.append(
-                SchemaChange(col.name, "retyped", existing.sql_type, wanted, "destructive")
-            )
-    names = set(results.names)
-    for existing in table.columns:
-        if existing.name not in names:
-            changes.append(
-                SchemaChange(existing.name, "removed", existing.sql_type, None, "destructive")
-            )
-    return tuple(changes)
+__all__ = ["Outcome", "describe_diff", "outcome", "schema_diff"]
 
 
 def describe_diff(diff: tuple[SchemaChange, ...]) -> str:
@@ -59,6 +46,8 @@ class Outcome:
     error: str | None = None
     #: the target's field the error is about (its spec position is shown)
     error_field: str = "action"
+    #: onSchemaChange: the ALTER statements run before the load
+    alter: tuple[str, ...] = ()
 
 
 def _rows(n: int | None, estimated: bool = False) -> str:
@@ -78,6 +67,7 @@ def outcome(
     target: TableTarget | None,
     key: tuple[str, ...],
     incoming: int | None,
+    on_schema_change: str = "fail",
 ) -> Outcome:
     """The consequence of publishing with ``action``, per the table in CONTRACT.md."""
     if results is not None and action == "upsert":
@@ -105,7 +95,49 @@ def outcome(
             )
         return Outcome(f"create table {table_name} and load {new_rows}", False)
 
-    return _into_existing(address, action, table_name, table, results, target, key, new_rows)
+    if action == "create" or action == "dropAndLoad" or on_schema_change == "fail":
+        return _into_existing(address, action, table_name, table, results, target, key, new_rows)
+    return _with_alter(
+        address, action, table_name, table, results, target, key, new_rows, on_schema_change
+    )
+
+
+def _with_alter(
+    address: str,
+    action: str,
+    table_name: str,
+    table: TableInfo,
+    results: ResultSchema | None,
+    target: TableTarget | None,
+    key: tuple[str, ...],
+    new_rows: str,
+    mode: str,
+) -> Outcome:
+    """onSchemaChange appendNewColumns / syncAllColumns: ALTER the table, then publish."""
+    diff = schema_diff(results, table, target) if results is not None and target is not None else ()
+    if not diff or target is None:
+        return _into_existing(address, action, table_name, table, results, target, key, new_rows)
+    if not isinstance(target, TableTargetBase):
+        return Outcome(
+            "", False, diff, error=f"{address}: this target cannot change a table's columns"
+        )
+    try:
+        alter = alter_statements(target.dialect, target.qualified(table.ref), table, diff, mode)
+    except SchemaChangeRefused as exc:
+        return Outcome("", False, diff, error=f"{address}: {exc}", error_field="onSchemaChange")
+    # the columns match once altered: the action's consequence without the diff
+    base = _into_existing(address, action, table_name, table, None, target, key, new_rows)
+    if base.error:
+        return base
+    note = ""
+    if target.dialect.vendor in IMPLICIT_DDL_COMMIT:
+        note = (
+            f" ({target.dialect.title or target.dialect.vendor} commits DDL implicitly: the "
+            "ALTER statements run before the load and are not undone if it fails)"
+        )
+    words = f"change the columns of {table_name} ({len(alter)} ALTER statement"
+    words += f"{'s' if len(alter) != 1 else ''}{note}), then {base.consequence}"
+    return Outcome(words, base.destructive or destructive(diff, mode), diff, alter=alter)
 
 
 def _into_existing(

@@ -60,6 +60,8 @@ class Change:
     rows_estimated: bool = False
     rows_incoming: int | None = None  # None: known after the job runs
     schema_diff: tuple[SchemaChange, ...] = ()
+    #: onSchemaChange: the ALTER statements run before the load, in order
+    alter: tuple[str, ...] = ()
     consequence: str = ""  # what happens to the table, in words
     # --- job ---
     run_id: str | None = None  # the run this change makes (job) or publishes (publish)
@@ -108,6 +110,8 @@ class Change:
                     "consequence": self.consequence,
                 }
             )
+            if self.alter:
+                out["alter"] = list(self.alter)
         if self.run_id is not None:
             out["run_id"] = self.run_id
         if self.fingerprint is not None:
@@ -139,6 +143,7 @@ class Change:
             rows_estimated=bool(rows.get("estimated", False)),
             rows_incoming=rows.get("incoming"),
             schema_diff=tuple(SchemaChange.from_json(s) for s in d.get("schemaDiff", ())),
+            alter=tuple(d.get("alter", ())),
             consequence=d.get("consequence", ""),
             run_id=d.get("run_id"),
             fingerprint=d.get("fingerprint"),

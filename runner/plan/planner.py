@@ -369,6 +369,7 @@ class Planner:
             rows_estimated=info.rows_estimated if info else False,
             rows_incoming=run.rows,
             schema_diff=out.diff,
+            alter=out.alter,
             consequence=out.consequence,
             run_id=run_id,
             api_calls=shown_calls(
@@ -391,6 +392,7 @@ class Planner:
             target=self.pool.get(self.spec.connections[target.connection]) if known else None,
             key=target.key,
             incoming=run.rows,
+            on_schema_change=target.onSchemaChange,
         )
         if not known:
             out = dataclasses.replace(

@@ -201,6 +201,8 @@ def detail_lines(change: Change) -> list[tuple[str, str | list[str]]]:
             out.append(("consequence", change.consequence))
         if change.schema_diff:
             out.append(("schema changes", [schema_line(s) for s in change.schema_diff]))
+        if change.alter:
+            out.append(("alter (onSchemaChange)", list(change.alter)))
         if change.diff is not None:
             out.append(("rows", previewed.rows_line(change.diff)))
             if lines := previewed.sample_lines(change.diff):

@@ -149,6 +149,7 @@ def build_target(name: str, data: Mapping[str, Any], default_format: str = "avro
         inputFormat=str(data.get("inputFormat", default_format)),
         key=tuple(str(_text(k)) for k in data.get("key", ())),
         protect=bool(data.get("protect", False)),
+        onSchemaChange=data.get("onSchemaChange", "fail"),
         checks=build_checks(data.get("checks")),
         via=data.get("via", "outputObject"),
     )

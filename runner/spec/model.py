@@ -162,6 +162,8 @@ class Target:
     inputFormat: str = "avro"
     key: tuple[str, ...] = ()
     protect: bool = False
+    #: what a publish into an existing table does when the columns differ (dbt's words)
+    onSchemaChange: Literal["fail", "appendNewColumns", "syncAllColumns"] = "fail"
     checks: Checks = field(default_factory=Checks)
     #: trifacta: a publication of the recipe's output object, or PUT .../publish after the run
     via: Literal["outputObject", "publish"] = "outputObject"

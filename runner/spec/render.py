@@ -340,7 +340,7 @@ def apply_environment(
     if not isinstance(overlay, dict):
         return data, positions, key_positions  # the schema reports the wrong type
     src_root = paths.child("$.environments", environment)
-    body = {k: v for k, v in overlay.items() if k != "protect"}
+    body = {k: v for k, v in overlay.items() if k not in _EVERY_TARGET}
     moved: list[tuple[str, str]] = []
     _merge(data, body, "$", src_root, moved)
     under = [(p, pos) for p, pos in doc.positions.items() if p.startswith(src_root)]
@@ -351,17 +351,22 @@ def apply_environment(
                 new = paths.rebase(p, s, d)
                 if new is not None:
                     table_[new] = pos
-    protect = overlay.get("protect")
-    targets = data.get("targets")
-    if isinstance(protect, bool) and isinstance(targets, dict):
-        where = doc.positions.get(paths.child(src_root, "protect"))
-        targets = data["targets"] = dict(targets)
-        for name, target in targets.items():
-            if isinstance(target, dict) and "protect" not in target:
-                targets[name] = {**target, "protect": protect}
-                if where is not None:
-                    positions[f"{paths.child('$.targets', name)}.protect"] = where
+    for key, kind in _EVERY_TARGET.items():
+        value = overlay.get(key)
+        targets = data.get("targets")
+        if isinstance(value, kind) and isinstance(targets, dict):
+            where = doc.positions.get(paths.child(src_root, key))
+            targets = data["targets"] = dict(targets)
+            for name, target in targets.items():
+                if isinstance(target, dict) and key not in target:
+                    targets[name] = {**target, key: value}
+                    if where is not None:
+                        positions[f"{paths.child('$.targets', name)}.{key}"] = where
     return data, positions, key_positions
+
+
+#: environment keys set on every target that does not set them itself, and their types
+_EVERY_TARGET: dict[str, type] = {"protect": bool, "onSchemaChange": str}
 
 
 def merge_vars(

@@ -77,6 +77,8 @@ class PublishRequest:
     results: ResultSet
     run_id: str  # the job run's id; names staging tables and the ledger row
     key: tuple[str, ...] = ()
+    #: the target's onSchemaChange: fail | appendNewColumns | syncAllColumns
+    on_schema_change: str = "fail"
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ import polars as pl
 
 from runner.errors import TargetError
 from runner.spec.model import ACTIONS, Connection
-from runner.targets import _ledger
+from runner.targets import _ledger, alter
 from runner.targets.base import (
     LEDGER_TABLE,
     ColumnInfo,
@@ -164,12 +164,29 @@ class TableTargetBase:
             return PublishResult(0, self.count_in(cur, ref), info.columns, already_published=True)
         check_exists(request, info)
         if info is not None and request.action != "dropAndLoad":
+            info = self.change_schema(cur, request, info)
             self.check_table(request, info)
         loaded = self.load(cur, request, info, progress)
         self.check_count(request, loaded)
         self.commit_rows(cur, request, info, loaded)
         final = self.table_in(cur, ref)
         return PublishResult(loaded, self.count_in(cur, ref), final.columns if final else ())
+
+    def change_schema(self, cur: Any, request: PublishRequest, info: TableInfo) -> TableInfo:
+        """The "schema changes" step: onSchemaChange's ALTER statements, before the load
+        (in the session's transaction where the database's DDL is transactional)."""
+        if request.on_schema_change == "fail" or request.action == "create":
+            return info
+        diff = alter.schema_diff(request.results.schema, info, self)
+        try:
+            statements = alter.alter_statements(
+                self.dialect, self.qualified(request.ref), info, diff, request.on_schema_change
+            )
+        except alter.SchemaChangeRefused as exc:
+            raise TargetError(f"{place(request)}: {exc}; the table is unchanged") from None
+        for statement in statements:
+            cur.execute(statement)
+        return self.table_in(cur, request.ref) or info if statements else info
 
     def check_count(self, request: PublishRequest, loaded: int) -> None:
         """The rows the database loaded must be the rows of the results."""

@@ -420,6 +420,7 @@ class LocalPlatform:
             results=results,
             run_id=run.run_id,
             key=tuple(target.key),
+            on_schema_change=target.onSchemaChange,
         )
         return self._targets.get(connection).publish(request, report)
 
