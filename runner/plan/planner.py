@@ -22,7 +22,6 @@ Rules it applies:
 
 from __future__ import annotations
 
-import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -31,10 +30,10 @@ from runner.errors import PlanError, PublishError
 from runner.plan import calls as remote
 from runner.plan import scope as scoping
 from runner.plan.calls import remote_id, riding, shown_calls
-from runner.plan.diff import Outcome, outcome
 from runner.plan.drift import published_drift
 from runner.plan.model import Change, Drift, Plan, in_dependency_order
 from runner.plan.options import PlanOptions, table_ref
+from runner.plan.outcomes import publication_outcome
 from runner.plan.preview_stage import Previewer
 from runner.plan.problems import locate
 from runner.plan.stages import (
@@ -50,7 +49,7 @@ from runner.plan.stages import (
 )
 from runner.platforms.base import Platform
 from runner.results import ResultSchema
-from runner.spec.model import Spec, Target
+from runner.spec.model import Spec
 from runner.state.model import State
 from runner.targets.base import TableInfo, TableRef
 from runner.targets.names import name_problems
@@ -330,7 +329,9 @@ class Planner:
         conn = self.spec.connections[target.connection]
         known = target.connection in described.connections
         info = described.tables.get(ref) if known else None
-        out = self._outcome(target, run, info if known else None, known)
+        out = publication_outcome(
+            self.spec, self.pool, self.platform, target, run, info if known else None, known
+        )
         names = name_problems(
             dialect_for(conn.vendor),
             target.table,
@@ -378,30 +379,6 @@ class Planner:
             details=details,
         )
         return self.previewer.publication(publish, target, info, known)
-
-    def _outcome(
-        self, target: Target, run: JobRunPlan, info: TableInfo | None, known: bool
-    ) -> Outcome:
-        ref = table_ref(target)
-        out = outcome(
-            address=target.address,
-            action=target.action,
-            table_name=str(ref),
-            table=info,
-            results=run.schema,
-            target=self.pool.get(self.spec.connections[target.connection]) if known else None,
-            key=target.key,
-            incoming=run.rows,
-            on_schema_change=target.onSchemaChange,
-        )
-        if not known:
-            out = dataclasses.replace(
-                out,
-                consequence=f"{target.action} into {ref} (table not inspected: no database "
-                "credentials in the spec)",
-                diff=(),
-            )
-        return remote.platform_outcome(self.platform, target, out)
 
     # --- forget -----------------------------------------------------------------------------
     def forget(self, scope: Scope) -> list[Change]:
