@@ -103,7 +103,7 @@ def main() -> None:
                 f"spark: local Connect server listening after {time.perf_counter() - began:.1f} s"
             )
         try:
-            platform = PlatformConfig(type="spark", url=url, resultsPath=str(folder / "results"))
+            platform = PlatformConfig(type="spark", url=url, results_path=str(folder / "results"))
             spark_spec, job = _spec(folder, platform, "parquet")
             spark = SparkPlatform(spark_spec, folder / ".publish")
             first = time.perf_counter()

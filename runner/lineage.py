@@ -281,11 +281,11 @@ class LineageEvents(Events):
             file = Path(path) if Path(path).is_absolute() else self.spec.base_dir / path
             namespace, name = _file_dataset(file)
             inputs.append(InputDataset(namespace=namespace, name=name))
-        if job.wrangledDataset is not None:
+        if job.wrangled_dataset is not None:
             inputs.append(
                 InputDataset(
                     namespace=_platform_namespace(self.spec),
-                    name=f"wrangledDatasets/{job.wrangledDataset}",
+                    name=f"wrangledDatasets/{job.wrangled_dataset}",
                 )
             )
         outputs: list[Any] = []
@@ -300,7 +300,7 @@ class LineageEvents(Events):
 
         target = self.spec.targets[change.name]
         run_id, all_results = self._results(target.job)
-        results = all_results.get(target.inputFormat)
+        results = all_results.get(target.input_format)
         inputs = [self._result_dataset(results, run_id, False)] if results is not None else []
         namespace, name = table_dataset(self.spec, target)
         record = self.state().publications.get(target.name) if final else None

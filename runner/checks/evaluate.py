@@ -99,7 +99,7 @@ def _rows(ctx: CheckContext, checks: Checks, rows: int) -> CheckResult:
 def _not_null(
     ctx: CheckContext, checks: Checks, frame: pl.LazyFrame, have: Collection[str]
 ) -> CheckResult:
-    cols = list(checks.notNull)
+    cols = list(checks.not_null)
     missing = _missing(ctx, "notNull", cols, have)
     if missing:
         return missing
@@ -122,14 +122,14 @@ def _unique(
 def _accepted(
     ctx: CheckContext, checks: Checks, frame: pl.LazyFrame, schema: pl.Schema
 ) -> CheckResult:
-    missing = _missing(ctx, "acceptedValues", list(checks.acceptedValues), schema)
+    missing = _missing(ctx, "acceptedValues", list(checks.accepted_values), schema)
     if missing:
         return missing
     conds = []
-    for column, values in checks.acceptedValues.items():
+    for column, values in checks.accepted_values.items():
         allowed = pl.Series(list(values), strict=False).cast(schema[column], strict=False)
         conds.append(pl.col(column).is_not_null() & ~pl.col(column).is_in(allowed.implode()))
-    listed = ", ".join(checks.acceptedValues)
+    listed = ", ".join(checks.accepted_values)
     return _offending(
         ctx,
         "acceptedValues",
@@ -160,11 +160,11 @@ def evaluate_results(
     have = set(schema.names())
     if checks.rows_min is not None or checks.rows_max is not None:
         out.append(_rows(ctx, checks, rows))
-    if checks.notNull:
+    if checks.not_null:
         out.append(_not_null(ctx, checks, frame, have))
     if checks.unique:
         out.extend(_unique(ctx, checks, frame, have))
-    if checks.acceptedValues:
+    if checks.accepted_values:
         out.append(_accepted(ctx, checks, frame, schema))
     if checks.expression:
         out.append(_expression(ctx, checks, frame))
@@ -175,7 +175,7 @@ def evaluate_row_change(
     checks: Checks, existing: int | None, after: int, ctx: CheckContext
 ) -> CheckResult | None:
     """maxRowChange: the table's row count after publishing against its count now."""
-    limit = checks.maxRowChange
+    limit = checks.max_row_change
     if limit is None:
         return None
     if not existing:

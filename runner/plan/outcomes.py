@@ -33,7 +33,7 @@ def publication_outcome(
         target=pool.get(spec.connections[target.connection]) if known else None,
         key=target.key,
         incoming=run.rows,
-        on_schema_change=target.onSchemaChange,
+        on_schema_change=target.on_schema_change,
     )
     if not known:
         out = dataclasses.replace(

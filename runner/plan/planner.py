@@ -252,7 +252,7 @@ class Planner:
             return True
         if remote.rides_on_run(self.spec, target):
             return False
-        return self.platform.has_results(last_run, target.inputFormat)
+        return self.platform.has_results(last_run, target.input_format)
 
     def _wanted(self, scope: Scope, jobs: Jobs) -> Wanted:
         publications: list[Publication] = []

@@ -206,7 +206,7 @@ class Previewer:
         results = self.recorded(target.job)
         if not results:
             return change
-        fmt = normalise_format(target.inputFormat)
+        fmt = normalise_format(target.input_format)
         # the same rows in every format; parquet (always in a preview) reads fastest
         rs = results.get("parquet") or results.get(fmt) or next(iter(results.values()))
         diff: RowDiff | None = None

@@ -57,11 +57,11 @@ def build_platform(data: Mapping[str, Any]) -> PlatformConfig:
         type=data.get("type", "local"),
         url=_text(data.get("url")),
         token=_secret(data.get("token")),
-        allowInsecureHttp=bool(data.get("allowInsecureHttp", False)),
-        jobTimeout=float(data.get("jobTimeout", 3600.0)),
-        pollInterval=float(data.get("pollInterval", 2.0)),
+        allow_insecure_http=bool(data.get("allowInsecureHttp", False)),
+        job_timeout=float(data.get("jobTimeout", 3600.0)),
+        poll_interval=float(data.get("pollInterval", 2.0)),
         release=str(data.get("release", "cloud")),
-        resultsPath=_text(data.get("resultsPath")),
+        results_path=_text(data.get("resultsPath")),
     )
 
 
@@ -108,12 +108,12 @@ def build_checks(data: Any) -> Checks:
     return Checks(
         rows_min=None if rows.get("min") is None else int(rows["min"]),
         rows_max=None if rows.get("max") is None else int(rows["max"]),
-        maxRowChange=_percent(data.get("maxRowChange")),
-        notNull=tuple(str(c) for c in data.get("notNull", ())),
+        max_row_change=_percent(data.get("maxRowChange")),
+        not_null=tuple(str(c) for c in data.get("notNull", ())),
         unique=tuple(
             tuple(str(c) for c in u) if isinstance(u, list) else (str(u),) for u in unique
         ),
-        acceptedValues={str(k): tuple(v) for k, v in _map(data.get("acceptedValues")).items()},
+        accepted_values={str(k): tuple(v) for k, v in _map(data.get("acceptedValues")).items()},
         expression=(str(expression),)
         if isinstance(expression, str)
         else tuple(str(e) for e in expression),
@@ -127,14 +127,14 @@ def build_job(name: str, data: Mapping[str, Any], default_format: str = "avro") 
         inputs={str(k): str(_text(v)) for k, v in _map(data.get("inputs")).items()},
         recipe=_text(data.get("recipe")),
         outputs=tuple(str(o) for o in data.get("outputs", [default_format])),
-        wrangledDataset=None if dataset is None else int(dataset),
+        wrangled_dataset=None if dataset is None else int(dataset),
         overrides=dict(_map(data.get("overrides"))),
-        runParameters=dict(_map(data.get("runParameters"))),
+        run_parameters=dict(_map(data.get("runParameters"))),
         preview=bool(data.get("preview", True)),
         checks=build_checks(data.get("checks")),
         execution=_text(data.get("execution")),
-        forceCacheUpdate=_flag(data.get("forceCacheUpdate")),
-        ignoreRecipeErrors=_flag(data.get("ignoreRecipeErrors")),
+        force_cache_update=_flag(data.get("forceCacheUpdate")),
+        ignore_recipe_errors=_flag(data.get("ignoreRecipeErrors")),
     )
 
 
@@ -146,10 +146,10 @@ def build_target(name: str, data: Mapping[str, Any], default_format: str = "avro
         table=str(_text(data["table"])),
         path=tuple(str(_text(p)) for p in data.get("path", ())),
         action=data.get("action", "create"),
-        inputFormat=str(data.get("inputFormat", default_format)),
+        input_format=str(data.get("inputFormat", default_format)),
         key=tuple(str(_text(k)) for k in data.get("key", ())),
         protect=bool(data.get("protect", False)),
-        onSchemaChange=data.get("onSchemaChange", "fail"),
+        on_schema_change=data.get("onSchemaChange", "fail"),
         checks=build_checks(data.get("checks")),
         via=data.get("via", "outputObject"),
     )
@@ -196,5 +196,5 @@ def build_spec(
         sha256=sha256,
         rendered_sha256=canonical_sha256(data),
         positions=dict(positions),
-        inputsRoot=_text(data.get("inputsRoot")),
+        inputs_root=_text(data.get("inputsRoot")),
     )

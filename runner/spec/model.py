@@ -53,15 +53,15 @@ class PlatformConfig:
     url: str | None = None  # trifacta: the API; spark: sc://HOST:PORT/;params (secrets masked)
     token: Secret | None = None
     #: trifacta only: allow plain http:// to a host that is not loopback
-    allowInsecureHttp: bool = False
+    allow_insecure_http: bool = False
     #: trifacta only: seconds to wait for a job group or a publish job
-    jobTimeout: float = 3600.0
+    job_timeout: float = 3600.0
     #: trifacta only: seconds between status polls (first poll; backs off from there)
-    pollInterval: float = 2.0
+    poll_interval: float = 2.0
     #: trifacta only: "cloud" or an on-prem release number ("6.4"): which endpoints exist
     release: str = "cloud"
     #: spark only: the folder results are written to (cluster) and read from (publish)
-    resultsPath: str | None = None
+    results_path: str | None = None
 
     @property
     def default_format(self) -> str:
@@ -109,10 +109,10 @@ class Checks:
 
     rows_min: int | None = None
     rows_max: int | None = None
-    maxRowChange: float | None = None
-    notNull: tuple[str, ...] = ()
+    max_row_change: float | None = None
+    not_null: tuple[str, ...] = ()
     unique: tuple[tuple[str, ...], ...] = ()
-    acceptedValues: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    accepted_values: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     expression: tuple[str, ...] = ()
 
     @property
@@ -120,10 +120,10 @@ class Checks:
         """The declared checks, by their key under ``checks:``, in a fixed order."""
         declared = {
             "rows": self.rows_min is not None or self.rows_max is not None,
-            "maxRowChange": self.maxRowChange is not None,
-            "notNull": bool(self.notNull),
+            "maxRowChange": self.max_row_change is not None,
+            "notNull": bool(self.not_null),
             "unique": bool(self.unique),
-            "acceptedValues": bool(self.acceptedValues),
+            "acceptedValues": bool(self.accepted_values),
             "expression": bool(self.expression),
         }
         return tuple(name for name, on in declared.items() if on)
@@ -135,16 +135,16 @@ class Job:
     inputs: Mapping[str, str] = field(default_factory=dict)  # local: table name -> file
     recipe: str | None = None  # local: SQL over the inputs
     outputs: tuple[str, ...] = ("avro",)
-    wrangledDataset: int | None = None  # trifacta: the recipe to run
+    wrangled_dataset: int | None = None  # trifacta: the recipe to run
     overrides: Mapping[str, Any] = field(default_factory=dict)
-    runParameters: Mapping[str, Any] = field(default_factory=dict)
+    run_parameters: Mapping[str, Any] = field(default_factory=dict)
     #: local platform: run the recipe at plan time to show exact rows (``preview: false``
     #: keeps jobs too costly to run twice out of it)
     preview: bool = True
     checks: Checks = field(default_factory=Checks)
     execution: str | None = None  # trifacta: the running environment (photon, spark, ...)
-    forceCacheUpdate: bool | None = None  # trifacta: passed to POST /v4/jobGroups as is
-    ignoreRecipeErrors: bool | None = None  # trifacta: passed to POST /v4/jobGroups as is
+    force_cache_update: bool | None = None  # trifacta: passed to POST /v4/jobGroups as is
+    ignore_recipe_errors: bool | None = None  # trifacta: passed to POST /v4/jobGroups as is
 
     @property
     def address(self) -> str:
@@ -159,11 +159,11 @@ class Target:
     table: str
     path: tuple[str, ...] = ()
     action: Action = "create"
-    inputFormat: str = "avro"
+    input_format: str = "avro"
     key: tuple[str, ...] = ()
     protect: bool = False
     #: what a publish into an existing table does when the columns differ (dbt's words)
-    onSchemaChange: Literal["fail", "appendNewColumns", "syncAllColumns"] = "fail"
+    on_schema_change: Literal["fail", "appendNewColumns", "syncAllColumns"] = "fail"
     checks: Checks = field(default_factory=Checks)
     #: trifacta: a publication of the recipe's output object, or PUT .../publish after the run
     via: Literal["outputObject", "publish"] = "outputObject"
@@ -192,7 +192,7 @@ class Spec:
     #: where each JSON path of the spec was written (for errors found after validation)
     positions: Mapping[str, Position] = field(default_factory=dict)
     #: a folder local jobs may read inputs from besides the spec's own (None: only that)
-    inputsRoot: str | None = None
+    inputs_root: str | None = None
 
     @property
     def base_dir(self) -> Path:

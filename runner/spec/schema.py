@@ -223,39 +223,45 @@ class IssueMaker:
             redact(message),
         )
 
+    def _name_issue(self, error: jsonschema.ValidationError, path: str) -> SpecIssue:
+        """A mapping key that breaks `propertyNames` (adopted connections, params, names)."""
+        instance = error.instance
+        sub = paths.child(path, str(instance))
+        if error.validator == "const":
+            return self.at(
+                sub,
+                f"unknown key '{instance}': an adopted connection holds `id` alone; "
+                "remove the other keys",
+                key=True,
+            )
+        if error.validator == "enum":
+            return self.at(sub, _param_message(error), key=True)
+        words = PATTERN_WORDS.get(str(error.validator_value), "")
+        return self.at(sub, f"'{instance}' is not a valid name: use {words}", key=True)
+
+    def _unknown_keys(self, error: jsonschema.ValidationError, path: str) -> list[SpecIssue]:
+        """Each key that `additionalProperties: false` refuses, with a did-you-mean."""
+        allowed = set(error.schema.get("properties", {}))
+        patterns = [re.compile(rx) for rx in error.schema.get("patternProperties", {})]
+        out = []
+        for extra in sorted(set(error.instance) - allowed):
+            if any(rx.search(extra) for rx in patterns):
+                continue
+            sub = paths.child(path, extra)
+            out.append(
+                self.at(sub, f"unknown key '{extra}'{did_you_mean(extra, allowed)}", key=True)
+            )
+        return out
+
     def from_schema_error(self, error: jsonschema.ValidationError) -> list[SpecIssue]:
         parts = list(error.absolute_path)
         path = paths.join(parts)
         kind = error.validator
         instance = error.instance
-        in_names = "propertyNames" in error.relative_schema_path
-        if in_names:
-            sub = paths.child(path, str(instance))
-            if kind == "const":
-                return [
-                    self.at(
-                        sub,
-                        f"unknown key '{instance}': an adopted connection holds `id` alone; "
-                        "remove the other keys",
-                        key=True,
-                    )
-                ]
-            if kind == "enum":
-                return [self.at(sub, _param_message(error), key=True)]
-            words = PATTERN_WORDS.get(str(error.validator_value), "")
-            return [self.at(sub, f"'{instance}' is not a valid name: use {words}", key=True)]
+        if "propertyNames" in error.relative_schema_path:
+            return [self._name_issue(error, path)]
         if kind == "additionalProperties" and isinstance(instance, dict):
-            allowed = set(error.schema.get("properties", {}))
-            patterns = [re.compile(rx) for rx in error.schema.get("patternProperties", {})]
-            out = []
-            for extra in sorted(set(instance) - allowed):
-                if any(rx.search(extra) for rx in patterns):
-                    continue
-                sub = paths.child(path, extra)
-                out.append(
-                    self.at(sub, f"unknown key '{extra}'{did_you_mean(extra, allowed)}", key=True)
-                )
-            return out
+            return self._unknown_keys(error, path)
         if kind == "required":
             match = re.match(r"^'(.*)' is a required property$", error.message)
             missing = match.group(1) if match else str(error.validator_value)

@@ -41,13 +41,13 @@ def make_spec(base: Path, job: Job, *, url: str = URL, results: str = "results")
         name="shop",
         file=base / "publish.yaml",
         environment="default",
-        platform=PlatformConfig(type="spark", url=url, resultsPath=results),
+        platform=PlatformConfig(type="spark", url=url, results_path=results),
         connections={"wh": Connection("wh", vendor="sqlite", database="wh.db")},
         jobs={job.name: job},
         targets={
             "out": Target(
                 "out", job=job.name, connection="wh", table="orders", path=("main",),
-                action="truncateAndLoad", inputFormat="parquet",
+                action="truncateAndLoad", input_format="parquet",
             )
         },
     )  # fmt: skip
@@ -175,7 +175,7 @@ def test_check_names_what_spark_cannot_do(base: Path) -> None:
     job = Job("j", inputs={"a": "data/orders.csv", "b": "data/x.xlsx"}, outputs=("avro",))
     spec = make_spec(base, job, url="sc://h:1/;tokn=x", results="ftp://host/results")
     spec = Spec(**{**spec.__dict__, "targets": {"out": Target(
-        "out", job="j", connection="wh", table="t", inputFormat="csv")}})  # fmt: skip
+        "out", job="j", connection="wh", table="t", input_format="csv")}})  # fmt: skip
     problems = SparkPlatform(spec, base / ".publish", connector=FakeCluster()).check(spec)
     text = "\n".join(problems)
     assert "unknown Spark Connect parameter 'tokn'" in text

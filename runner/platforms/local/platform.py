@@ -99,7 +99,7 @@ class LocalPlatform:
         return hashlib.sha256(_canonical(data).encode()).hexdigest()
 
     def _input_path(self, job: Job, table: str) -> Path:
-        roots = input_roots(self.spec.base_dir, self.spec.inputsRoot)
+        roots = input_roots(self.spec.base_dir, self.spec.inputs_root)
         try:
             return check_input(self.spec.base_dir, roots, job.inputs[table])
         except InputRefused as exc:
@@ -232,10 +232,10 @@ class LocalPlatform:
                     )
         for target in spec.targets.values():
             source = spec.jobs.get(target.job)
-            fmt = normalise_format(target.inputFormat)
+            fmt = normalise_format(target.input_format)
             if source is not None and fmt not in {normalise_format(f) for f in source.outputs}:
                 problems.append(
-                    f"{target.address}: inputFormat {target.inputFormat} is not among "
+                    f"{target.address}: inputFormat {target.input_format} is not among "
                     f"{source.address}'s outputs ({', '.join(source.outputs)}); add it there"
                 )
             conn = spec.connections.get(target.connection)
@@ -393,8 +393,8 @@ class LocalPlatform:
         *,
         connection_id: int | None = None,
     ) -> PublishResult:
-        fmt = normalise_format(target.inputFormat)
-        results = run.results.get(fmt) or run.results.get(target.inputFormat)
+        fmt = normalise_format(target.input_format)
+        results = run.results.get(fmt) or run.results.get(target.input_format)
         if results is None:
             wrote = ", ".join(sorted(run.results)) or "nothing"
             raise PlatformError(
@@ -420,7 +420,7 @@ class LocalPlatform:
             results=results,
             run_id=run.run_id,
             key=tuple(target.key),
-            on_schema_change=target.onSchemaChange,
+            on_schema_change=target.on_schema_change,
         )
         return self._targets.get(connection).publish(request, report)
 

@@ -201,9 +201,9 @@ class SparkPlatform(LocalPlatform):
         for job in spec.jobs.values():
             problems += self._check_job(job)
         for target in spec.targets.values():
-            if normalise_format(target.inputFormat) != "parquet":
+            if normalise_format(target.input_format) != "parquet":
                 problems.append(
-                    f"{target.address}: inputFormat {target.inputFormat}: spark jobs write "
+                    f"{target.address}: inputFormat {target.input_format}: spark jobs write "
                     "parquet; publish inputFormat: parquet"
                 )
             conn = spec.connections.get(target.connection)

@@ -65,7 +65,7 @@ def _sub(spec: Spec, job: str, run_id: str) -> str:
 
 def results_root(spec: Spec) -> str | Path:
     """``platform.resultsPath``: a local folder, or a remote URI (scheme kept as written)."""
-    raw = spec.platform.resultsPath
+    raw = spec.platform.results_path
     if not raw:
         raise PlatformError(
             "platform.resultsPath: the spark platform needs a results folder that both the "

@@ -100,18 +100,18 @@ def job_body(job: Job, *, masked: bool, test_mode: bool = False) -> dict[str, An
     ``{"wrangledDataset": {"id": N}}``, and some editions refuse overrides altogether.
     ``execution`` goes where the documented example puts it, ``overrides.execution``.
     """
-    body: dict[str, Any] = {"wrangledDataset": {"id": job.wrangledDataset}}
+    body: dict[str, Any] = {"wrangledDataset": {"id": job.wrangled_dataset}}
     overrides: dict[str, Any] = plain(dict(job.overrides), masked=masked)
     if job.execution is not None:
         overrides["execution"] = job.execution
     if overrides:
         body["overrides"] = overrides
-    if job.runParameters:
-        body["runParameters"] = run_parameters(job.runParameters, masked=masked)
-    if job.forceCacheUpdate is not None:
-        body["forceCacheUpdate"] = job.forceCacheUpdate
-    if job.ignoreRecipeErrors is not None:
-        body["ignoreRecipeErrors"] = job.ignoreRecipeErrors
+    if job.run_parameters:
+        body["runParameters"] = run_parameters(job.run_parameters, masked=masked)
+    if job.force_cache_update is not None:
+        body["forceCacheUpdate"] = job.force_cache_update
+    if job.ignore_recipe_errors is not None:
+        body["ignoreRecipeErrors"] = job.ignore_recipe_errors
     if test_mode:
         body["testMode"] = True
     body["ranfrom"] = "api"
@@ -173,6 +173,6 @@ def publish_body(
         "path": list(target.path),
         "table": target.table,
         "action": target.action,
-        "inputFormat": api_format(target.inputFormat),
+        "inputFormat": api_format(target.input_format),
         "flowNodeId": flow_node_id,
     }

@@ -106,21 +106,21 @@ def check_target(spec: Spec, target: Target, vendor: str | None) -> list[str]:
     problems = []
     job = spec.jobs.get(target.job)
     if job is not None:
-        if target.inputFormat not in job.outputs:
+        if target.input_format not in job.outputs:
             problems.append(
-                f"{where}: inputFormat {target.inputFormat} is not written by job.{job.name} "
+                f"{where}: inputFormat {target.input_format} is not written by job.{job.name} "
                 f"(outputs: {', '.join(job.outputs)}); add it to the job's outputs or "
                 "publish one of those"
             )
         engine = job.execution or job.overrides.get("execution")
         formats = ENGINE_FORMATS.get(str(engine)) if engine is not None else None
-        if formats is not None and target.inputFormat not in formats:
+        if formats is not None and target.input_format not in formats:
             problems.append(
                 f"{where}: the {engine} running environment does not write "
-                f"{target.inputFormat} results (it writes {', '.join(sorted(formats))}); "
+                f"{target.input_format} results (it writes {', '.join(sorted(formats))}); "
                 f"change job.{job.name}.overrides.execution or the inputFormat"
             )
-    if vendor == "redshift" and target.inputFormat != "avro":
+    if vendor == "redshift" and target.input_format != "avro":
         problems.append(
             f"{where}: publishing to Redshift needs Avro results; set inputFormat: avro "
             "(and avro in the job's outputs)"
@@ -154,7 +154,7 @@ def _publish_path(spec: Spec, target: Target, vendor: str | None) -> list[str]:
 
 def check_job(job: Job) -> list[str]:
     problems = []
-    if job.wrangledDataset is None:
+    if job.wrangled_dataset is None:
         problems.append(
             f"{job.address}: wrangledDataset (the recipe id to run) is required on the "
             "trifacta platform"

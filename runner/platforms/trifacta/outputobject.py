@@ -136,7 +136,7 @@ def _formats_step(
     where = (
         f"{job.address}.overrides.writesettings"
         if given is not None
-        else f"the output object of recipe {job.wrangledDataset}"
+        else f"the output object of recipe {job.wrangled_dataset}"
     )
     paths = [str(w["path"]) for w in existing if w.get("path")]
     if given is not None or not paths:
@@ -256,7 +256,7 @@ def reconcile(
                 {
                     "execution": output_object_engine(job),
                     "profiler": False,
-                    "flowNodeId": job.wrangledDataset,
+                    "flowNodeId": job.wrangled_dataset,
                 },
             )
         )

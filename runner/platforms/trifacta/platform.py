@@ -106,14 +106,14 @@ class TrifactaPlatform:
         self.client = TrifactaClient(
             platform.url,
             platform.token,
-            allow_insecure_http=platform.allowInsecureHttp,
+            allow_insecure_http=platform.allow_insecure_http,
             session=session,
             sleep=sleep,
             clock=clock,
             policy=policy,
         )
         self._sleep = sleep
-        self.waiter = Waiter(self.client, sleep, platform.pollInterval, platform.jobTimeout)
+        self.waiter = Waiter(self.client, sleep, platform.poll_interval, platform.job_timeout)
         self.publisher = Publisher(self.client, self.waiter)
         self._lock = threading.Lock()
         self._dataset_versions: dict[int, str | None] = {}
@@ -152,7 +152,7 @@ class TrifactaPlatform:
 
     def dataset_version(self, job: Job) -> str | None:
         """The wrangled dataset's ``updatedAt`` (cached per process), or None if unknown."""
-        dataset = job.wrangledDataset
+        dataset = job.wrangled_dataset
         if dataset is None:
             return None
         with self._lock:
@@ -181,16 +181,16 @@ class TrifactaPlatform:
 
     def job_fingerprint(self, job: Job) -> str:
         data = {
-            "wrangledDataset": job.wrangledDataset,
+            "wrangledDataset": job.wrangled_dataset,
             "overrides": _fingerprinted(job.overrides),
-            "runParameters": _fingerprinted(job.runParameters),
+            "runParameters": _fingerprinted(job.run_parameters),
             "outputs": list(job.outputs),
             "updatedAt": self.dataset_version(job),
         }
         passed = {
             "execution": job.execution,
-            "forceCacheUpdate": job.forceCacheUpdate,
-            "ignoreRecipeErrors": job.ignoreRecipeErrors,
+            "forceCacheUpdate": job.force_cache_update,
+            "ignoreRecipeErrors": job.ignore_recipe_errors,
         }
         data.update({k: v for k, v in passed.items() if v is not None})
         return _sha256(data)
@@ -216,7 +216,7 @@ class TrifactaPlatform:
 
     def output_object(self, job: Job, *, fresh: bool = False) -> Current | None:
         """The recipe's output object with its outputs (cached unless ``fresh``)."""
-        dataset = job.wrangledDataset
+        dataset = job.wrangled_dataset
         if dataset is None:
             return None
         with self._lock:
@@ -242,7 +242,7 @@ class TrifactaPlatform:
 
     def _formats(self, job: Job) -> list[str]:
         """The formats the run must write: the job's outputs, when any target publishes it."""
-        published = {t.inputFormat for t in self.spec.targets.values() if t.job == job.name}
+        published = {t.input_format for t in self.spec.targets.values() if t.job == job.name}
         return sorted(published | set(job.outputs)) if published else []
 
     def check(self, spec: Spec, *, remote: bool = True) -> list[str]:
@@ -348,7 +348,7 @@ class TrifactaPlatform:
             return [ApiCall("GET", f"{group}/publications"), ApiCall("GET", f"{group}/outputs")]
         cid: Any = connection_id if connection_id is not None else connection.id
         job = self.spec.jobs.get(target.job)
-        body = publish_body(target, cid, job.wrangledDataset if job else None)
+        body = publish_body(target, cid, job.wrangled_dataset if job else None)
         if cid is None:
             body["connection"] = {"id": _connection_placeholder(connection)}
         return [
@@ -386,7 +386,7 @@ class TrifactaPlatform:
         *,
         publications: Sequence[Publication] = (),
     ) -> JobRun:
-        if job.wrangledDataset is None:
+        if job.wrangled_dataset is None:
             raise PlatformError(f"{job.address}: wrangledDataset is required on trifacta")
         if cancel.is_set():
             raise PlatformError(f"{job.address}: not started: canceled on request (Ctrl-C)")
@@ -404,7 +404,7 @@ class TrifactaPlatform:
             remote_id=group,
             details={
                 "jobGroupId": group,
-                "wrangledDataset": job.wrangledDataset,
+                "wrangledDataset": job.wrangled_dataset,
                 "jobs": [{"id": j.get("id"), "jobType": j.get("jobType")} for j in jobs],
             },
         )
@@ -431,5 +431,5 @@ class TrifactaPlatform:
                 "apply the connection first"
             )
         job = self.spec.jobs.get(run.job)
-        flow_node = run.details.get("wrangledDataset", job.wrangledDataset if job else None)
+        flow_node = run.details.get("wrangledDataset", job.wrangled_dataset if job else None)
         return self.publisher.publish_put(target, int(group), cid, flow_node, cancel)

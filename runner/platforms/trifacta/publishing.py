@@ -101,10 +101,10 @@ class Publisher:
 
     def check_results(self, target: Target, group: int) -> None:
         outputs = self.outputs(group)
-        if not has_format(outputs, target.inputFormat):
+        if not has_format(outputs, target.input_format):
             found = ", ".join(sorted(file_formats(outputs))) or "none"
             raise PlatformError(
-                f"{target.address}: job group {group} wrote no {api_format(target.inputFormat)} "
+                f"{target.address}: job group {group} wrote no {api_format(target.input_format)} "
                 f"results (GET {JOB_GROUPS}/{group}/outputs lists formats: {found}); nothing "
                 "was published. The run must write the format published: run the job again "
                 f"(`publish plan --replace job.{target.job}`)"

@@ -85,7 +85,7 @@ def start(client: TrifactaClient, job: Job, run_id: str, body: dict[str, Any], s
     service does not identify stops: the run is ambiguous and adopting a recent run of
     the recipe could take another client's.
     """
-    assert job.wrangledDataset is not None
+    assert job.wrangled_dataset is not None
     headers = {"x-execution-id": run_id}
     deadline = Deadline(client.policy.deadline, client.clock)
     attempt = 0
@@ -93,7 +93,7 @@ def start(client: TrifactaClient, job: Job, run_id: str, body: dict[str, Any], s
         try:
             response = client.request("POST", JOB_GROUPS, body=body, headers=headers, safe=False)
         except AmbiguousRequest as exc:
-            found = find_run(client, job.wrangledDataset, run_id)
+            found = find_run(client, job.wrangled_dataset, run_id)
             if found.job_group is not None:
                 log.info("%s: the run was started (job group %s)", job.address, found.job_group)
                 return found.job_group
@@ -102,19 +102,19 @@ def start(client: TrifactaClient, job: Job, run_id: str, body: dict[str, Any], s
             if attempt >= client.policy.max_attempts or not deadline.allows(wait):
                 raise PlatformError(
                     f"{job.address}: {exc}; whether a run started is unknown. Look for a run of "
-                    f"recipe {job.wrangledDataset} in the job history before applying again"
+                    f"recipe {job.wrangled_dataset} in the job history before applying again"
                 ) from None
             log.warning("%s: %s; sending it again with the same execution id", job.address, exc)
             sleep(wait)
             continue
         if response.status_code == 304:
-            found = find_run(client, job.wrangledDataset, run_id)
+            found = find_run(client, job.wrangled_dataset, run_id)
             if found.job_group is not None:
                 return found.job_group
             raise PlatformError(
                 f"{job.address}: the service says a run with execution id {run_id} exists (304, "
                 "the answer to our first request was lost) but does not say which job group it "
-                f"is, so it is not adopted: find the run of recipe {job.wrangledDataset} in "
+                f"is, so it is not adopted: find the run of recipe {job.wrangled_dataset} in "
                 "the job history; when it published, nothing more is needed, otherwise plan "
                 "again (the next plan runs with a new execution id)"
             )

@@ -336,7 +336,7 @@ def test_inputs_root_allows_a_named_folder(tmp_path: Path) -> None:
     folder = tmp_path / "spec"
     folder.mkdir()
     spec = load_spec(_inputs(folder, "../shared/orders.csv", root="../shared"))
-    assert spec.inputsRoot == "../shared"
+    assert spec.inputs_root == "../shared"
     (error,) = _errors(_inputs(folder, "../elsewhere.csv", root="../shared"))
     assert "leads outside the spec's folder or inputsRoot" in error
 

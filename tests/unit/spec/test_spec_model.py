@@ -137,9 +137,9 @@ def test_trifacta_example(monkeypatch: pytest.MonkeyPatch) -> None:
     assert spec.platform.url == "https://us1.alteryxcloud.com"
     assert spec.platform.token is not None and spec.platform.token.reveal() == "tok-{{x}}#@/%"
     assert spec.connections["redshift"].adopted and spec.connections["redshift"].id == 2
-    assert spec.jobs["job2"].wrangledDataset == 28629
+    assert spec.jobs["job2"].wrangled_dataset == 28629
     target = spec.targets["test_table2"]
-    assert (target.path, target.table, target.action, target.inputFormat) == (
+    assert (target.path, target.table, target.action, target.input_format) == (
         ("public",),
         "test_table2",
         "create",

@@ -48,7 +48,7 @@ def make_spec(base: Path, **jobs: Job) -> Spec:
     conn = Connection("wh", vendor="sqlite", database="out/wh.db")
     targets = {
         "out": Target("out", job="orders_clean", connection="wh", table="orders", path=("main",),
-                      action="truncateAndLoad", inputFormat="avro"),
+                      action="truncateAndLoad", input_format="avro"),
     }  # fmt: skip
     return Spec(
         name="t",
@@ -123,7 +123,7 @@ def test_input_problems(base: Path) -> None:
     with pytest.raises(PlatformError, match="a recipe is needed to combine 2 inputs"):
         platform.result_schema(two)
     with pytest.raises(PlatformError, match="needs inputs"):
-        platform.result_schema(Job("j", wrangledDataset=5))
+        platform.result_schema(Job("j", wrangled_dataset=5))
 
 
 def test_job_fingerprint_follows_definition_and_content(base: Path) -> None:

@@ -198,7 +198,7 @@ def test_plan_errors_for_what_the_docs_forbid(
             "lite": Connection("lite", vendor="sqlite", database="x.db"),
         },
         jobs={
-            "a": Job("a", wrangledDataset=1, outputs=("csv",)),
+            "a": Job("a", wrangled_dataset=1, outputs=("csv",)),
             "b": Job(
                 "b",
                 outputs=("hyper",),
@@ -208,20 +208,20 @@ def test_plan_errors_for_what_the_docs_forbid(
         },
         targets={
             "fmt": Target(
-                "fmt", job="a", connection="rs", table="t", path=("public",), inputFormat="avro"
+                "fmt", job="a", connection="rs", table="t", path=("public",), input_format="avro"
             ),
-            "csv": Target("csv", job="a", connection="rs", table="t", inputFormat="csv"),
-            "gone": Target("gone", job="a", connection="gone", table="t", inputFormat="csv"),
-            "hy": Target("hy", job="b", connection="pg3", table="t", inputFormat="hyper"),
+            "csv": Target("csv", job="a", connection="rs", table="t", input_format="csv"),
+            "gone": Target("gone", job="a", connection="gone", table="t", input_format="csv"),
+            "hy": Target("hy", job="b", connection="pg3", table="t", input_format="hyper"),
             "pub": Target(
-                "pub", job="a", connection="pg3", table="t", inputFormat="csv", via="publish"
+                "pub", job="a", connection="pg3", table="t", input_format="csv", via="publish"
             ),
             "up": Target(
                 "up",
                 job="a",
                 connection="rs",
                 table="t",
-                inputFormat="csv",
+                input_format="csv",
                 action="upsert",
                 key=("id",),
                 via="publish",

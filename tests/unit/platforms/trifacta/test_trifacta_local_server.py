@@ -113,10 +113,10 @@ def spec_for(url: str, *, allow_insecure: bool = False) -> Spec:
             type="trifacta",
             url=url,
             token=Secret(TOKEN_VALUE, ["TRIFACTA_TOKEN"]),
-            allowInsecureHttp=allow_insecure,
-            pollInterval=0.01,
+            allow_insecure_http=allow_insecure,
+            poll_interval=0.01,
         ),
-        jobs={"clean": Job("clean", wrangledDataset=28629)},
+        jobs={"clean": Job("clean", wrangled_dataset=28629)},
     )
 
 

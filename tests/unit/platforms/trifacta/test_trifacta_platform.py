@@ -48,12 +48,12 @@ def test_run_sends_the_documented_body_and_passes_job_keys_through(
 ) -> None:
     job = Job(
         "clean",
-        wrangledDataset=28629,
+        wrangled_dataset=28629,
         overrides={"profiler": False},
-        runParameters={"country": "Germany"},
+        run_parameters={"country": "Germany"},
         execution="photon",
-        forceCacheUpdate=True,
-        ignoreRecipeErrors=False,
+        force_cache_update=True,
+        ignore_recipe_errors=False,
     )
     spec = make_spec(jobs={"clean": job})
     _, result = run(fake, clock, spec)
@@ -190,10 +190,10 @@ def test_job_fingerprint_reads_updated_at_once_and_names_a_missing_recipe(
     first = platform.job_fingerprint(job)
     assert platform.job_fingerprint(job) == first
     assert len(fake.calls("GET", r"wrangledDatasets")) == 1
-    changed = Job("clean", wrangledDataset=28629, forceCacheUpdate=True)
+    changed = Job("clean", wrangled_dataset=28629, force_cache_update=True)
     assert platform.job_fingerprint(changed) != first
     with pytest.raises(PlatformError, match=r"job.gone: wrangledDataset 5 does not exist"):
-        platform.job_fingerprint(Job("gone", wrangledDataset=5))
+        platform.job_fingerprint(Job("gone", wrangled_dataset=5))
 
 
 def test_the_plan_shows_output_object_steps_and_the_timestamped_table(
@@ -223,7 +223,7 @@ def test_a_recipe_without_output_object_gets_one_before_its_publication(
     path = "s3://bucket/runs/clean.avro"
     job = Job(
         "clean",
-        wrangledDataset=28629,
+        wrangled_dataset=28629,
         overrides={"writesettings": [{"path": path, "action": "create", "format": "avro"}]},
     )
     spec = make_spec(jobs={"clean": job})
@@ -285,7 +285,7 @@ def test_via_publish_puts_once_and_tracks_the_publish_job(
 def test_via_publish_refuses_results_in_another_format(
     fake: FakeTrifacta, clock: FakeClock
 ) -> None:
-    target = Target(**{**TABLE2.__dict__, "via": "publish", "inputFormat": "csv"})
+    target = Target(**{**TABLE2.__dict__, "via": "publish", "input_format": "csv"})
     spec = make_spec(targets={"table2": target}, release="6.4")
     platform, result = run(fake, clock, spec)
     fake.groups[result.remote_id].files[:] = [{"uri": "s3://b/x.avro", "fileType": "FILE"}]

@@ -66,7 +66,7 @@ TABLE2 = Target(
     path=("public",),
     table="test_table2",
     action="create",
-    inputFormat="avro",
+    input_format="avro",
 )
 
 
@@ -87,8 +87,8 @@ def make_spec(
             type="trifacta",
             url=BASE,
             token=Secret(TOKEN_VALUE, ["TRIFACTA_TOKEN"]),
-            jobTimeout=job_timeout,
-            pollInterval=2.0,
+            job_timeout=job_timeout,
+            poll_interval=2.0,
             release=release,
         ),
         connections=connections
@@ -96,7 +96,7 @@ def make_spec(
         else {"redshift": Connection("redshift", id=2)},
         jobs=jobs
         if jobs is not None
-        else {"clean": Job("clean", wrangledDataset=28629, outputs=("avro",))},
+        else {"clean": Job("clean", wrangled_dataset=28629, outputs=("avro",))},
         targets=targets if targets is not None else {"table2": TABLE2},
     )
 
