@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -213,10 +213,11 @@ class _Composer:
         return out
 
 
-def expanded_size(root: yaml.Node, limit: int = MAX_NODES) -> int:
-    """How many values ``root`` holds once aliases are expanded (stops counting past ``limit``).
+def _expanded(root: yaml.Node, limit: int, leaf: Callable[[yaml.Node], int], own: int) -> int:
+    """The weight of ``root`` once aliases are expanded: ``leaf`` per scalar, ``own`` per
+    collection (stops adding past ``limit``).
 
-    Shared (aliased) nodes are sized once and memoised, so this runs in time proportional
+    Shared (aliased) nodes are weighed once and memoised, so this runs in time proportional
     to the file, not to its expansion.
     """
     sizes: dict[int, int] = {}
@@ -225,10 +226,12 @@ def expanded_size(root: yaml.Node, limit: int = MAX_NODES) -> int:
         known = sizes.get(id(node))
         if known is not None:
             return known
-        if depth > MAX_DEPTH or not isinstance(node, yaml.CollectionNode):
-            return 1
+        if not isinstance(node, yaml.CollectionNode):
+            return leaf(node)
+        if depth > MAX_DEPTH:
+            return own
         sizes[id(node)] = 0  # a recursive alias counts as nothing here; build() reports it
-        total = 1
+        total = own
         for item in node.value:
             if isinstance(item, tuple):
                 total += size(item[0], depth + 1) + size(item[1], depth + 1)
@@ -240,36 +243,18 @@ def expanded_size(root: yaml.Node, limit: int = MAX_NODES) -> int:
         return total
 
     return size(root, 0)
+
+
+def expanded_size(root: yaml.Node, limit: int = MAX_NODES) -> int:
+    """How many values ``root`` holds once aliases are expanded (stops counting past ``limit``)."""
+    return _expanded(root, limit, lambda _node: 1, own=1)
 
 
 def expanded_bytes(root: yaml.Node, limit: int = MAX_EXPANDED_BYTES) -> int:
-    """How many bytes of text ``root`` holds once aliases are expanded (stops past ``limit``).
-
-    Memoised per node like :func:`expanded_size`: time proportional to the file.
-    """
-    sizes: dict[int, int] = {}
-
-    def size(node: yaml.Node, depth: int) -> int:
-        known = sizes.get(id(node))
-        if known is not None:
-            return known
-        if not isinstance(node, yaml.CollectionNode):
-            return len(node.value) if isinstance(node.value, str) else 0
-        if depth > MAX_DEPTH:
-            return 0
-        sizes[id(node)] = 0  # a recursive alias counts as nothing here; build() reports it
-        total = 0
-        for item in node.value:
-            if isinstance(item, tuple):
-                total += size(item[0], depth + 1) + size(item[1], depth + 1)
-            else:
-                total += size(item, depth + 1)
-            if total > limit:
-                break
-        sizes[id(node)] = total
-        return total
-
-    return size(root, 0)
+    """How many bytes of text ``root`` holds once aliases are expanded (stops past ``limit``)."""
+    return _expanded(
+        root, limit, lambda node: len(node.value) if isinstance(node.value, str) else 0, own=0
+    )
 
 
 def _tag_message(tag: str) -> str:
