@@ -48,6 +48,9 @@ class Outcome:
     error_field: str = "action"
     #: onSchemaChange: the ALTER statements run before the load
     alter: tuple[str, ...] = ()
+    #: the rows of the table's ledger row when it holds this run already (apply only
+    #: records the publish); None otherwise
+    ledger: int | None = None
 
 
 def _rows(n: int | None, estimated: bool = False) -> str:

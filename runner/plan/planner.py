@@ -245,6 +245,10 @@ class Planner:
         self._problems(scoping.shared_table_problems(self.spec), field="table")
         return wanted
 
+    def _ran(self, job: str) -> bool:
+        """Whether state records a run of ``job`` (a new run is its first otherwise)."""
+        return self.state is not None and job in self.state.jobs
+
     def _results_here(self, publication: Publication, jobs: Jobs) -> bool:
         target = publication.target
         last_run = self.state.jobs.get(target.job) if self.state else None
@@ -264,7 +268,7 @@ class Planner:
             pub = self.state.publications.get(name) if self.state else None
             ref_name = str(table_ref(target))
             if run.runs_now:
-                reason = f"job.{target.job} runs again"
+                reason = f"job.{target.job} {'runs again' if self._ran(target.job) else 'runs'}"
             elif target.address in self.options.replace:
                 reason = "--replace: publish the current results again"
             elif pub is None:
@@ -329,8 +333,9 @@ class Planner:
         conn = self.spec.connections[target.connection]
         known = target.connection in described.connections
         info = described.tables.get(ref) if known else None
+        forced = target.address in self.options.replace
         out = publication_outcome(
-            self.spec, self.pool, self.platform, target, run, info if known else None, known
+            self.spec, self.pool, self.platform, target, run, info if known else None, known, forced
         )
         names = name_problems(
             dialect_for(conn.vendor),
@@ -358,6 +363,9 @@ class Planner:
             details["publication_id"] = f"{run_id}.{self.state.serial if self.state else 0}"
         if not known:
             details["inspected"] = False
+        if out.ledger is not None:  # apply records it: the table holds this run already
+            details["ledger"] = {"run_id": run_id, "rows": out.ledger}
+            reason = "state does not record this publish but the table's ledger does"
         publish = Change(
             target.address,
             "publish",
@@ -378,6 +386,8 @@ class Planner:
             ),
             details=details,
         )
+        if out.ledger is not None:
+            return publish  # no rows move: no row diff, no checks on rows
         return self.previewer.publication(publish, target, info, known)
 
     # --- forget -----------------------------------------------------------------------------

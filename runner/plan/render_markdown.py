@@ -91,7 +91,7 @@ def render_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT) -> str:
 
 def _head(plan: Plan) -> str:
     counts = words.marker_counts(plan)
-    rows = [(code(m), text.removeprefix("to "), counts[m]) for m, text in words.MARKER_WORDS]
+    rows = [(code(m), text.removeprefix("to "), counts[m]) for m, text in words.shown_markers(plan)]
     rows.append(("", "**destructive**", plan.summary()["destructive"]))
     table = "| | Action | Count |\n| :---: | :--- | ---: |\n" + "".join(
         f"| {m} | {name} | {n:,} |\n" for m, name, n in rows
@@ -113,7 +113,7 @@ def _tail(plan: Plan) -> str:
         out += f"Pulled in because selected objects need them: {pulled}\n\n"
     out += f"<sub>{esc(words.context_line(plan))}"
     if plan.changes:
-        out += f" {esc(words.LEGEND)}"
+        out += f" {esc(words.legend(plan))}"
     return out + "</sub>\n"
 
 

@@ -8,6 +8,7 @@ Markers, as in Terraform:
 ``-``  forget an object removed from the spec (its tables and rows are never touched)
 ``-/+`` drop the existing table and recreate it (dropAndLoad)
 ``>``  run a job
+``=``  record in state a publish the table's ledger shows done (the table is untouched)
 ====  ===========================================================================
 
 A destructive change carries a ``(destructive)`` tag. Drift is listed apart, after the
@@ -43,10 +44,13 @@ LEGEND = (
     "Markers: + create, ~ update or load into an existing table, - forget, "
     "-/+ drop and recreate, > run a job."
 )
+#: added to the legend when a plan holds a ``=`` line
+RECORD_LEGEND = ", = record only (the table's ledger shows it holds the run already)."
+
 #: longest compact body of an API call shown; the rest is cut with "..."
 BODY_LIMIT = 300
 
-_COLORS = {"+": "green", "~": "yellow", "-": "red", "-/+": "red", ">": "cyan"}
+_COLORS = {"=": "blue", "+": "green", "~": "yellow", "-": "red", "-/+": "red", ">": "cyan"}
 _DRIFT_WORDS = {
     "table_dropped": "table dropped",
     "rows_changed": "rows changed",
@@ -67,6 +71,8 @@ def marker(change: Change) -> str:
     if change.action == "update":
         return "~"
     if change.action == "publish":
+        if "ledger" in change.details:
+            return "="
         if change.rows_existing is None:
             return "+"
         return "-/+" if change.publish_action == "dropAndLoad" else "~"
@@ -93,11 +99,26 @@ MARKER_WORDS = (
     ("-", "to forget"),
     (">", "to run"),
 )
+#: listed after them when the plan holds such lines
+RECORD_WORDS = ("=", "to record")
+
+
+def shown_markers(plan: Plan) -> tuple[tuple[str, str], ...]:
+    """The markers the summary lists: :data:`MARKER_WORDS`, and ``=`` when there are any."""
+    if any(marker(c) == "=" for c in plan.changes):
+        return (*MARKER_WORDS, RECORD_WORDS)
+    return MARKER_WORDS
+
+
+def legend(plan: Plan) -> str:
+    if any(marker(c) == "=" for c in plan.changes):
+        return LEGEND.removesuffix(".") + RECORD_LEGEND
+    return LEGEND
 
 
 def marker_counts(plan: Plan) -> dict[str, int]:
     """How many change lines carry each marker (what the summary counts)."""
-    counts = dict.fromkeys((m for m, _ in MARKER_WORDS), 0)
+    counts = dict.fromkeys((m for m, _ in (*MARKER_WORDS, RECORD_WORDS)), 0)
     for change in plan.changes:
         counts[marker(change)] += 1
     return counts
@@ -106,7 +127,7 @@ def marker_counts(plan: Plan) -> dict[str, int]:
 def summary_sentence(plan: Plan) -> str:
     """``Plan: 4 to create, 1 to update, ...``: exactly the lines below, counted by marker."""
     counts = marker_counts(plan)
-    line = "Plan: " + ", ".join(f"{counts[m]:,} {words}" for m, words in MARKER_WORDS)
+    line = "Plan: " + ", ".join(f"{counts[m]:,} {words}" for m, words in shown_markers(plan))
     destructive = plan.summary()["destructive"]
     if destructive:
         line += f" ({destructive:,} destructive)"
@@ -278,7 +299,7 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         lines += ["", f"Pulled in because selected objects need them: {clean(pulled)}"]
     lines += ["", clean(context_line(plan))]
     if plan.changes:
-        lines.append(LEGEND)
+        lines.append(legend(plan))
     return "\n".join(lines) + "\n"
 
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from runner.errors import TargetError
+
 #: the string columns and their widths, in table order; then ``rows`` and published_at
 _STRINGS = (("run_id", 200), ("target", 200), ("table_name", 255), ("action", 32))
 COLUMNS = (*(name for name, _ in _STRINGS), "rows")
@@ -130,3 +132,62 @@ def write_alone(
             if code != deadlock or attempt == 5:
                 raise
             time.sleep(0.05 * attempt)
+
+
+@dataclass(frozen=True)
+class Published:
+    """A ledger row found at plan: the table holds this run of this target already."""
+
+    target: str
+    ref: Any  # runner.targets.base.TableRef
+    run_id: str
+
+
+def published(table: Any, target: str, ref: Any, run_id: str) -> int | None:
+    """The rows ``ref``'s ledger records for ``target``'s run ``run_id``, else None.
+
+    What the planner asks so that it says what apply will do: apply finds the same row and
+    records the publish without touching the table. Read only; ``table`` is the open
+    target (:class:`~runner.targets.skeleton.TableTargetBase`), whose ``describe`` says
+    first whether the schema has a ledger at all.
+    """
+    from runner.targets.base import LEDGER_TABLE, TableRef
+
+    ledger_ref = TableRef(ref.connection, ref.path, LEDGER_TABLE)
+    if table.describe([ledger_ref]).get(ledger_ref) is None:
+        return None
+    try:
+        with contextlib.closing(_reading_cursor(table)) as cur:
+            return lookup(
+                cur, table.ledger_name(ref), table.dialect.ledger, Published(target, ref, run_id)
+            )
+    except Exception as exc:  # the driver's own error types: sqlite3, psycopg, pymysql
+        raise TargetError(f"{ref}: cannot read the ledger {LEDGER_TABLE}: {exc}") from None
+
+
+def _reading_cursor(table: Any) -> Any:
+    """A cursor that only reads: SQLite's own read-only connection, else the target's."""
+    if table.vendor == "sqlite":
+        import sqlite3
+
+        conn = sqlite3.connect(f"{table.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        return _ClosingCursor(conn)
+    return table.conn.cursor()
+
+
+class _ClosingCursor:
+    """A SQLite cursor that closes its connection with it."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self._cur = conn.cursor()
+
+    def execute(self, *args: Any) -> Any:
+        return self._cur.execute(*args)
+
+    def fetchone(self) -> Any:
+        return self._cur.fetchone()
+
+    def close(self) -> None:
+        self._cur.close()
+        self._conn.close()
