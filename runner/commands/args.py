@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runner.plan.options import PlanOptions
+if TYPE_CHECKING:
+    from runner.plan.options import PlanOptions
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,8 @@ class PlanArgs:
     preview: PreviewArgs = field(default_factory=PreviewArgs)
 
     def options(self) -> PlanOptions:
+        from runner.plan.options import PlanOptions  # imports polars: not for validate
+
         return PlanOptions(
             select=self.selection.select,
             exclude=self.selection.exclude,

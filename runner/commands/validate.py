@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from runner.commands.args import SpecArgs
-from runner.commands.context import Echo
 from runner.errors import SpecError
 from runner.spec.api import Validation, check_spec, render_for_display
+
+if TYPE_CHECKING:
+    from runner.commands.context import Echo
 
 ReportFormat = Literal["text", "json"]
 

@@ -9,7 +9,6 @@ followed by the full jsonschema validation, which finds and explains every error
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -228,15 +227,27 @@ def _unique(value: Any) -> bool:
     return True
 
 
-@functools.cache
-def _checker() -> Check | None:
-    try:
-        return _Compiler(schema()).compile(schema())
-    except _Unsupported:
-        return None
+#: id(schema) -> (the schema, kept alive so that its id is never reused; its check)
+_CHECKERS: dict[int, tuple[Mapping[str, Any], Check | None]] = {}
 
 
-def surely_valid(document: Any) -> bool:
-    """True only when ``document`` is valid against the schema (False: check in full)."""
-    check = _checker()
+def _checker(root: Mapping[str, Any] | None = None) -> Check | None:
+    """``root`` (default: the spec's schema) compiled once."""
+    root = schema() if root is None else root
+    key = id(root)
+    if key not in _CHECKERS:
+        try:
+            check: Check | None = _Compiler(root).compile(root)
+        except _Unsupported:
+            check = None
+        _CHECKERS[key] = (root, check)
+    return _CHECKERS[key][1]
+
+
+def surely_valid(document: Any, root: Mapping[str, Any] | None = None) -> bool:
+    """True only when ``document`` is valid against ``root`` (default: the spec's schema).
+
+    False means: check in full.
+    """
+    check = _checker(root)
     return check is not None and check(document)

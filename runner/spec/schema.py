@@ -1,4 +1,8 @@
-"""The JSON Schema of a spec, compiled once, and its errors turned into SpecIssues."""
+"""The JSON Schema of a spec, compiled once, and its errors turned into SpecIssues.
+
+jsonschema (about 50 ms of imports) is imported only when a document fails the fast check
+of :mod:`runner.spec.fastcheck`: a valid spec is validated without it.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +12,16 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
-
-import jsonschema  # type: ignore[import-untyped]
-from jsonschema import Draft202012Validator
+from typing import TYPE_CHECKING, Any
 
 from runner.errors import SpecIssue
 from runner.spec import paths
 from runner.spec.model import Position
 from runner.spec.secrets import redact
+
+if TYPE_CHECKING:
+    import jsonschema  # type: ignore[import-untyped]
+    from jsonschema import Draft202012Validator
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schemas" / "publish-spec.schema.json"
 
@@ -63,29 +68,40 @@ def _pattern(
     validator: Any, patrn: str, instance: Any, schema: Mapping[str, Any]
 ) -> Iterable[jsonschema.ValidationError]:
     if validator.is_type(instance, "string") and not full_pattern(patrn).search(instance):
+        import jsonschema
+
         yield jsonschema.ValidationError(f"{instance!r} does not match {patrn!r}")
 
 
-#: the 2020-12 validator with full-match patterns (see :func:`full_pattern`)
-SpecValidator = jsonschema.validators.extend(Draft202012Validator, {"pattern": _pattern})
+@functools.cache
+def _spec_validator() -> Any:
+    """The 2020-12 validator class with full-match patterns (see :func:`full_pattern`)."""
+    import jsonschema
+
+    return jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _pattern})
 
 
 @functools.cache
 def validator() -> Draft202012Validator:
-    return SpecValidator(schema())
+    return _spec_validator()(schema())
 
 
 @functools.cache
-def environments_validator() -> Draft202012Validator:
-    """Checks only the ``environments`` block of a spec as written (before merging)."""
+def environments_schema() -> dict[str, Any]:
+    """The schema of only the ``environments`` block of a spec as written (before merging)."""
     root = schema()
-    wrapper = {
+    return {
         "$schema": root["$schema"],
         "$defs": root["$defs"],
         "type": "object",
         "properties": {"environments": root["properties"]["environments"]},
     }
-    return SpecValidator(wrapper)
+
+
+@functools.cache
+def environments_validator() -> Draft202012Validator:
+    """Checks only the ``environments`` block of a spec as written (before merging)."""
+    return _spec_validator()(environments_schema())
 
 
 def _resolve(node: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -321,11 +337,10 @@ def schema_issues(
     loose_environments: bool = False,
 ) -> list[SpecIssue]:
     """Every schema error of ``data`` as issues (none under the paths in ``skip``)."""
-    if not loose_environments:
-        from runner.spec.fastcheck import surely_valid
+    from runner.spec.fastcheck import surely_valid
 
-        if surely_valid(data):
-            return []
+    if surely_valid(data, environments_schema() if loose_environments else schema()):
+        return []
     v = environments_validator() if loose_environments else validator()
     errors = []
     for error in v.iter_errors(data):

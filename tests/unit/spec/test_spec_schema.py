@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
 from runner.spec.fastcheck import _checker, surely_valid
 from runner.spec.load import load_file
-from runner.spec.schema import SCHEMA_FILE, schema
+from runner.spec.schema import SCHEMA_FILE, environments_schema, schema
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -131,3 +131,33 @@ def _documents() -> Iterator[dict[str, Any]]:
 def test_fast_check_agrees_with_jsonschema(doc: dict[str, Any]) -> None:
     expected = Draft202012Validator(schema()).is_valid(doc)
     assert surely_valid(doc) == expected
+
+
+def _environment_documents() -> Iterator[dict[str, Any]]:
+    base = load_file(REPO / "publish_specs" / "quickstart" / "publish.yaml").data
+    yield base
+    for overlay in (
+        {"vars": {"min_amount": 10}, "protect": True},
+        {"vars": {"min_amount": 10}, "protec": True},
+        {"targets": {"orders_latest": {"table": "t"}}},
+        {"targets": {"orders_latest": {"tabel": "t"}}},
+        {"connections": {"warehouse": {"database": "{{ vars.db }}"}}},
+        "not a mapping",
+        {"Bad Name!": {}},
+    ):
+        doc = copy.deepcopy(base)
+        doc["environments"]["prod"] = overlay
+        yield doc
+    doc = copy.deepcopy(base)
+    doc["environments"] = {"Bad Name!": {}}
+    yield doc
+    doc = copy.deepcopy(base)
+    doc["environments"] = []
+    yield doc
+
+
+@pytest.mark.parametrize("doc", list(_environment_documents()))
+def test_fast_check_of_environments_agrees_with_jsonschema(doc: dict[str, Any]) -> None:
+    """validate checks the overlays as written with the fast check first (no jsonschema)."""
+    expected = Draft202012Validator(environments_schema()).is_valid(doc)
+    assert surely_valid(doc, environments_schema()) == expected
