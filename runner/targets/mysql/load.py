@@ -1,65 +1,83 @@
 """The rows' two ways into a MySQL / MariaDB table: LOAD DATA LOCAL INFILE of a CSV that
-polars spools to a temporary file, or (when LOCAL INFILE is not allowed) multi-row
-INSERTs of about 2 MB. Both return the rows the server reports it stored."""
+polars writes into a named pipe as the server reads it (:mod:`.pipe`), or (when LOCAL
+INFILE is not allowed) multi-row INSERTs of about 2 MB. Both return the rows the server
+reports it read."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import tempfile
 from typing import Any
 
 import pymysql
 
-from runner.targets._prefetch import Prefetch
 from runner.targets.base import Progress, PublishRequest
 from runner.targets.frames import checked_batches
+from runner.targets.mysql.pipe import RowPipe
 from runner.targets.mysql.types import DIALECT, mysql_frame, quote, write_csv
 
 INSERT_BYTES = 2 * 1024 * 1024  # multi-row INSERT size when LOCAL INFILE is forbidden
 ROW = re.compile(r"at row (\d+)")
+_RECORDS = re.compile(r"Records: (\d+)")
 
 
-def load_data(cur: Any, request: PublishRequest, table: str, progress: Progress | None) -> int:
-    """LOAD DATA LOCAL INFILE of every row into ``table`` (quoted, qualified SQL)."""
-    schema = request.results.schema
-    fd, path = tempfile.mkstemp(prefix="publish-", suffix=".csv")
-    rows = 0
-    try:
-        with os.fdopen(fd, "wb") as out, Prefetch(checked_batches(request, DIALECT)) as frames:
-            for frame in frames:
-                write_csv(frame, out)
-                rows += len(frame)
-        targets, sets = [], []
-        for i, c in enumerate(schema.columns):
-            if c.type == "binary":
-                targets.append(f"@v{i}")
-                sets.append(f"{quote(c.name)} = unhex(@v{i})")
-            else:
-                targets.append(quote(c.name))
-        # the path as a literal, not a parameter: a % in a column name is then just a %
-        sql = (
-            f"load data local infile {cur.connection.escape(path)} into table {table} "
-            "character set utf8mb4 fields terminated by ',' optionally enclosed by '\"' "
-            f"escaped by '' lines terminated by '\\n' ({', '.join(targets)})"
-        )
-        if sets:
-            sql += " set " + ", ".join(sets)
+def load_data(
+    cur: Any,
+    request: PublishRequest,
+    table: str,
+    progress: Progress | None,
+    *,
+    replace: bool = False,
+) -> tuple[int, bool]:
+    """LOAD DATA LOCAL INFILE of every row into ``table`` (quoted, qualified SQL), streamed
+    through a :class:`~.pipe.RowPipe`; ``replace``: ``REPLACE INTO``, a row whose key is in
+    the table replaces that row. ``(rows the server read, no key repeated)``: the second
+    is only checked with ``replace`` (True otherwise, see :meth:`.RowPipe.keys_unique`)."""
+    keys = request.key if replace else ()
+    with RowPipe(checked_batches(request, DIALECT), write_csv, keys) as pipe:
         try:
-            cur.execute(sql)
+            cur.execute(_load_sql(cur, request, table, pipe.path, replace))
         except (AttributeError, OSError):  # PyMySQL, when the server drops it mid-file
             raise pymysql.err.OperationalError(
                 2013, "the server closed the connection during LOAD DATA"
             ) from None
-        loaded = cur.rowcount
+        finally:
+            pipe.finish()
+        loaded = records(cur)
         raise_warnings(cur)
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
+        unique = pipe.keys_unique()
     if progress is not None:
-        progress(rows)
-    return int(loaded)
+        progress(pipe.rows)
+    return loaded, unique
+
+
+def _load_sql(cur: Any, request: PublishRequest, table: str, path: str, replace: bool) -> str:
+    targets, sets = [], []
+    for i, c in enumerate(request.results.schema.columns):
+        if c.type == "binary":
+            targets.append(f"@v{i}")
+            sets.append(f"{quote(c.name)} = unhex(@v{i})")
+        else:
+            targets.append(quote(c.name))
+    # the path as a literal, not a parameter: a % in a column name is then just a %
+    sql = (
+        f"load data local infile {cur.connection.escape(path)} "
+        f"{'replace ' if replace else ''}into table {table} "
+        "character set utf8mb4 fields terminated by ',' optionally enclosed by '\"' "
+        f"escaped by '' lines terminated by '\\n' ({', '.join(targets)})"
+    )
+    if sets:
+        sql += " set " + ", ".join(sets)
+    return sql
+
+
+def records(cur: Any) -> int:
+    """The rows LOAD DATA read (``Records: N`` of its answer); its affected rows also
+    count the rows a REPLACE deleted."""
+    result = getattr(cur, "_result", None)
+    message = getattr(result, "message", b"") or b""
+    text = message.decode(errors="replace") if isinstance(message, bytes) else str(message)
+    m = _RECORDS.search(text)
+    return int(m.group(1)) if m else int(cur.rowcount)
 
 
 def raise_warnings(cur: Any) -> None:

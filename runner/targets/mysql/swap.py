@@ -18,7 +18,9 @@
 - ``upsert`` (and ``load`` / ``createAndLoad`` without LOCAL INFILE): a unique key on the
   key columns is added if missing (DDL, committed before the data step), then
   ``INSERT ... SELECT`` (``ON DUPLICATE KEY UPDATE``) and the ledger row in one
-  transaction.
+  transaction. With LOCAL INFILE, an upsert that ``LOAD DATA ... REPLACE`` does exactly
+  (:meth:`SwapPolicy.can_replace`) needs no staging table: the target's loader REPLACEs
+  into the table and writes the ledger row in one transaction.
 
 The one window is between the ``RENAME`` and the ledger ``INSERT`` (one round trip): a
 crash there leaves the new rows published without a ledger row, so a retry publishes the
@@ -28,6 +30,7 @@ the swap says what state the table is in, never that it is unchanged.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pymysql
@@ -36,7 +39,7 @@ from runner.errors import TargetError
 from runner.spec.model import Connection
 from runner.targets import _common as common
 from runner.targets import _ledger
-from runner.targets.base import LEDGER_TABLE, PublishRequest, TableRef
+from runner.targets.base import LEDGER_TABLE, PublishRequest, TableInfo, TableRef
 from runner.targets.dialect import Dialect
 from runner.targets.mysql.types import quote
 
@@ -44,6 +47,10 @@ NAME_LIMIT = 64
 DEADLOCK = 1213  # ER_LOCK_DEADLOCK: the victim's transaction was rolled back
 CONNECTION_LOST = (2006, 2013, 2055)  # server gone away, lost during query / reading
 _NO_ACTION = ("RESTRICT", "NO ACTION")
+#: key types whose values compare equal in MySQL exactly when they are equal in the
+#: results (text may compare without case or trailing spaces, floats as rounded)
+_EXACT_KEYS = frozenset({"int8", "int16", "int32", "int64", "date"})
+_EXACT_KEY_COLUMNS = frozenset({"tinyint", "smallint", "mediumint", "int", "bigint", "date"})
 
 
 def message(exc: pymysql.MySQLError) -> str:
@@ -108,6 +115,38 @@ class SwapPolicy:
             (db, ref.table),
         )
         return not keys and not int(cur.fetchone()[0])
+
+    def can_replace(self, cur: Any, request: PublishRequest, info: TableInfo) -> bool:
+        """Whether ``LOAD DATA ... REPLACE`` into the table is exactly this upsert.
+
+        REPLACE deletes the row of a key it meets and inserts the new one: the same table
+        as updating that row when the results hold every column of the table, the key
+        is the table's only unique key, keys compare as their values (integers, dates),
+        and nothing sees a delete: no trigger, no foreign key of or to the table. A key
+        repeated in the results is checked by the caller (the staging path fails on it).
+        """
+        schema, key = request.results.schema, sorted(request.key)
+        if len(info.columns) != len(schema.columns):
+            return False
+        for name in key:
+            column = schema.get(name)
+            have = [c for c in info.columns if self.dialect.same_name(c.name, name)]
+            if column is None or column.type not in _EXACT_KEYS or len(have) != 1:
+                return False
+            if re.sub(r"\(.*", "", have[0].sql_type).split()[0] not in _EXACT_KEY_COLUMNS:
+                return False
+        if self._unique_keys(cur, request.ref) != [key]:
+            return False
+        db, table = self._database(request.ref), request.ref.table
+        cur.execute(
+            "select (select count(*) from information_schema.REFERENTIAL_CONSTRAINTS "
+            "where (UNIQUE_CONSTRAINT_SCHEMA = %s and REFERENCED_TABLE_NAME = %s) "
+            "or (CONSTRAINT_SCHEMA = %s and TABLE_NAME = %s)) + (select count(*) from "
+            "information_schema.TRIGGERS where EVENT_OBJECT_SCHEMA = %s and "
+            "EVENT_OBJECT_TABLE = %s)",
+            (db, table, db, table, db, table),
+        )
+        return not int(cur.fetchone()[0])
 
     def swap(
         self, cur: Any, request: PublishRequest, stage: str, rows: int, *, replace: bool
@@ -185,17 +224,21 @@ class SwapPolicy:
             ) from None
 
     def _ensure_unique(self, cur: Any, request: PublishRequest) -> None:
-        ref, key = request.ref, sorted(request.key)
-        cur.execute(
-            "select INDEX_NAME, group_concat(COLUMN_NAME order by SEQ_IN_INDEX separator '\\0') "
-            "from information_schema.STATISTICS where TABLE_SCHEMA = %s and TABLE_NAME = %s "
-            "and NON_UNIQUE = 0 group by INDEX_NAME",
-            (self._database(ref), ref.table),
-        )
-        if any(sorted(str(cols).split("\0")) == key for _, cols in cur.fetchall()):
+        ref = request.ref
+        if sorted(request.key) in self._unique_keys(cur, ref):
             return
         index = common.staging_name("key", ref.table, "", NAME_LIMIT)
         cur.execute(
             f"alter table {self._name(ref)} add unique key {quote(index)} "
             f"({', '.join(quote(k) for k in request.key)})"
         )
+
+    def _unique_keys(self, cur: Any, ref: TableRef) -> list[list[str]]:
+        """The column names of each unique index of the table, sorted."""
+        cur.execute(
+            "select INDEX_NAME, group_concat(COLUMN_NAME order by SEQ_IN_INDEX separator '\\0') "
+            "from information_schema.STATISTICS where TABLE_SCHEMA = %s and TABLE_NAME = %s "
+            "and NON_UNIQUE = 0 group by INDEX_NAME",
+            (self._database(ref), ref.table),
+        )
+        return [sorted(str(cols).split("\0")) for _, cols in cur.fetchall()]

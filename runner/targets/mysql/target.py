@@ -5,7 +5,9 @@ A staging table of an existing target is ``CREATE TABLE ... LIKE`` the target, s
 that does not fit fails while staging, with its row (LOAD DATA counts rows like the
 results, from 1), and the target is never touched. ``load`` / ``createAndLoad`` of an
 existing table with LOCAL INFILE load straight into the target and write the ledger row
-in one InnoDB transaction (any warning rolls it back). Otherwise the staged rows are
+in one InnoDB transaction (any warning rolls it back); so does an upsert that
+``LOAD DATA ... REPLACE`` does exactly (:meth:`.SwapPolicy.can_replace`), unless a key may
+be repeated in the results (then the staging path fails on it). Otherwise the staged rows are
 swapped or merged into place (:mod:`.swap`). Every publish of a table holds ``GET_LOCK``
 on its name. Connections: :mod:`.connect`; types: :mod:`.types`.
 """
@@ -205,9 +207,18 @@ class MysqlTarget(TableTargetBase, SwapPolicy, common.PerThreadConnection):
             action in ("truncateAndLoad", "dropAndLoad") and self.can_swap(cur, request)
         )
         self._drop_leftovers(cur, ref)
-        if info is not None and action in ("load", "createAndLoad") and self.local_infile:
-            cur.connection.begin()  # straight into the table, with the ledger row
-            return self.load_data(cur, request, self._name(ref), progress)
+        if info is not None and self.local_infile:
+            if action in ("load", "createAndLoad"):
+                cur.connection.begin()  # straight into the table, with the ledger row
+                return self.load_data(cur, request, self._name(ref), progress)
+            if action == "upsert" and self.can_replace(cur, request, info):
+                cur.connection.begin()  # REPLACE INTO the table, with the ledger row
+                loaded, unique = load_data(cur, request, self._name(ref), None, replace=True)
+                if unique:
+                    if progress is not None:
+                        progress(loaded)
+                    return loaded
+                cur.connection.rollback()  # a key may be repeated: the staging path tells
         cur.stage = common.staging_name("stg", ref.table, request.run_id, NAME_LIMIT)
         if info is not None and action != "dropAndLoad":
             cur.execute(f"create table {self._name(ref, cur.stage)} like {self._name(ref)}")
@@ -221,7 +232,7 @@ class MysqlTarget(TableTargetBase, SwapPolicy, common.PerThreadConnection):
         self, cur: Any, request: PublishRequest, table: str, progress: Progress | None
     ) -> int:
         """LOAD DATA LOCAL INFILE into ``table`` (quoted)."""
-        return load_data(cur, request, table, progress)
+        return load_data(cur, request, table, progress)[0]
 
     def commit_rows(
         self, cur: PublishCursor, request: PublishRequest, info: TableInfo | None, loaded: int
