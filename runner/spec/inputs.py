@@ -17,12 +17,19 @@ from pathlib import Path
 
 from runner.spec.load import file_kind
 
+#: file extensions a local job can read (the format is chosen by the extension)
+INPUT_EXTENSIONS = (".csv", ".json", ".jsonl", ".ndjson", ".parquet", ".pqt", ".avro")
+
 #: kernel interfaces that look like files but are not data
 _KERNEL_ROOTS = (Path("/proc"), Path("/sys"), Path("/dev"))
 
 
 class InputRefused(ValueError):
     """An input path that may not be read; the message says why and what to do."""
+
+    def __init__(self, message: str, *, missing: bool = False) -> None:
+        super().__init__(message)
+        self.missing = missing
 
 
 def input_roots(base_dir: Path, inputs_root: str | None) -> tuple[Path, ...]:
@@ -56,7 +63,8 @@ def check_input(base_dir: Path, roots: Sequence[Path], file: str) -> Path:
         info = os.stat(resolved)
     except FileNotFoundError:
         raise InputRefused(
-            f"input file '{file}' does not exist (paths are relative to the spec's folder)"
+            f"input file '{file}' does not exist (paths are relative to the spec's folder)",
+            missing=True,
         ) from None
     except OSError as exc:
         raise InputRefused(f"input file '{file}' cannot be read: {exc.strerror}") from None
@@ -66,6 +74,19 @@ def check_input(base_dir: Path, roots: Sequence[Path], file: str) -> Path:
             "inputs must be regular files"
         )
     return resolved
+
+
+def extension_problem(file: str) -> str | None:
+    """Why the local platform cannot read ``file`` by its extension (None when it can)."""
+    if file.lower().endswith(INPUT_EXTENSIONS):
+        return None
+    suffix = Path(file).suffix
+    what = f"has the extension {suffix}" if suffix else "has no extension"
+    hint = "; export it as CSV" if suffix.lower() in (".xlsx", ".xls", ".ods") else ""
+    return (
+        f"input file '{file}' {what}, which a local job does not read: the format is chosen "
+        f"by the extension, one of {', '.join(INPUT_EXTENSIONS)}{hint}"
+    )
 
 
 def _through_link(path: Path, base_dir: Path) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 
 from runner.errors import SpecIssue
 from runner.spec import paths
-from runner.spec.inputs import InputRefused, check_input, input_roots
+from runner.spec.inputs import InputRefused, check_input, extension_problem, input_roots
 from runner.spec.load import Document
 from runner.spec.model import LOCAL_FORMATS, SPARK_FORMATS, VENDORS
 from runner.spec.params import DRIVER_PARAMS, allowed_params
@@ -70,6 +70,12 @@ PATH_LEVELS: dict[str, tuple[int, str]] = {
 }
 
 
+#: vendors whose unquoted and quoted names alike ignore case (one table either way)
+CASE_BLIND = ("sqlite", "redshift")
+#: the actions that only add rows: targets with these may share a table
+APPENDING = frozenset({"load", "createAndLoad"})
+
+
 def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -106,7 +112,47 @@ class _Checker:
         for name, target in self.targets.items():
             if isinstance(target, dict):
                 self.check_target(paths.child("$.targets", name), target)
+        self.check_shared_tables()
         return self.issues
+
+    def table_key(self, target: Mapping[str, Any]) -> tuple[str, str, str] | None:
+        """The table a target publishes into, as its vendor names it (None when unknown)."""
+        conn_name, table, path = target.get("connection"), target.get("table"), target.get("path")
+        if not isinstance(conn_name, str) or not isinstance(table, str):
+            return None
+        conn = self.connections.get(conn_name)
+        if not isinstance(conn, dict):
+            return None
+        vendor = conn.get("vendor")
+        if isinstance(path, list) and path:
+            schema = path[0]
+        else:
+            schema = {"sqlite": "main", "postgres": "public", "redshift": "public"}.get(
+                str(vendor), conn.get("database")
+            )
+        if not isinstance(schema, str):
+            return None
+        if vendor in CASE_BLIND:
+            schema, table = schema.lower(), table.lower()
+        return conn_name, schema, table
+
+    def check_shared_tables(self) -> None:
+        """Targets replacing or merging into one table would overwrite each other."""
+        sharing: dict[tuple[str, str, str], list[str]] = {}
+        for name, target in self.targets.items():
+            key = self.table_key(target) if isinstance(target, dict) else None
+            if key is not None:
+                sharing.setdefault(key, []).append(name)
+        for key, names in sharing.items():
+            actions = {_mapping(self.targets[n]).get("action") for n in names}
+            if len(names) < 2 or actions <= APPENDING:
+                continue
+            listed = ", ".join(names[:-1]) + f" and {names[-1]}"
+            self.add(
+                paths.child(paths.child("$.targets", names[1]), "table"),
+                f"targets {listed} all publish into {'.'.join(key)}; only appending actions "
+                "(load, createAndLoad) can share a table: give each target its own table",
+            )
 
     def check_platform(self) -> None:
         """The platform URL's rules, so validate catches what plan would refuse."""
@@ -207,10 +253,16 @@ class _Checker:
                 continue
             if self.platform == "spark" and _URI.match(file):
                 continue  # read by the cluster (s3a://, abfss://, hdfs://...): not checked here
+            where = paths.child(paths.child(at, "inputs"), table)
+            problem = extension_problem(file) if self.platform == "local" else None
             try:
                 check_input(self.base_dir, self.input_roots, file)
             except InputRefused as exc:
-                self.add(paths.child(paths.child(at, "inputs"), table), str(exc))
+                # one error per input: a missing .xlsx is first of all not readable
+                self.add(where, problem if problem and exc.missing else str(exc))
+                continue
+            if problem:
+                self.add(where, problem)
 
     def check_target(self, at: str, target: Mapping[str, Any]) -> None:
         self.check_table(at, target)

@@ -32,9 +32,12 @@ def test_shared_table_error_points_at_a_target(
     spec = write_spec(tmp_path, BASIC.replace("table: orders_copy", "table: orders"))
     r = publish(capsys, "plan", str(spec))
     assert r.code == 1
-    assert re.search(
-        rf"- {re.escape(str(spec))}:\d+:\d+: target\.orders_copy and target\.orders_out all", r.err
-    ), r.err
+    lines = spec.read_text().splitlines()
+    line = [i for i, text in enumerate(lines, 1) if text == "    table: orders"][1]  # validate
+    assert (
+        f"{spec}:{line}:12: $.targets.orders_copy.table: targets orders_out and orders_copy all "
+        "publish into warehouse.main.orders"
+    ) in r.err
 
 
 def test_flag_errors_have_no_spec_position(

@@ -11,9 +11,9 @@ import polars as pl
 
 from runner.platforms.local import avro_read
 from runner.result_types import is_text_logical
+from runner.spec.inputs import INPUT_EXTENSIONS
 
-#: file extensions a local job can read
-INPUT_EXTENSIONS = (".csv", ".json", ".jsonl", ".ndjson", ".parquet", ".pqt", ".avro")
+__all__ = ["INPUT_EXTENSIONS", "file_sha256", "marked_columns", "scan_input"]
 
 _hash_lock = threading.Lock()
 _hash_cache: dict[tuple[str, int, int], str] = {}
