@@ -13,10 +13,12 @@ from typing import Any
 
 from runner.errors import SpecIssue
 from runner.spec import paths
+from runner.spec.headers import Header, HeaderError, read_header
 from runner.spec.inputs import InputRefused, check_input, extension_problem, input_roots
 from runner.spec.load import Document
 from runner.spec.model import LOCAL_FORMATS, SPARK_FORMATS, VENDORS
 from runner.spec.params import DRIVER_PARAMS, allowed_params
+from runner.spec.recipes import JobInput
 from runner.spec.render import Rendered
 from runner.spec.schema import IssueMaker, coerce, did_you_mean, schema_issues, type_at
 from runner.spec.secrets import Secret
@@ -94,6 +96,9 @@ class _Checker:
         self.targets = _mapping(data.get("targets"))
         root = data.get("inputsRoot")
         self.input_roots = input_roots(base_dir, root if isinstance(root, str) else None)
+        #: each local job's inputs whose header was read (a job with an unreadable one: None)
+        self.readable: dict[str, list[JobInput] | None] = {}
+        self._headers: dict[Path, Header | HeaderError] = {}
 
     def add(self, path: str, message: str, *, key: bool = False) -> None:
         self.issues.append(self.maker.at(path, message, key=key))
@@ -250,19 +255,43 @@ class _Checker:
                     )
         for table, file in inputs.items():
             if not isinstance(file, str) or not file:
+                self.readable[name] = None
                 continue
             if self.platform == "spark" and _URI.match(file):
                 continue  # read by the cluster (s3a://, abfss://, hdfs://...): not checked here
             where = paths.child(paths.child(at, "inputs"), table)
             problem = extension_problem(file) if self.platform == "local" else None
             try:
-                check_input(self.base_dir, self.input_roots, file)
+                path = check_input(self.base_dir, self.input_roots, file)
             except InputRefused as exc:
                 # one error per input: a missing .xlsx is first of all not readable
                 self.add(where, problem if problem and exc.missing else str(exc))
+                self.readable[name] = None
                 continue
             if problem:
                 self.add(where, problem)
+                self.readable[name] = None
+            elif self.platform == "local":
+                self.check_header(where, name, JobInput(table, file, path, Header((), False)))
+
+    def check_header(self, where: str, job: str, item: JobInput) -> None:
+        """The start of a local job's input can be read (kept for the recipe's check)."""
+        header = self._headers.get(item.path)
+        if header is None:
+            try:
+                header = read_header(item.path, item.file)
+            except HeaderError as exc:
+                header = exc
+            except OSError as exc:
+                header = HeaderError(f"{item.file}: cannot be read: {exc.strerror or exc}")
+            self._headers[item.path] = header
+        if isinstance(header, HeaderError):
+            self.add(where, f"cannot read {header}")
+            self.readable[job] = None
+            return
+        found = self.readable.setdefault(job, [])
+        if found is not None:
+            found.append(JobInput(item.table, item.file, item.path, header))
 
     def check_target(self, at: str, target: Mapping[str, Any]) -> None:
         self.check_table(at, target)
@@ -327,6 +356,33 @@ def check_references(data: Mapping[str, Any], maker: IssueMaker, base_dir: Path)
     return _Checker(data, maker, base_dir).run()
 
 
+def _recipe_issues(checker: _Checker, raw: Document, rendered: Rendered) -> list[SpecIssue]:
+    """Each local recipe over its inputs' headers (polars is imported only when one exists)."""
+    jobs = {
+        name: found
+        for name, found in checker.readable.items()
+        if found and isinstance(_mapping(checker.jobs[name]).get("recipe"), str)
+    }
+    if not jobs:
+        return []
+    from runner.spec.recipes import recipe_issue
+
+    issues = []
+    for name, found in jobs.items():
+        at = paths.child(paths.child("$.jobs", name), "recipe")
+        if at in rendered.failed:
+            continue
+        written = _mapping(_mapping(raw.data.get("jobs")).get(name)).get("recipe")
+        recipe = checker.jobs[name]["recipe"]
+        where = rendered.positions.get(at) or raw.positions.get(at)
+        issue = recipe_issue(
+            at, recipe, written if isinstance(written, str) else recipe, found, where
+        )
+        if issue is not None:
+            issues.append(issue)
+    return issues
+
+
 def validate(raw: Document, rendered: Rendered, base_dir: Path) -> list[SpecIssue]:
     """Every issue of a rendered spec, sorted by position (empty when it is valid)."""
     issues = list(rendered.issues)
@@ -337,5 +393,7 @@ def validate(raw: Document, rendered: Rendered, base_dir: Path) -> list[SpecIssu
     maker = IssueMaker(raw.label, rendered.positions, rendered.key_positions)
     schema_found = schema_issues(plain, maker, skip=rendered.failed)
     issues += schema_found
-    issues += check_references(plain, maker, base_dir)
+    checker = _Checker(plain, maker, base_dir)
+    issues += checker.run()
+    issues += _recipe_issues(checker, raw, rendered)
     return sort_issues(issues)

@@ -16,7 +16,10 @@ def test_two_targets_replacing_one_table_is_a_plan_error(
     spec = write_spec(tmp_path, BASIC.replace("table: orders_copy", "table: orders"))
     r = publish(capsys, "plan", str(spec))
     assert r.code == 1
-    assert "target.orders_copy and target.orders_out all publish to warehouse.main.orders" in r.err
+    # validate catches it first (issue 11.7), at the second target's table
+    assert (
+        "$.targets.orders_copy.table: targets orders_out and orders_copy all publish into" in r.err
+    )
 
 
 def test_a_changed_action_is_an_update_not_silence(
