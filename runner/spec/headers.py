@@ -89,7 +89,8 @@ def _empty(file: str, suffix: str) -> Header:
             f"{file}:1:1: the file is empty; a CSV input needs at least its header line "
             "(the column names)"
         )
-    raise HeaderError(f"{file}:1:1: the file is empty")
+    kind = {".avro": "an Avro", ".parquet": "a Parquet", ".pqt": "a Parquet"}.get(suffix)
+    raise HeaderError(f"{file}:1:1: {f'not {kind} file: ' if kind else ''}the file is empty")
 
 
 def _csv_header(file: str, data: bytes, complete: bool) -> Header:

@@ -26,12 +26,12 @@ from runner.platforms.base import (
 from runner.platforms.local.avro_blocks import AvroReadError
 from runner.platforms.local.inputs import (
     INPUT_EXTENSIONS,
-    file_sha256,
     marked_columns,
     scan_input,
 )
 from runner.platforms.local.logical import carried
 from runner.platforms.local.preview import Preview, PreviewStore
+from runner.platforms.local.shape import InputShapeError, checked_sha256, json_problem
 from runner.results import (
     EXTENSIONS,
     ResultsCancelled,
@@ -114,7 +114,11 @@ class LocalPlatform:
         digest = hashlib.sha256(_canonical(definition).encode())
         for table in sorted(job.inputs):
             path = self._input_path(job, table)
-            digest.update(f"\0{table}\0{file_sha256(path)}".encode())
+            try:
+                sha = checked_sha256(path, job.inputs[table])
+            except InputShapeError as exc:
+                raise PlatformError(f"{job.address}: input {table}: {exc}") from None
+            digest.update(f"\0{table}\0{sha}".encode())
         return digest.hexdigest()
 
     def _marks(self, job: Job, query_inputs: Mapping[str, pl.LazyFrame]) -> dict[str, str]:
@@ -141,6 +145,7 @@ class LocalPlatform:
             path = self._input_path(job, table)
             try:
                 frames[table] = scan_input(path, schema_only=schema_only, staging=staging)
+                frames[table].collect_schema()  # a JSON file is read here: name its input
             except AvroReadError as exc:
                 raise PlatformError(
                     f"{job.address}: input {table}: cannot read {job.inputs[table]}: {exc}"
@@ -153,10 +158,10 @@ class LocalPlatform:
             except ValueError as exc:
                 raise PlatformError(f"{job.address}: input {table}: {exc}") from None
             except _POLARS_ERRORS as exc:
-                raise PlatformError(
-                    f"{job.address}: input {table}: cannot read {job.inputs[table]}: "
-                    f"{_polars_message(exc)}"
-                ) from None
+                found = json_problem(path, job.inputs[table]) or (
+                    f"cannot read {job.inputs[table]}: {_polars_message(exc)}"
+                )
+                raise PlatformError(f"{job.address}: input {table}: {found}") from None
         if not job.recipe:
             if len(frames) != 1:
                 raise PlatformError(
@@ -350,6 +355,10 @@ class LocalPlatform:
             ) from None
         except _POLARS_ERRORS as exc:
             remove_tree(self.state_dir, folder)
+            for table in job.inputs:  # a JSON record past those read for the schema
+                found = json_problem(self._input_path(job, table), job.inputs[table])
+                if found:
+                    raise PlatformError(f"{job.address}: input {table}: {found}") from None
             raise PlatformError(f"{job.address}: recipe: {_polars_message(exc)}") from None
         except OSError as exc:
             remove_tree(self.state_dir, folder)
