@@ -6,8 +6,9 @@
 
 Rows are matched by the target's ``key``, else the table's primary key, else as a
 multiset of whole rows (then a changed row counts as one removed and one added). Both
-sides are staged (:mod:`runner.rowdiff.staging`): hash joins over (key, row hash) in
-polars, whole rows only for the samples.
+sides are narrowed (:mod:`runner.rowdiff.staging`) to (key, row hash, locator), the
+results in a worker thread while the table is read: hash joins in polars, whole rows
+read again only for the samples (the table's by locator, the results' by key or hash).
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from runner.results import ResultSchema, ResultSet, iter_frames
-from runner.rowdiff import canon, readers
+from runner.results import ResultSet, iter_frames, normalise_format, polars_dtype
+from runner.rowdiff import canon, readers, staging
 from runner.rowdiff.model import Match, RowDiff, SampleRow, ValueChange, mode_of
-from runner.rowdiff.staging import HASH, Staged
+from runner.rowdiff.staging import HASH, LOC, Side
 from runner.spec.secrets import redact
-from runner.targets.base import TableInfo, TableTarget
+from runner.targets.base import TableInfo, TableRef, TableTarget
 
 DEFAULT_SAMPLES = 5
 DEFAULT_ROWS_LIMIT = 2_000_000
@@ -43,11 +44,24 @@ def _display(frame: pl.DataFrame, columns: Sequence[str]) -> list[dict[str, str 
     return [{k: _text(v) for k, v in row.items()} for row in shown.iter_rows(named=True)]
 
 
+#: rows of a parquet results file read at once (the results store writes row groups of 100,000)
+_PARQUET_SLICE = 100_000
+
+
 def _result_frames(
     results: ResultSet, compared: Sequence[str], vendor: str
 ) -> Iterable[pl.DataFrame]:
     exprs = [canon.results_for(c.name, c.type, vendor) for c in results.schema.columns]
-    for frame in iter_frames(results):
+    if normalise_format(results.format) == "parquet":
+        # slices of polars' own reader: less memory and CPU than pyarrow's record batches
+        decode = [pl.col(c.name).cast(polars_dtype(c.type)) for c in results.schema.columns]
+        for path in results.files:
+            rows = pl.scan_parquet(path).select(pl.len()).collect().item()
+            for offset in range(0, rows, _PARQUET_SLICE):
+                lazy = pl.scan_parquet(path).slice(offset, _PARQUET_SLICE)
+                yield lazy.select(decode).select(exprs).select(compared).collect()
+        return
+    for frame in iter_frames(results, batch_rows=readers.BATCH_ROWS):
         yield frame.select(exprs).select(compared)
 
 
@@ -130,41 +144,82 @@ def diff_table(
     if not readers.supports(target):
         return _replace(base, skipped=f"rows of {target.vendor} tables cannot be read for a diff")
     logical = {c.name: c.type for c in results.schema.columns}
-    columns = [(n, logical[n]) for n in compared]
+    rows = _Rows(results, target, table.ref, [(n, logical[n]) for n in compared])
     # without a key, the first integer or text columns may identify rows (checked below)
     narrow = keys or tuple(n for n in compared if logical[n] in _KEYLIKE)[:2]
-    with Staged("table") as old, Staged("results") as new:
-        old.fill(readers.table_frames(target, table.ref, columns), compared, narrow)
-        new.fill(_result_frames(results, compared, target.vendor), compared, narrow)
-        if not keys:
-            keys = _inferred(old, new, narrow)
-            if keys:
-                note = (
-                    f"rows matched by {keys[0]}, unique in the table and the results "
-                    "(set key: on the target to choose the columns)"
-                )
-                base = _replace(base, match="inferred", key=keys, note=note)
+    incoming = staging.in_background("results", rows.results(), compared, narrow)
+    old = staging.narrowed("table", rows.table(), compared, narrow)
+    new = incoming.result()
+    if not keys:
+        keys = _inferred(old, new, narrow)
         if keys:
-            dup = _duplicated(old, keys) or _duplicated(new, keys)
-            if dup:
-                note = f"{', '.join(keys)} is not unique in the {dup}: rows matched as a multiset"
-                base = _replace(base, match="rows", key=(), note=note)
-                keys = ()
-        if keys:
-            return _by_key(base, old, new, results.schema, options)
-        return _by_rows(base, old, new, options)
+            note = (
+                f"rows matched by {keys[0]}, unique in the table and the results "
+                "(set key: on the target to choose the columns)"
+            )
+            base = _replace(base, match="inferred", key=keys, note=note)
+    if keys:
+        dup = _duplicated(old, keys) or _duplicated(new, keys)
+        if dup:
+            note = f"{', '.join(keys)} is not unique in the {dup}: rows matched as a multiset"
+            base = _replace(base, match="rows", key=(), note=note)
+            keys = ()
+    if keys:
+        return _by_key(base, old, new, rows, options)
+    return _by_rows(base, old, new, rows, options)
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Where the whole rows of both sides are read (again, for the samples)."""
+
+    results_set: ResultSet
+    target: TableTarget
+    ref: TableRef
+    columns: list[tuple[str, str]]
+
+    @property
+    def compared(self) -> list[str]:
+        return [n for n, _ in self.columns]
+
+    def results(self) -> Iterable[pl.DataFrame]:
+        return _result_frames(self.results_set, self.compared, self.target.vendor)
+
+    def table(self) -> Iterable[pl.DataFrame]:
+        return readers.table_frames(self.target, self.ref, self.columns)
+
+    def after(self, wanted: pl.DataFrame, limit: int | None) -> pl.DataFrame:
+        """Rows of the results whose key (or hash) is in ``wanted``."""
+        return staging.matching(self.results(), self.compared, wanted, limit)
+
+    def before(self, picked: pl.DataFrame, on: Sequence[str], limit: int | None) -> pl.DataFrame:
+        """Rows of the table for ``picked`` rows of its narrow side (by locator if it has one).
+
+        A row read by locator must still hash as it did (the table may have changed
+        since it was read); otherwise the table is read again and matched on ``on``.
+        """
+        if LOC in picked.columns:
+            found = readers.rows_at(self.target, self.ref, self.columns, picked[LOC].to_list())
+            if found.height:
+                found = found.with_columns(staging.row_hash(self.compared))
+                same = found.join(picked.select(LOC, HASH), on=[LOC, HASH], how="semi")
+                if same.height == picked.height:
+                    return same
+        wanted = picked.select(list(on)).unique()
+        return staging.matching(self.table(), self.compared, wanted, limit)
 
 
 _KEYLIKE = frozenset({"int8", "int16", "int32", "int64", "string"})
 
 
-def _inferred(old: Staged, new: Staged, candidates: Sequence[str]) -> tuple[str, ...]:
+def _inferred(old: Side, new: Side, candidates: Sequence[str]) -> tuple[str, ...]:
     """The first candidate column without nulls or repeats on both sides, if any."""
     if not old.narrow.height or not new.narrow.height:
         return ()
     for column in candidates:
         if all(
-            side.narrow[column].null_count() == 0 and side.narrow[column].is_unique().all()
+            side.narrow[column].null_count() == 0
+            and side.narrow[column].n_unique() == side.narrow.height
             for side in (old, new)
         ):
             return (column,)
@@ -177,11 +232,8 @@ def _replace(diff: RowDiff, **changes: object) -> RowDiff:
     return replace(diff, **changes)  # type: ignore[arg-type]
 
 
-def _duplicated(side: Staged, keys: Sequence[str]) -> str:
-    if (
-        side.narrow.height
-        and side.narrow.select(pl.struct(list(keys)).is_duplicated().any()).item()
-    ):
+def _duplicated(side: Side, keys: Sequence[str]) -> str:
+    if side.narrow.height and side.narrow.select(list(keys)).n_unique() < side.narrow.height:
         return side.label
     return ""
 
@@ -202,20 +254,9 @@ def _appended(results: ResultSet, table: TableInfo, opts: DiffOptions) -> RowDif
     )
 
 
-def _by_key(
-    base: RowDiff, old: Staged, new: Staged, schema: ResultSchema, opts: DiffOptions
-) -> RowDiff:
+def _by_key(base: RowDiff, old: Side, new: Side, rows: _Rows, opts: DiffOptions) -> RowDiff:
     keys = list(base.key)
-    left = (
-        old.narrow
-        if old.narrow.height
-        else pl.DataFrame(schema={**{k: new.narrow.schema[k] for k in keys}, HASH: pl.UInt64})
-    )
-    right = (
-        new.narrow
-        if new.narrow.height
-        else pl.DataFrame(schema={**{k: left.schema[k] for k in keys}, HASH: pl.UInt64})
-    )
+    left, right = _keyed(old, new, keys), _keyed(new, old, keys)
     joined = left.join(right, on=keys, how="full", coalesce=True, nulls_equal=True, suffix="_new")
     h_old, h_new = pl.col(HASH), pl.col(f"{HASH}_new")
     classes = {
@@ -232,47 +273,67 @@ def _by_key(
         0, named=True
     )
     counts = {names[c]: int(v or 0) for c, v in counts_row.items()}
-    samples: dict[str, tuple[SampleRow, ...]] = {}
-    n = opts.samples
-    if n > 0:
-        for cls in ("added", "removed", "changed"):
-            if not counts[names[cls]]:
-                continue
-            picked = joined.filter(classes[cls]).select(keys).sort(keys, nulls_last=True).head(n)
-            samples[names[cls]] = _key_samples(cls, picked, old, new, base)
+    picked = {
+        cls: joined.filter(classes[cls]).sort(keys, nulls_last=True).head(opts.samples)
+        for cls in ("added", "removed", "changed")
+        if opts.samples > 0 and counts[names[cls]]
+    }
+    samples = {names[c]: s for c, s in _key_samples(picked, rows, base).items()}
     return _replace(base, counts=counts, samples=samples)
 
 
+def _keyed(side: Side, other: Side, keys: list[str]) -> pl.DataFrame:
+    """A side's narrow frame, or an empty one of the right schema."""
+    if side.narrow.height:
+        return side.narrow
+    known = other.narrow.schema if other.narrow.height else {}
+    return pl.DataFrame(schema={**{k: known.get(k, pl.String()) for k in keys}, HASH: pl.UInt64})
+
+
 def _key_samples(
-    cls: str, picked: pl.DataFrame, old: Staged, new: Staged, base: RowDiff
-) -> tuple[SampleRow, ...]:
+    picked: dict[str, pl.DataFrame], rows: _Rows, base: RowDiff
+) -> dict[str, tuple[SampleRow, ...]]:
+    """The sample rows of each class: after values from the results, before from the table."""
     keys = list(base.key)
     compared = list(base.compared)
-    before = old.rows_by_key(picked) if cls != "added" else pl.DataFrame()
-    after = new.rows_by_key(picked) if cls != "removed" else pl.DataFrame()
-    shown_before = (
-        {tuple(r[k] for k in keys): r for r in _display(before, compared)} if before.height else {}
+    olds = [p for c, p in picked.items() if c != "added"]
+    news = [p.select(keys) for c, p in picked.items() if c != "removed"]
+    before = pl.DataFrame()
+    if olds:
+        located = [LOC] if LOC in olds[0].columns else []
+        wanted = pl.concat(olds).select(*keys, HASH, *located)
+        before = rows.before(wanted, keys, wanted.height)
+    after = (
+        rows.after(pl.concat(news).unique(), sum(p.height for p in news))
+        if news
+        else pl.DataFrame()
     )
-    shown_after = (
-        {tuple(r[k] for k in keys): r for r in _display(after, compared)} if after.height else {}
-    )
-    key_text = _display(picked, keys)
-    out: list[SampleRow] = []
-    for k in key_text:
-        ident = tuple(k[c] for c in keys)
-        b, a = shown_before.get(ident), shown_after.get(ident)
-        if cls == "changed" and a is not None and b is not None:
-            changes = tuple(
-                ValueChange(c, b[c], a[c]) for c in compared if b[c] != a[c] and c not in keys
-            )
-            out.append(SampleRow(key=k, changes=changes))
-        else:
-            out.append(SampleRow(key=k, row=(a if cls == "added" else b) or {}))
-    return tuple(out)
+
+    def shown(frame: pl.DataFrame) -> dict[tuple[str | None, ...], dict[str, str | None]]:
+        if not frame.height:
+            return {}
+        return {tuple(r[k] for k in keys): r for r in _display(frame, compared)}
+
+    shown_before, shown_after = shown(before), shown(after)
+    out: dict[str, tuple[SampleRow, ...]] = {}
+    for cls, chosen in picked.items():
+        samples: list[SampleRow] = []
+        for k in _display(chosen, keys):
+            ident = tuple(k[c] for c in keys)
+            b, a = shown_before.get(ident), shown_after.get(ident)
+            if cls == "changed" and a is not None and b is not None:
+                changes = tuple(
+                    ValueChange(c, b[c], a[c]) for c in compared if b[c] != a[c] and c not in keys
+                )
+                samples.append(SampleRow(key=k, changes=changes))
+            else:
+                samples.append(SampleRow(key=k, row=(a if cls == "added" else b) or {}))
+        out[cls] = tuple(samples)
+    return out
 
 
-def _by_rows(base: RowDiff, old: Staged, new: Staged, opts: DiffOptions) -> RowDiff:
-    def counted(side: Staged, name: str) -> pl.DataFrame:
+def _by_rows(base: RowDiff, old: Side, new: Side, rows: _Rows, opts: DiffOptions) -> RowDiff:
+    def counted(side: Side, name: str) -> pl.DataFrame:
         if not side.narrow.height:
             return pl.DataFrame(schema={HASH: pl.UInt64, name: pl.UInt32})
         return side.narrow.group_by(HASH).len(name=name)
@@ -302,12 +363,17 @@ def _by_rows(base: RowDiff, old: Staged, new: Staged, opts: DiffOptions) -> RowD
         }
     samples: dict[str, tuple[SampleRow, ...]] = {}
     n = opts.samples
-    for cls, side, cond in (("added", new, more > 0), ("removed", old, fewer > 0)):
+    for cls, cond in (("added", more > 0), ("removed", fewer > 0)):
         if n <= 0 or not counts.get(cls):
             continue
-        hashes = joined.filter(cond).sort(HASH).head(n)[HASH].to_list()
-        rows = side.rows_by_hash(hashes, n)
-        samples[cls] = tuple(SampleRow(row=r) for r in _display(rows, list(base.compared)))
+        hashes = joined.filter(cond).sort(HASH).head(n).select(HASH)
+        if cls == "added":
+            found = rows.after(hashes, None)
+        else:
+            picked = old.narrow.join(hashes, on=HASH, how="semi").sort(HASH).head(n)
+            found = rows.before(picked, [HASH], None)
+        found = found.sort(HASH).head(n) if found.height else found
+        samples[cls] = tuple(SampleRow(row=r) for r in _display(found, list(base.compared)))
     note = (
         base.note
         or "no key or primary key: rows matched as a multiset of whole rows (a changed row counts as removed and added)"

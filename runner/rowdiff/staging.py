@@ -1,23 +1,24 @@
-"""One side of a diff, staged: narrow (key, row hash) frames in memory, whole rows on disk.
+"""One side of a diff, narrowed: the key columns, a row hash and a row locator per row.
 
-Memory stays bounded whatever the row count: while the rows stream by, each batch is
-hashed (one 64-bit hash of the compared columns per row) and written to a temporary
-Arrow IPC part; only the key columns and the hash stay in memory. Sample rows are read
-back from the parts by key or by hash once the classes are known.
+Memory stays bounded by the row count times a few words, whatever the row width: while
+the rows stream by, each batch is hashed (one 64-bit hash of the compared columns per
+row) and only the key columns, the hash and, for a table, the row's locator (SQLite's
+rowid, PostgreSQL's ctid) are kept. The whole rows of the few samples are read again
+once the classes are known (:func:`matching` for a stream, by locator for a table).
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Iterable, Sequence
-from pathlib import Path
-from types import TracebackType
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 import polars as pl
 
 #: the hash column's name (not a valid spec column name, so it cannot collide)
 HASH = "__publish_row_hash"
+#: where a table's row is (SQLite rowid, PostgreSQL ctid as block * 2^16 + offset)
+LOC = "__publish_row_loc"
 _SEED = 0x5EED
 
 
@@ -28,63 +29,67 @@ def row_hash(columns: Sequence[str]) -> pl.Expr:
     return pl.struct([pl.col(c) for c in columns]).hash(_SEED).alias(HASH)
 
 
-class Staged:
-    """A side's rows: ``narrow`` (key columns + hash) in memory, whole rows in ``folder``."""
+@dataclass(frozen=True)
+class Side:
+    """A side's rows, narrowed: ``narrow`` holds the kept columns, the hash and the locator."""
 
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.folder = Path(tempfile.mkdtemp(prefix=f"publish-diff-{label}-"))
-        self.narrow = pl.DataFrame()
-        self.rows = 0
-        self._parts = 0
+    label: str
+    narrow: pl.DataFrame
 
-    def fill(
-        self, frames: Iterable[pl.DataFrame], compared: Sequence[str], key: Sequence[str]
-    ) -> Staged:
-        pieces: list[pl.DataFrame] = []
-        hashed = row_hash(compared)
-        for frame in frames:
-            if not frame.height:
-                continue
-            with_hash = frame.select([*compared, hashed])
-            with_hash.write_ipc(self.folder / f"part-{self._parts:05d}.arrow")
-            self._parts += 1
-            self.rows += frame.height
-            pieces.append(with_hash.select([*key, HASH]))
-        if pieces:
-            self.narrow = pl.concat(pieces, rechunk=True)
-        return self
+    @property
+    def located(self) -> bool:
+        return LOC in self.narrow.columns
 
-    def scan(self) -> pl.LazyFrame | None:
-        if not self._parts:
-            return None
-        return pl.scan_ipc(self.folder / "*.arrow")
 
-    def rows_by_key(self, keys: pl.DataFrame) -> pl.DataFrame:
-        """Whole rows whose key is among ``keys`` (a frame of the key columns)."""
-        lazy = self.scan()
-        if lazy is None or not keys.height:
-            return pl.DataFrame()
-        names = list(keys.columns)
-        return lazy.join(keys.lazy(), on=names, how="semi", nulls_equal=True).collect()
+def narrowed(
+    label: str, frames: Iterable[pl.DataFrame], compared: Sequence[str], keep: Sequence[str]
+) -> Side:
+    """Hash each row of ``frames`` and keep ``keep``, the hash and the locator (if any)."""
+    hashed = row_hash(compared)
+    pieces: list[pl.DataFrame] = []
+    for frame in frames:
+        if frame.height:
+            extra = [LOC] if LOC in frame.columns else []
+            pieces.append(frame.select([*keep, hashed, *extra]))
+    narrow = pl.concat(pieces, rechunk=True) if pieces else pl.DataFrame()
+    return Side(label, narrow)
 
-    def rows_by_hash(self, hashes: Sequence[int], limit: int) -> pl.DataFrame:
-        lazy = self.scan()
-        if lazy is None or not hashes:
-            return pl.DataFrame()
-        wanted = pl.Series(HASH, list(hashes), dtype=pl.UInt64)
-        return lazy.filter(pl.col(HASH).is_in(wanted.implode())).sort(HASH).head(limit).collect()
 
-    def close(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
+def in_background(
+    label: str, frames: Iterable[pl.DataFrame], compared: Sequence[str], keep: Sequence[str]
+) -> Future[Side]:
+    """:func:`narrowed` in a worker thread (polars releases the GIL while it decodes and hashes)."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"diff-{label}")
+    try:
+        return pool.submit(narrowed, label, frames, compared, keep)
+    finally:
+        pool.shutdown(wait=False)
 
-    def __enter__(self) -> Staged:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+def matching(
+    frames: Iterable[pl.DataFrame],
+    compared: Sequence[str],
+    wanted: pl.DataFrame,
+    limit: int | None,
+) -> pl.DataFrame:
+    """The rows of ``frames`` whose ``wanted`` columns (key columns or the hash) match.
+
+    Stops reading as soon as ``limit`` rows were found (unique keys: one row each).
+    """
+    on = list(wanted.columns)
+    hashed = HASH in on
+    found: list[pl.DataFrame] = []
+    total = 0
+    stream: Iterator[pl.DataFrame] = iter(frames)
+    for frame in stream:
+        rows = frame.with_columns(row_hash(compared)) if hashed else frame
+        hit = rows.join(wanted, on=on, how="semi", nulls_equal=True)
+        if hit.height:
+            found.append(hit)
+            total += hit.height
+            if limit is not None and total >= limit:
+                break
+    close = getattr(stream, "close", None)
+    if close is not None:
+        close()
+    return pl.concat(found, how="vertical_relaxed") if found else pl.DataFrame()
