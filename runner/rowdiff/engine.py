@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from runner.results import ResultSet, iter_frames, normalise_format, polars_dtype
-from runner.rowdiff import canon, readers, staging
+from runner.results import ResultSet, iter_frames
+from runner.rowdiff import canon, readers, results_rows, staging
 from runner.rowdiff.model import Match, RowDiff, SampleRow, ValueChange, mode_of
 from runner.rowdiff.staging import HASH, LOC, Side
 from runner.spec.secrets import redact
@@ -42,27 +42,6 @@ def _text(value: object) -> str | None:
 def _display(frame: pl.DataFrame, columns: Sequence[str]) -> list[dict[str, str | None]]:
     shown = frame.select([canon.display_expr(c, frame.schema[c]) for c in columns])
     return [{k: _text(v) for k, v in row.items()} for row in shown.iter_rows(named=True)]
-
-
-#: rows of a parquet results file read at once (the results store writes row groups of 100,000)
-_PARQUET_SLICE = 100_000
-
-
-def _result_frames(
-    results: ResultSet, compared: Sequence[str], vendor: str
-) -> Iterable[pl.DataFrame]:
-    exprs = [canon.results_for(c.name, c.type, vendor) for c in results.schema.columns]
-    if normalise_format(results.format) == "parquet":
-        # slices of polars' own reader: less memory and CPU than pyarrow's record batches
-        decode = [pl.col(c.name).cast(polars_dtype(c.type)) for c in results.schema.columns]
-        for path in results.files:
-            rows = pl.scan_parquet(path).select(pl.len()).collect().item()
-            for offset in range(0, rows, _PARQUET_SLICE):
-                lazy = pl.scan_parquet(path).slice(offset, _PARQUET_SLICE)
-                yield lazy.select(decode).select(exprs).select(compared).collect()
-        return
-    for frame in iter_frames(results, batch_rows=readers.BATCH_ROWS):
-        yield frame.select(exprs).select(compared)
 
 
 def _head_samples(results: ResultSet, n: int) -> tuple[SampleRow, ...]:
@@ -147,9 +126,9 @@ def diff_table(
     rows = _Rows(results, target, table.ref, [(n, logical[n]) for n in compared])
     # without a key, the first integer or text columns may identify rows (checked below)
     narrow = keys or tuple(n for n in compared if logical[n] in _KEYLIKE)[:2]
-    incoming = staging.in_background("results", rows.results(), compared, narrow)
+    incoming = staging.narrowed("results", rows.results(), compared, narrow)
     old = staging.narrowed("table", rows.table(), compared, narrow)
-    new = incoming.result()
+    new = incoming
     if not keys:
         keys = _inferred(old, new, narrow)
         if keys:
@@ -183,13 +162,20 @@ class _Rows:
         return [n for n, _ in self.columns]
 
     def results(self) -> Iterable[pl.DataFrame]:
-        return _result_frames(self.results_set, self.compared, self.target.vendor)
+        return results_rows.frames(self.results_set, self.compared, self.target.vendor)
 
     def table(self) -> Iterable[pl.DataFrame]:
         return readers.table_frames(self.target, self.ref, self.columns)
 
-    def after(self, wanted: pl.DataFrame, limit: int | None) -> pl.DataFrame:
-        """Rows of the results whose key (or hash) is in ``wanted``."""
+    def after(self, picked: pl.DataFrame, on: Sequence[str], limit: int | None) -> pl.DataFrame:
+        """Rows of the results for ``picked`` rows of their narrow side (by row number)."""
+        vendor = self.target.vendor
+        if picked[LOC].null_count() == 0:
+            locs = picked[LOC].to_list()
+            found = results_rows.rows_at(self.results_set, self.compared, vendor, locs)
+            if found is not None:
+                return found.with_columns(staging.row_hash(self.compared))
+        wanted = picked.select(list(on)).unique()
         return staging.matching(self.results(), self.compared, wanted, limit)
 
     def before(self, picked: pl.DataFrame, on: Sequence[str], limit: int | None) -> pl.DataFrame:
@@ -198,7 +184,7 @@ class _Rows:
         A row read by locator must still hash as it did (the table may have changed
         since it was read); otherwise the table is read again and matched on ``on``.
         """
-        if LOC in picked.columns:
+        if picked[LOC].null_count() == 0:
             found = readers.rows_at(self.target, self.ref, self.columns, picked[LOC].to_list())
             if found.height:
                 found = found.with_columns(staging.row_hash(self.compared))
@@ -257,7 +243,19 @@ def _appended(results: ResultSet, table: TableInfo, opts: DiffOptions) -> RowDif
 def _by_key(base: RowDiff, old: Side, new: Side, rows: _Rows, opts: DiffOptions) -> RowDiff:
     keys = list(base.key)
     left, right = _keyed(old, new, keys), _keyed(new, old, keys)
-    joined = left.join(right, on=keys, how="full", coalesce=True, nulls_equal=True, suffix="_new")
+    # the streaming engine joins in a fraction of the memory of an eager join
+    joined = (
+        left.lazy()
+        .drop(LOC)
+        .join(
+            right.lazy().drop(LOC),
+            on=keys,
+            how="full",
+            coalesce=True,
+            nulls_equal=True,
+            suffix="_new",
+        )
+    )
     h_old, h_new = pl.col(HASH), pl.col(f"{HASH}_new")
     classes = {
         "added": h_old.is_null(),
@@ -269,12 +267,16 @@ def _by_key(base: RowDiff, old: Side, new: Side, rows: _Rows, opts: DiffOptions)
         names = {"added": "new", "removed": "kept", "changed": "changed", "unchanged": "unchanged"}
     else:
         names = {c: c for c in classes}
-    counts_row = joined.select([cond.sum().alias(c) for c, cond in classes.items()]).row(
-        0, named=True
-    )
+    sums = joined.select([cond.sum().alias(c) for c, cond in classes.items()])
+    counts_row = sums.collect(engine="streaming").row(0, named=True)
     counts = {names[c]: int(v or 0) for c, v in counts_row.items()}
+    differ = pl.DataFrame()
+    if opts.samples > 0 and counts_row["unchanged"] < max(left.height, right.height):
+        differ = joined.filter(~classes["unchanged"]).collect(engine="streaming")
     picked = {
-        cls: joined.filter(classes[cls]).sort(keys, nulls_last=True).head(opts.samples)
+        cls: _located(
+            differ.filter(classes[cls]).sort(keys, nulls_last=True).head(opts.samples), left, right
+        )
         for cls in ("added", "removed", "changed")
         if opts.samples > 0 and counts[names[cls]]
     }
@@ -282,12 +284,26 @@ def _by_key(base: RowDiff, old: Side, new: Side, rows: _Rows, opts: DiffOptions)
     return _replace(base, counts=counts, samples=samples)
 
 
+def _located(picked: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame) -> pl.DataFrame:
+    """``picked`` rows of the join with the locator of each side (``LOC``, ``LOC_new``)."""
+    keys = [c for c in picked.columns if not c.startswith(HASH)]
+    old = left.select(*keys, LOC)
+    new = right.select(*keys, pl.col(LOC).alias(f"{LOC}_new"))
+    out = picked.join(old, on=keys, how="left", nulls_equal=True)
+    return out.join(new, on=keys, how="left", nulls_equal=True)
+
+
 def _keyed(side: Side, other: Side, keys: list[str]) -> pl.DataFrame:
-    """A side's narrow frame, or an empty one of the right schema."""
+    """A side's (keys, hash, locator) frame, empty ones of the right schema, null locators."""
     if side.narrow.height:
-        return side.narrow
-    known = other.narrow.schema if other.narrow.height else {}
-    return pl.DataFrame(schema={**{k: known.get(k, pl.String()) for k in keys}, HASH: pl.UInt64})
+        narrow = side.narrow.select(*keys, HASH, *([LOC] if side.located else []))
+    else:
+        known = other.narrow.schema if other.narrow.height else {}
+        schema: dict[str, pl.DataType] = {k: known.get(k, pl.String()) for k in keys}
+        narrow = pl.DataFrame(schema={**schema, HASH: pl.UInt64()})
+    if LOC not in narrow.columns:
+        narrow = narrow.with_columns(pl.lit(None, dtype=pl.Int64).alias(LOC))
+    return narrow
 
 
 def _key_samples(
@@ -296,18 +312,16 @@ def _key_samples(
     """The sample rows of each class: after values from the results, before from the table."""
     keys = list(base.key)
     compared = list(base.compared)
-    olds = [p for c, p in picked.items() if c != "added"]
-    news = [p.select(keys) for c, p in picked.items() if c != "removed"]
-    before = pl.DataFrame()
-    if olds:
-        located = [LOC] if LOC in olds[0].columns else []
-        wanted = pl.concat(olds).select(*keys, HASH, *located)
-        before = rows.before(wanted, keys, wanted.height)
-    after = (
-        rows.after(pl.concat(news).unique(), sum(p.height for p in news))
-        if news
-        else pl.DataFrame()
-    )
+    olds = [p.select(*keys, HASH, LOC) for c, p in picked.items() if c != "added"]
+    news = [
+        p.select(*keys, pl.col(f"{LOC}_new").alias(LOC))
+        for c, p in picked.items()
+        if c != "removed"
+    ]
+    before = pl.concat(olds) if olds else pl.DataFrame()
+    before = rows.before(before, keys, before.height) if olds else before
+    after = pl.concat(news) if news else pl.DataFrame()
+    after = rows.after(after, keys, after.height) if news else after
 
     def shown(frame: pl.DataFrame) -> dict[tuple[str | None, ...], dict[str, str | None]]:
         if not frame.height:
@@ -367,10 +381,13 @@ def _by_rows(base: RowDiff, old: Side, new: Side, rows: _Rows, opts: DiffOptions
         if n <= 0 or not counts.get(cls):
             continue
         hashes = joined.filter(cond).sort(HASH).head(n).select(HASH)
+        side = new if cls == "added" else old
+        picked = side.narrow.join(hashes, on=HASH, how="semi").sort(HASH).head(n)
+        if not side.located:
+            picked = picked.with_columns(pl.lit(None, dtype=pl.Int64).alias(LOC))
         if cls == "added":
-            found = rows.after(hashes, None)
+            found = rows.after(picked, [HASH], None)
         else:
-            picked = old.narrow.join(hashes, on=HASH, how="semi").sort(HASH).head(n)
             found = rows.before(picked, [HASH], None)
         found = found.sort(HASH).head(n) if found.height else found
         samples[cls] = tuple(SampleRow(row=r) for r in _display(found, list(base.compared)))

@@ -72,18 +72,18 @@ def matching(
     wanted: pl.DataFrame,
     limit: int | None,
 ) -> pl.DataFrame:
-    """The rows of ``frames`` whose ``wanted`` columns (key columns or the hash) match.
+    """The rows of ``frames`` (and their hash) whose ``wanted`` columns (keys or hash) match.
 
     Stops reading as soon as ``limit`` rows were found (unique keys: one row each).
     """
     on = list(wanted.columns)
-    hashed = HASH in on
     found: list[pl.DataFrame] = []
     total = 0
     stream: Iterator[pl.DataFrame] = iter(frames)
     for frame in stream:
-        rows = frame.with_columns(row_hash(compared)) if hashed else frame
-        hit = rows.join(wanted, on=on, how="semi", nulls_equal=True)
+        hit = frame.with_columns(row_hash(compared)).join(
+            wanted, on=on, how="semi", nulls_equal=True
+        )
         if hit.height:
             found.append(hit)
             total += hit.height
