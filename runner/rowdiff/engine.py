@@ -6,9 +6,9 @@
 
 Rows are matched by the target's ``key``, else the table's primary key, else as a
 multiset of whole rows (then a changed row counts as one removed and one added). Both
-sides are narrowed (:mod:`runner.rowdiff.staging`) to (key, row hash, locator), the
-results in a worker thread while the table is read: hash joins in polars, whole rows
-read again only for the samples (the table's by locator, the results' by key or hash).
+sides are narrowed (:mod:`runner.rowdiff.staging`) to (key, row hash, locator): hash
+joins in polars' streaming engine, whole rows read again only for the samples (by
+locator: the table's rowid or ctid, the results' row number).
 """
 
 from __future__ import annotations
@@ -126,9 +126,8 @@ def diff_table(
     rows = _Rows(results, target, table.ref, [(n, logical[n]) for n in compared])
     # without a key, the first integer or text columns may identify rows (checked below)
     narrow = keys or tuple(n for n in compared if logical[n] in _KEYLIKE)[:2]
-    incoming = staging.narrowed("results", rows.results(), compared, narrow)
+    new = staging.narrowed("results", rows.results(), compared, narrow)
     old = staging.narrowed("table", rows.table(), compared, narrow)
-    new = incoming
     if not keys:
         keys = _inferred(old, new, narrow)
         if keys:
@@ -377,19 +376,28 @@ def _by_rows(base: RowDiff, old: Side, new: Side, rows: _Rows, opts: DiffOptions
         }
     samples: dict[str, tuple[SampleRow, ...]] = {}
     n = opts.samples
-    for cls, cond in (("added", more > 0), ("removed", fewer > 0)):
+    for cls, excess in (("added", more), ("removed", fewer)):
         if n <= 0 or not counts.get(cls):
             continue
-        hashes = joined.filter(cond).sort(HASH).head(n).select(HASH)
+        hashes = joined.filter(excess > 0).sort(HASH).head(n).select(HASH, excess.alias("n"))
         side = new if cls == "added" else old
-        picked = side.narrow.join(hashes, on=HASH, how="semi").sort(HASH).head(n)
+        # as many copies of a row as there are more of them on this side
+        copies = side.narrow.join(hashes, on=HASH).filter(
+            pl.int_range(pl.len()).over(HASH) < pl.col("n")
+        )
+        picked = copies.drop("n").sort(HASH).head(n)
         if not side.located:
             picked = picked.with_columns(pl.lit(None, dtype=pl.Int64).alias(LOC))
         if cls == "added":
             found = rows.after(picked, [HASH], None)
         else:
             found = rows.before(picked, [HASH], None)
-        found = found.sort(HASH).head(n) if found.height else found
+        if found.height:  # read again by hash, every copy comes back: as many as picked
+            want = picked.group_by(HASH).len("n")
+            found = found.join(want, on=HASH).filter(
+                pl.int_range(pl.len()).over(HASH) < pl.col("n")
+            )
+            found = found.sort(HASH).head(n)
         samples[cls] = tuple(SampleRow(row=r) for r in _display(found, list(base.compared)))
     note = (
         base.note

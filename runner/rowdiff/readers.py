@@ -39,9 +39,10 @@ def supports(target: TableTarget) -> bool:
 
 
 def table_frames(
-    target: TableTarget, ref: TableRef, columns: Columns, batch_rows: int = BATCH_ROWS
+    target: TableTarget, ref: TableRef, columns: Columns, batch_rows: int | None = None
 ) -> Iterator[pl.DataFrame]:
-    """The table's rows, canonical, in batches."""
+    """The table's rows, canonical, in batches (of :data:`BATCH_ROWS` unless told)."""
+    batch_rows = batch_rows or BATCH_ROWS
     if target.vendor == "sqlite":
         yield from sqlite_rows.frames(_sqlite_path(target), ref, columns, batch_rows)
     elif target.vendor == "postgres":

@@ -10,7 +10,6 @@ once the classes are known (:func:`matching` for a stream, by locator for a tabl
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import polars as pl
@@ -53,17 +52,6 @@ def narrowed(
             pieces.append(frame.select([*keep, hashed, *extra]))
     narrow = pl.concat(pieces, rechunk=True) if pieces else pl.DataFrame()
     return Side(label, narrow)
-
-
-def in_background(
-    label: str, frames: Iterable[pl.DataFrame], compared: Sequence[str], keep: Sequence[str]
-) -> Future[Side]:
-    """:func:`narrowed` in a worker thread (polars releases the GIL while it decodes and hashes)."""
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"diff-{label}")
-    try:
-        return pool.submit(narrowed, label, frames, compared, keep)
-    finally:
-        pool.shutdown(wait=False)
 
 
 def matching(

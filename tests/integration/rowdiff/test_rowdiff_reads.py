@@ -1,0 +1,159 @@
+"""How a diff reads rows: in batches, by locator for the samples, and again when it must."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from runner.results import ResultSet, write_results
+from runner.rowdiff import readers, results_rows, staging
+from runner.rowdiff.engine import DiffOptions, _Rows, diff_table
+from runner.spec.model import Connection
+from runner.targets.base import PublishRequest, TableInfo, TableRef, TableTarget
+from runner.targets.registry import open_target
+
+ROWS = 1_000
+
+
+def frame(rows: int = ROWS) -> pl.DataFrame:
+    ids = pl.int_range(1, rows + 1, eager=True)
+    return pl.DataFrame(
+        {
+            "id": ids,
+            "name": ids.cast(pl.String).str.pad_start(6, "x"),
+            "note": pl.Series([None if i % 7 == 0 else f'line\n{i}, "q"' for i in range(rows)]),
+            "price": ids.cast(pl.Float64) / 3,
+        }
+    )
+
+
+def edited() -> pl.DataFrame:
+    """Row 1 and every 97th row changed, rows 500-503 removed, two rows added at the end."""
+    base = frame()
+    changed = pl.when((pl.col("id") % 97 == 0) | (pl.col("id") == 1))
+    base = base.with_columns(changed.then(pl.col("price") + 1).otherwise(pl.col("price")))
+    kept = base.filter(~pl.col("id").is_between(500, 503))
+    return pl.concat([kept, frame(ROWS + 2).tail(2)])
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def warehouse(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[TableTarget, TableRef]]:
+    if request.param == "sqlite":
+        conn = Connection("wh", vendor="sqlite", database="wh.db")
+        path: tuple[str, ...] = ("main",)
+    else:
+        schema = request.getfixturevalue("pg_schema")
+        conn = Connection(
+            "wh", vendor="postgres", host="127.0.0.1", database="test", username="postgres"
+        )
+        path = (schema,)
+    target = open_target(conn, tmp_path)
+    try:
+        yield target, TableRef("wh", path, "orders")
+    finally:
+        target.close()
+
+
+def results(tmp_path: Path, data: pl.DataFrame, fmt: str = "parquet") -> ResultSet:
+    run = tmp_path / f"run{len(list(tmp_path.glob('run*')))}"
+    return write_results(data, run, [fmt])[fmt]
+
+
+def seed(target: TableTarget, ref: TableRef, rs: ResultSet) -> TableInfo:
+    target.publish(PublishRequest("out", ref, "create", rs, "seed"))
+    info = target.describe([ref])[ref]
+    assert info is not None
+    return info
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_small_batches_and_slices_give_the_same_diff(
+    warehouse: tuple[TableTarget, TableRef],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fmt: str,
+) -> None:
+    target, ref = warehouse
+    info = seed(target, ref, results(tmp_path, frame()))
+    rs = results(tmp_path, edited(), fmt)
+    whole = diff_table(rs, "truncateAndLoad", info, target, key=("id",))
+    monkeypatch.setattr(readers, "BATCH_ROWS", 64)
+    monkeypatch.setattr(results_rows, "SLICE", 100)
+    sliced = diff_table(rs, "truncateAndLoad", info, target, key=("id",))
+    assert (
+        whole.counts
+        == sliced.counts
+        == {
+            "added": 2,
+            "removed": 4,
+            "changed": 11,
+            "unchanged": 985,
+        }
+    )
+    assert whole.samples == sliced.samples
+    keys = [s.key["id"] for s in sliced.samples["changed"]]
+    assert keys == ["1", "97", "194", "291", "388"]
+    (change,) = sliced.samples["changed"][1].changes
+    price = frame()["price"][96]
+    assert change.column == "price"
+    assert (float(change.before or 0), float(change.after or 0)) == (price, price + 1)
+    assert [s.key["id"] for s in sliced.samples["removed"]] == ["500", "501", "502", "503"]
+    assert sliced.samples["removed"][0].row["note"] == 'line\n499, "q"'
+    assert [s.row["id"] for s in sliced.samples["added"]] == ["1001", "1002"]
+    rows = diff_table(rs, "truncateAndLoad", info, target, options=DiffOptions(samples=2))
+    assert rows.match == "inferred" and rows.counts == whole.counts
+
+
+def test_a_multiset_diff_reads_its_samples_by_hash(
+    warehouse: tuple[TableTarget, TableRef], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target, ref = warehouse
+    data = frame(50).drop("id", "name")  # nothing identifies a row
+    info = seed(target, ref, results(tmp_path, data))
+    incoming = pl.concat([data.head(49), data.slice(10, 2)])  # the last row gone, two twice
+    monkeypatch.setattr(readers, "BATCH_ROWS", 8)
+    monkeypatch.setattr(results_rows, "SLICE", 10)
+    for fmt in ("parquet", "csv"):
+        d = diff_table(results(tmp_path, incoming, fmt), "truncateAndLoad", info, target)
+        assert d.match == "rows"
+        assert d.counts == {"added": 2, "removed": 1, "changed": 0, "unchanged": 49}
+        (removed,) = d.samples["removed"]
+        prices = data["price"]
+        assert float(removed.row["price"] or 0) == prices[49]
+        added = sorted(float(s.row["price"] or 0) for s in d.samples["added"])
+        assert added == [prices[10], prices[11]]
+
+
+def test_rows_read_by_locator_must_still_be_the_rows_that_were_hashed(tmp_path: Path) -> None:
+    """A rowid taken by another row since the table was read is not that row's sample."""
+    target = open_target(Connection("wh", vendor="sqlite", database="wh.db"), tmp_path)
+    ref = TableRef("wh", ("main",), "orders")
+    try:
+        seed(target, ref, results(tmp_path, frame(10)))
+        rows = _Rows(
+            results(tmp_path, frame(10)),
+            target,
+            ref,
+            [("id", "int64"), ("name", "string"), ("note", "string"), ("price", "float64")],
+        )
+        old = staging.narrowed("table", rows.table(), rows.compared, ["id"])
+        picked = old.narrow.filter(pl.col("id") == 3)
+        with sqlite3.connect(tmp_path / "wh.db") as db:  # row 3 gone, its rowid reused
+            rowid = picked[staging.LOC].item()
+            db.execute('delete from "orders" where "id" = 3')
+            db.execute(
+                'insert into "orders" (rowid, "id", "name", "note", "price") values (?, 99, ?, ?, 1)',
+                (rowid, "intruder", "x"),
+            )
+        found = rows.before(picked, ["id"], 1)
+        assert found.height == 0  # re-read by key: row 3 is no longer there
+        other = old.narrow.filter(pl.col("id") == 4)
+        assert rows.before(other, ["id"], 1)["id"].to_list() == [4]
+    finally:
+        target.close()
