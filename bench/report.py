@@ -116,7 +116,7 @@ GOALS = (
     Goal("PostgreSQL upsert (half new)", "postgres/upsert", "ratio", 0.7, "0.32x"),
     Goal("MariaDB truncateAndLoad", "mysql/truncateAndLoad", "ratio", 0.95, "0.89x"),
     Goal("MariaDB upsert", "mysql/upsert", "ratio", 0.7, "0.47x"),
-    Goal("SQLite truncateAndLoad from Avro", "sqlite/truncateAndLoad", "ratio", 0.8, "0.48x"),
+    Goal("SQLite apply end to end (job + publish)", "sqlite/apply", "ratio", 0.8, "0.48x"),
     Goal(
         "peak RSS of a publish (PG truncateAndLoad)",
         "postgres/truncateAndLoad",

@@ -4,9 +4,11 @@ The connection runs with ``isolation_level=None`` so that Python never opens or 
 a transaction behind our back; each publish is ``BEGIN IMMEDIATE ... COMMIT`` (DDL
 included, which SQLite makes transactional) and ``ROLLBACK`` on any error, so a reader
 sees the table as it was or as it is after, and a killed process leaves it as it was
-(WAL journal). Rows reach SQLite through ``executemany`` over the streamed result
-frames, after a columnar conversion of every value to what sqlite3 binds natively
-(:func:`~runner.targets.sqlite_types.bindable`).
+(WAL journal). The result frames are converted column by column to what sqlite3 binds
+natively (:func:`~runner.targets.sqlite_types.bindable`); with the ADBC SQLite driver they
+are written into a staging file before the write lock is taken and copied with one
+``INSERT ... SELECT`` in the transaction (:mod:`runner.targets.sqlite_stage`), otherwise
+bound row by row with ``executemany``.
 """
 
 from __future__ import annotations
@@ -23,9 +25,16 @@ import polars as pl
 
 from runner.errors import TargetError
 from runner.spec.model import Connection
-from runner.targets import _ledger
+from runner.targets import _ledger, sqlite_stage
 from runner.targets._prefetch import Prefetch
-from runner.targets.base import ColumnInfo, Progress, PublishRequest, TableInfo, TableRef
+from runner.targets.base import (
+    ColumnInfo,
+    Progress,
+    PublishRequest,
+    PublishResult,
+    TableInfo,
+    TableRef,
+)
 from runner.targets.frames import checked_batches
 from runner.targets.skeleton import TableTargetBase, column_problems, refuse_columns
 from runner.targets.sqlite_types import (
@@ -48,6 +57,8 @@ class SqliteTarget(TableTargetBase):
 
     vendor = "sqlite"
     dialect = DIALECT
+    #: stage rows through the ADBC driver when it is installed (False: bind row by row)
+    stage_rows = True
 
     def __init__(self, connection: Connection, base_dir: Path) -> None:
         if not connection.database:
@@ -57,6 +68,8 @@ class SqliteTarget(TableTargetBase):
         self.introspection_queries = 0
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
+        #: the publishing thread's progress callback and staging file (see :meth:`session`)
+        self._local = threading.local()
 
     # --- connection ---------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -156,12 +169,37 @@ class SqliteTarget(TableTargetBase):
         return type_matches(column.sql_type, logical)
 
     # --- the publish hooks (see runner.targets.skeleton) --------------------------------
+    def publish(self, request: PublishRequest, progress: Progress | None = None) -> PublishResult:
+        self._local.progress = progress  # the staging in session() reports through it
+        try:
+            return super().publish(request, progress)
+        finally:
+            self._local.progress = None
+
     @contextlib.contextmanager
     def session(self, request: PublishRequest) -> Iterator[sqlite3.Cursor]:
-        """``BEGIN IMMEDIATE`` ... ``COMMIT`` under the target's lock; ROLLBACK on error."""
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` under the target's lock; ROLLBACK on error.
+
+        The rows are staged first (:meth:`_stage`), outside the lock, and attached.
+        """
         self._check_path(request.ref)
-        with self._lock:
-            conn = self._connect()
+        staged = self._stage(request)
+        self._local.staged = staged
+        try:
+            with self._lock:
+                yield from self._transaction(request, staged)
+        finally:
+            self._local.staged = None
+            if staged is not None:
+                staged.discard()
+
+    def _transaction(
+        self, request: PublishRequest, staged: sqlite_stage.Staged | None
+    ) -> Iterator[sqlite3.Cursor]:
+        conn = self._connect()
+        try:
+            if staged is not None:
+                conn.execute(f"ATTACH DATABASE ? AS {sqlite_stage.SCHEMA}", (str(staged.path),))
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
@@ -173,9 +211,33 @@ class SqliteTarget(TableTargetBase):
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     raise
-            except sqlite3.Error as exc:
+            finally:
+                if staged is not None:
+                    self._detach(conn)
+        except sqlite3.Error as exc:
+            raise TargetError(
+                f"target.{request.target}: {request.ref}: {exc}; the table is unchanged"
+            ) from None
+
+    def _detach(self, conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute(f"DETACH DATABASE {sqlite_stage.SCHEMA}")
+        except sqlite3.Error:  # still in use: a new connection next time
+            self.close()
+
+    def _stage(self, request: PublishRequest) -> sqlite_stage.Staged | None:
+        """The rows in a staging file (None: they are bound row by row in the transaction)."""
+        if not self.stage_rows or not sqlite_stage.available():
+            return None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        progress = getattr(self._local, "progress", None)
+        with Prefetch(_bindable(request), depth=1, name="sqlite-prefetch") as ready:
+            try:
+                return sqlite_stage.stage(self.path, ready, progress)
+            except sqlite_stage.StageError as exc:
                 raise TargetError(
-                    f"target.{request.target}: {request.ref}: {exc}; the table is unchanged"
+                    f"target.{request.target}: {request.ref}: cannot stage the rows beside "
+                    f"{self.path}: {exc}; the table is unchanged"
                 ) from None
 
     def table_in(self, cur: sqlite3.Cursor, ref: TableRef) -> TableInfo | None:
@@ -215,7 +277,7 @@ class SqliteTarget(TableTargetBase):
     ) -> int:
         table = quote(request.ref.table)
         if request.action == "upsert":
-            return _Upsert(cur, request, progress).run(info is not None)
+            return _Upsert(cur, request, progress, self._local.staged).run(info is not None)
         if request.action == "dropAndLoad" and info is not None:
             cur.execute(f"DROP TABLE {table}")
             info = None
@@ -223,7 +285,7 @@ class SqliteTarget(TableTargetBase):
             _create(cur, request, request.ref.table)
         elif request.action == "truncateAndLoad":
             cur.execute(f"DELETE FROM {table}")
-        return _insert(cur, request, table, progress)
+        return _insert(cur, request, table, progress, self._local.staged)
 
 
 def _create(cur: sqlite3.Cursor, request: PublishRequest, table: str) -> None:
@@ -234,9 +296,36 @@ def _create(cur: sqlite3.Cursor, request: PublishRequest, table: str) -> None:
 
 
 def _insert(
-    cur: sqlite3.Cursor, request: PublishRequest, table_sql: str, progress: Progress | None
+    cur: sqlite3.Cursor,
+    request: PublishRequest,
+    table_sql: str,
+    progress: Progress | None,
+    staged: sqlite_stage.Staged | None,
 ) -> int:
     """Insert every row of the results into ``table_sql``; the rows SQLite reports.
+
+    From the staging file when there is one: one ``INSERT ... SELECT``. When it fails (a
+    NOT NULL or UNIQUE constraint), the statement is undone and the rows are bound one by
+    one, which fails at the same row and names it.
+    """
+    if staged is not None:
+        names = ", ".join(quote(c.name) for c in request.results.schema.columns)
+        before = cur.connection.total_changes
+        try:
+            cur.execute(
+                f"INSERT INTO {table_sql} ({names}) "
+                f"SELECT {names} FROM {sqlite_stage.SCHEMA}.{sqlite_stage.TABLE}"
+            )
+            return cur.connection.total_changes - before
+        except sqlite3.IntegrityError:
+            pass
+    return _bind_rows(cur, request, table_sql, progress if staged is None else None)
+
+
+def _bind_rows(
+    cur: sqlite3.Cursor, request: PublishRequest, table_sql: str, progress: Progress | None
+) -> int:
+    """Bind the rows of the results one by one (``executemany``); the rows SQLite reports.
 
     A worker thread decodes and converts the next batch (polars releases the GIL) while
     SQLite inserts this one. Rows become tuples on this thread: doing that in the worker
@@ -276,9 +365,13 @@ class _Upsert:
     """Stage the results in a TEMP table with a unique key, then INSERT ... ON CONFLICT."""
 
     def __init__(
-        self, cur: sqlite3.Cursor, request: PublishRequest, progress: Progress | None
+        self,
+        cur: sqlite3.Cursor,
+        request: PublishRequest,
+        progress: Progress | None,
+        staged: sqlite_stage.Staged | None,
     ) -> None:
-        self.cur, self.request, self.progress = cur, request, progress
+        self.cur, self.request, self.progress, self.staged = cur, request, progress, staged
         self.table = request.ref.table
         self.key = request.key
 
@@ -297,7 +390,7 @@ class _Upsert:
         self.cur.execute(
             f"CREATE UNIQUE INDEX temp.{quote(stage + '_key')} ON {quote(stage)} ({key_cols})"
         )
-        loaded = _insert(self.cur, self.request, f"temp.{quote(stage)}", self.progress)
+        loaded = _insert(self.cur, self.request, f"temp.{quote(stage)}", self.progress, self.staged)
         lowered = {k.lower() for k in self.key}
         updates = [
             f"{quote(c.name)} = excluded.{quote(c.name)}"
