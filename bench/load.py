@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 import polars as pl  # noqa: E402
 
-from runner.results import ResultSet, schema_of  # noqa: E402
+from runner.results import SLICE_ROWS, ResultSet, schema_of  # noqa: E402
 from runner.spec.model import Connection  # noqa: E402
 from runner.targets.base import PublishRequest, TableRef  # noqa: E402
 
@@ -39,7 +39,8 @@ from _emit import add_json_option, measurement, write_json  # noqa: E402
 #: the figures of this run, for --json
 FIGURES: list[dict] = []
 
-PART_ROWS = 250_000
+#: rows per Avro part: as many as the runner writes per part (runner.results.SLICE_ROWS)
+PART_ROWS = SLICE_ROWS
 #: table names of this run (several engineers may bench against the same database at once)
 T, REF, MEM = (f"bench_{name}_{os.getpid()}" for name in ("t", "ref", "mem"))
 PG = Connection(

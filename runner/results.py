@@ -71,8 +71,10 @@ __all__ = [
 
 #: result formats written locally, and the extension of their part files
 EXTENSIONS: dict[str, str] = {"avro": "avro", "csv": "csv", "json": "jsonl", "parquet": "parquet"}
-#: rows per avro part file (and per slice when converting from the staged parquet)
-SLICE_ROWS = 500_000
+#: rows per avro part file (and per slice when converting from the staged parquet): a
+#: reader decodes an avro part whole (polars writes one block per file), so this bounds
+#: a publish's memory (500k-row parts made a publish of 10 columns peak near 300 MB)
+SLICE_ROWS = 50_000
 AVRO_COMPRESSION: Literal["uncompressed", "snappy", "deflate"] = "uncompressed"
 #: logical types json results store as text
 _JSON_TEXT = frozenset({"binary", "date", "time", "timestamp", "timestamptz"})
@@ -311,9 +313,8 @@ def iter_frames(results: ResultSet, batch_rows: int = 250_000) -> Iterator[pl.Da
     decode = _decoder(schema, fmt)
     for path in results.files:
         for frame in _read_part(path, fmt, schema, decode, batch_rows):
-            for piece in frame.iter_slices(batch_rows):
-                if piece.height:
-                    yield piece
+            yield from (piece for piece in frame.iter_slices(batch_rows) if piece.height)
+            del frame  # not alive while the next part is read
 
 
 def _read_part(
@@ -322,7 +323,8 @@ def _read_part(
     if fmt == "avro":
         with quiet_stderr():  # a damaged part must be an error, not Rust panic text
             frame = pl.read_avro(path)
-        yield frame.select(decode)
+        frame = frame.select(decode)  # not the undecoded frame too, while this one is read
+        yield frame
     elif fmt == "parquet":
         import pyarrow.parquet as pq
 

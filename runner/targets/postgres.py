@@ -1,12 +1,13 @@
-"""PostgreSQL target: COPY FROM STDIN of polars-encoded CSV, one transaction per publish.
+"""PostgreSQL target: COPY FROM STDIN (binary, else CSV), one transaction per publish.
 
 Every publish is ONE transaction: the ledger check, the load, the action's statements and
 the ledger row commit together, so a crash, a killed connection or a bad row at any point
 rolls everything back and readers (MVCC) see the old rows until the commit.
 
-How each action loads (the data always arrives by a single ``COPY ... FROM STDIN`` of CSV
-that polars writes in big batches, so row N of the results is line N of the COPY and a
-bad value is reported with its row and column):
+How each action loads (the data always arrives by a single ``COPY ... FROM STDIN``,
+binary when every column has an exact binary form, else CSV (:mod:`.postgres_copy`),
+in batches encoded ahead by a worker thread; a bad value is reported with its row and
+column):
 
 - ``create`` / a missing table: CREATE TABLE, then ``COPY ... (FREEZE)`` straight into it.
 - ``load`` / ``createAndLoad``: COPY straight into the target (appends; the transaction
@@ -35,8 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psycopg
@@ -47,10 +47,9 @@ from runner.spec.model import Connection
 from runner.spec.secrets import reveal
 from runner.targets import _common as common
 from runner.targets import _ledger
-from runner.targets._prefetch import Prefetch
 from runner.targets.base import ColumnInfo, Progress, PublishRequest, TableInfo, TableRef
 from runner.targets.dialect import Dialect
-from runner.targets.frames import batches, checked_batches
+from runner.targets.frames import batches
 from runner.targets.postgres_catalog import (
     CATALOG,
     dependent_views,
@@ -58,37 +57,16 @@ from runner.targets.postgres_catalog import (
     small_enough,
     unique_keys,
 )
-from runner.targets.postgres_types import (
-    DIALECT,
-    csv_bytes,
-    pg_type_matches,
-    row_of_line,
-)
+from runner.targets.postgres_copy import COPY_BATCH_ROWS, Copy, CopyFailed, copy_in
+from runner.targets.postgres_types import DIALECT, pg_type_matches, row_of_line
 from runner.targets.skeleton import TableTargetBase
 
 NAME_LIMIT = 63  # bytes; Postgres silently truncates longer identifiers
 
-_WRITE_CHUNK = 1 << 20  # bytes per copy.write: measured faster than one write per batch
-#: rows per CSV batch for COPY (~15 MB of CSV), and batches prepared ahead: 600k rows
-#: ahead let truncateAndLoad encode while its DELETE runs; smaller batches than the
-#: reader's keep the peak lower (10M rows: ~300 MB, was ~460 MB with 3 x 250k)
-COPY_BATCH_ROWS = 100_000
-COPY_PREFETCH = 6
-
 _COPY_LINE = re.compile(r"line (\d+)(?:, column ([^:]+))?")
 
 
-@dataclass(frozen=True)
-class Copy:
-    """What :meth:`PostgresTarget.copy_rows` loads, and where."""
-
-    table: sql.Composable
-    request: PublishRequest
-    progress: Progress | None
-    #: the table was created in this transaction (COPY FREEZE)
-    fresh: bool = False
-    #: runs just before the rows go, while the first batches are being prepared
-    before: Callable[[], object] | None = None
+__all__ = ["Copy", "PostgresTarget"]
 
 
 class PostgresTarget(TableTargetBase, common.PerThreadConnection):
@@ -97,6 +75,8 @@ class PostgresTarget(TableTargetBase, common.PerThreadConnection):
     vendor = "postgres"
     dialect: Dialect = DIALECT
     name_limit = NAME_LIMIT
+    #: COPY in binary where every column allows it (Redshift has no binary COPY)
+    binary_copy = True
     #: the upsert staging table: like the target, so bad values fail at COPY with their row
     STAGE_LIKE = "create temp table {} (like {} including defaults) on commit drop"
 
@@ -239,6 +219,8 @@ class PostgresTarget(TableTargetBase, common.PerThreadConnection):
             with conn.transaction(), conn.cursor() as cur:
                 self.lock(cur, request.ref)
                 yield cur
+        except CopyFailed as exc:
+            raise self._load_error(request, exc.error, binary=exc.binary) from None
         except psycopg.Error as exc:
             raise self._load_error(request, exc) from None
 
@@ -270,21 +252,21 @@ class PostgresTarget(TableTargetBase, common.PerThreadConnection):
             keys = request.key if action == "upsert" else ()
             self._create_table(cur, target, request, keys)
             return self.copy_rows(cur, Copy(target, request, progress, fresh=True))
+        if action == "dropAndLoad":
+            return self._drop_and_load(cur, request, progress)
+        types = {c.name: c.sql_type for c in info.columns}
         if action in ("load", "createAndLoad"):
-            return self.copy_rows(cur, Copy(target, request, progress))
+            return self.copy_rows(cur, Copy(target, request, progress, columns=types))
         if action == "truncateAndLoad":
             # DELETE, never TRUNCATE (see the module doc); the rows are prepared meanwhile
             delete = sql.SQL("delete from {}").format(target)
-            return self.copy_rows(
-                cur, Copy(target, request, progress, before=lambda: cur.execute(delete))
-            )
-        if action == "dropAndLoad":
-            return self._drop_and_load(cur, request, progress)
+            before = lambda: cur.execute(delete)  # noqa: E731
+            return self.copy_rows(cur, Copy(target, request, progress, False, before, types))
         stage = sql.Identifier(
             common.staging_name("stg", request.ref.table, request.run_id, self.name_limit)
         )
         cur.execute(sql.SQL(self.STAGE_LIKE).format(stage, target))
-        rows = self.copy_rows(cur, Copy(stage, request, progress))
+        rows = self.copy_rows(cur, Copy(stage, request, progress, columns=types))
         self.merge(cur, request, stage)
         return rows
 
@@ -314,29 +296,7 @@ class PostgresTarget(TableTargetBase, common.PerThreadConnection):
 
         A worker thread encodes the first batches while ``job.before`` runs.
         """
-        names = sql.SQL(", ").join(map(sql.Identifier, job.request.results.schema.names))
-        options = "format csv, null '', freeze" if job.fresh else "format csv, null ''"
-        statement = sql.SQL("copy {} ({}) from stdin ({})").format(
-            job.table, names, sql.SQL(options)
-        )
-        rows = 0
-        with Prefetch(self._encoded(job.request), COPY_PREFETCH) as chunks:
-            if job.before is not None:
-                job.before()
-            with cur.copy(statement) as copy:
-                for n, data in chunks:
-                    view = memoryview(data)
-                    for i in range(0, len(view), _WRITE_CHUNK):
-                        copy.write(view[i : i + _WRITE_CHUNK])
-                    rows += n
-                    if job.progress is not None:
-                        job.progress(rows)
-        return cur.rowcount
-
-    def _encoded(self, request: PublishRequest) -> Iterator[tuple[int, bytes]]:
-        """``(rows, CSV)`` batches; a NUL in a text value fails here, naming its row."""
-        for frame in checked_batches(request, self.dialect, COPY_BATCH_ROWS):
-            yield len(frame), csv_bytes(frame)
+        return copy_in(cur, job, self.dialect, binary=self.binary_copy)
 
     def _drop_and_load(
         self, cur: psycopg.Cursor[Any], request: PublishRequest, progress: Progress | None
@@ -428,14 +388,18 @@ class PostgresTarget(TableTargetBase, common.PerThreadConnection):
 
     # -- errors -------------------------------------------------------------------------
 
-    def _load_error(self, request: PublishRequest, exc: psycopg.Error) -> TargetError:
-        """A TargetError naming the target, and the row and column when COPY gives them."""
+    def _load_error(
+        self, request: PublishRequest, exc: psycopg.Error, *, binary: bool = False
+    ) -> TargetError:
+        """A TargetError naming the target, and the row and column when COPY gives them
+        (``binary``: the COPY was binary, where its line N is row N of the results)."""
         diag = exc.diag
         primary = diag.message_primary or (str(exc).splitlines() or [type(exc).__name__])[0]
         row, column = None, diag.column_name
         m = _COPY_LINE.search(diag.context or "")
         if m and (diag.context or "").startswith("COPY"):
-            row = row_of_line(batches(request, COPY_BATCH_ROWS), int(m.group(1)))
+            line = int(m.group(1))
+            row = line if binary else row_of_line(batches(request, COPY_BATCH_ROWS), line)
             column = m.group(2).strip() if m.group(2) else column
         hint = ""
         if isinstance(exc, psycopg.errors.CardinalityViolation):
