@@ -301,7 +301,8 @@ def remove_results(run_dir: Path) -> None:
 
 
 def iter_frames(results: ResultSet, batch_rows: int = 250_000) -> Iterator[pl.DataFrame]:
-    """Stream the rows of a result set as frames of at most ``batch_rows`` rows.
+    """Stream the rows of a result set as frames of ``batch_rows`` rows (the last one may
+    be smaller), whatever the part files hold.
 
     Memory stays bounded for every format: avro is read one part at a time (the writer
     keeps parts to :data:`SLICE_ROWS`), parquet by record batches, csv and json by the
@@ -311,10 +312,22 @@ def iter_frames(results: ResultSet, batch_rows: int = 250_000) -> Iterator[pl.Da
     fmt = normalise_format(results.format)
     schema = results.schema
     decode = _decoder(schema, fmt)
+    held: list[pl.DataFrame] = []  # slices making up the next frame
+    size = 0
     for path in results.files:
         for frame in _read_part(path, fmt, schema, decode, batch_rows):
-            yield from (piece for piece in frame.iter_slices(batch_rows) if piece.height)
+            at = 0
+            while at < frame.height:
+                piece = frame.slice(at, batch_rows - size)
+                held.append(piece)
+                size += piece.height
+                at += piece.height
+                if size == batch_rows:
+                    yield pl.concat(held, rechunk=False) if len(held) > 1 else held[0]
+                    held, size = [], 0
             del frame  # not alive while the next part is read
+    if size:
+        yield pl.concat(held, rechunk=False) if len(held) > 1 else held[0]
 
 
 def _read_part(
