@@ -29,6 +29,7 @@ from runner.spec.model import Connection
 from runner.targets.base import PublishRequest, TableRef
 from runner.targets.mysql import MysqlTarget
 from runner.targets.postgres import PostgresTarget
+from runner.targets.postgres_copy import COPY_BATCH_ROWS
 
 PG_HOST = os.environ.get("PUBLISH_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("PUBLISH_TEST_PG_PORT", "5432"))
@@ -100,7 +101,7 @@ def test_pg_connection_killed_during_copy(pg_schema: str, tmp_path: Path, action
     ref = TableRef("pg", (pg_schema,), "t")
     with pytest.raises(TargetError) as err:
         target.publish(PublishRequest("out", ref, action, results, "run-k", ("id",)), kill)
-    assert killed == [20_000]
+    assert killed == [COPY_BATCH_ROWS]  # the first batch, while COPY still runs
     assert "connection.pg (" in str(err.value) and "the table is unchanged" in str(err.value)
     assert pg_old_rows_intact(pg_schema)
     target.close()
