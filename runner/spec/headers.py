@@ -24,10 +24,9 @@ class HeaderError(ValueError):
 
 @dataclass(frozen=True)
 class Header:
-    """The columns an input's start shows (``complete``: every column is surely there)."""
+    """The columns an input's start shows (JSON: those of the first records only)."""
 
     columns: tuple[str, ...]
-    complete: bool
 
 
 def where(file: str, data: bytes, offset: int) -> str:
@@ -72,7 +71,7 @@ def read_header(path: Path, file: str) -> Header:
     if suffix in (".parquet", ".pqt"):
         if not data.startswith(b"PAR1"):
             raise HeaderError(f"{file}:1:1: not a Parquet file (it does not start with PAR1)")
-        return Header((), False)
+        return Header(())
     if suffix == ".avro":
         from runner.platforms.local.avro_blocks import AvroReadError, header_of
 
@@ -80,7 +79,7 @@ def read_header(path: Path, file: str) -> Header:
             header_of(path)
         except AvroReadError as exc:
             raise HeaderError(f"{file}: not a readable Avro file: {exc}") from None
-    return Header((), False)
+    return Header(())
 
 
 def _empty(file: str, suffix: str) -> Header:
@@ -99,7 +98,7 @@ def _csv_header(file: str, data: bytes, complete: bool) -> Header:
     if not first.strip():
         raise HeaderError(f"{file}:1:1: the first line is blank; it must hold the column names")
     names = next(csv.reader([first]))
-    return Header(tuple(names), True)
+    return Header(tuple(names))
 
 
 def _json_header(file: str, data: bytes, complete: bool, *, array_allowed: bool) -> Header:
@@ -121,13 +120,13 @@ def _json_header(file: str, data: bytes, complete: bool, *, array_allowed: bool)
         while pos < len(text) and text[pos] in " \t\r\n,":
             pos += 1
         if pos >= len(text) or text[pos] == "]":
-            return Header(tuple(names), complete)
+            return Header(tuple(names))
         begin = pos
         try:
             record, pos = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
             if not complete and "\n" not in text[exc.pos :]:
-                return Header(tuple(names), False)  # a record cut by the sample's end
+                return Header(tuple(names))  # a record cut by the sample's end
             at = where(file, data, len(text[: exc.pos].encode()))
             raise HeaderError(f"{at}: not valid JSON: {exc.msg}") from None
         if not isinstance(record, dict):

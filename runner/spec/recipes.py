@@ -27,6 +27,8 @@ from runner.spec.secrets import redact
 if TYPE_CHECKING:
     import polars as pl
 
+#: inputs whose frames at validate are a guess: CSV (text columns), JSON (first records)
+_GUESSED = (".csv", ".json", ".jsonl", ".ndjson")
 #: "sql parser error: Expected: ..., found: x at Line: 2, Column: 5"
 _AT = re.compile(r"\s+at Line: (\d+), Column: (\d+)$")
 _COLUMN = re.compile(r'unable to find column "([^"]+)"|no column named \'([^\']+)\'')
@@ -45,6 +47,7 @@ class RecipeProblem:
 
     message: str
     offset: int | None
+    syntax: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,37 +81,60 @@ def _inputs_listed(columns: Mapping[str, list[str]]) -> str:
     )
 
 
-def check_recipe(recipe: str, inputs: list[JobInput]) -> RecipeProblem | None:
-    """The first syntax or name error of ``recipe`` over ``inputs`` (None when it resolves)."""
+def _resolve(
+    recipe: str, frames: dict[str, pl.LazyFrame]
+) -> tuple[str | None, dict[str, list[str]]]:
+    """polars' first message about ``recipe`` over ``frames`` (None: it resolves)."""
     import polars as pl
 
-    frames = {i.table: _frame(i) for i in inputs}
+    columns: dict[str, list[str]] = {}
     try:
-        columns = {t: f.collect_schema().names() for t, f in frames.items()}
+        for table, frame in frames.items():
+            columns[table] = frame.collect_schema().names()
         pl.SQLContext(frames=frames, eager=False).execute(recipe).collect_schema()
     except (pl.exceptions.PolarsError, pl.exceptions.PanicException) as exc:
-        text = str(exc).strip().split("\n\n", 1)[0].strip()
-    else:
-        return None
-    return describe(recipe, text, columns, inputs)
+        return str(exc).strip().split("\n\n", 1)[0].strip(), columns
+    return None, columns
 
 
-def describe(
-    recipe: str, text: str, columns: Mapping[str, list[str]], inputs: list[JobInput]
-) -> RecipeProblem | None:
+def check_recipe(recipe: str, inputs: list[JobInput]) -> RecipeProblem | None:
+    """The first syntax or name error of ``recipe`` over ``inputs`` (None when it resolves).
+
+    CSV columns are typed as text and JSON columns come from the first records only, so a
+    name error over such inputs is confirmed with the frames plan reads (their real types
+    and the rows polars samples) before it is reported: validate never refuses what plan
+    accepts, and reads data only when it is about to report an error.
+    """
+    text, columns = _resolve(recipe, {i.table: _frame(i) for i in inputs})
+    problem = None if text is None else describe(recipe, text, columns)
+    if (
+        problem is None
+        or problem.syntax
+        or not any(i.path.suffix.lower() in _GUESSED for i in inputs)
+    ):
+        return problem
+    from runner.platforms.local.inputs import scan_input
+
+    try:
+        real = {i.table: scan_input(i.path, schema_only=True) for i in inputs}
+    except (OSError, ValueError):
+        return problem  # plan names what cannot be read
+    text, columns = _resolve(recipe, real)
+    return None if text is None else describe(recipe, text, columns)
+
+
+def describe(recipe: str, text: str, columns: Mapping[str, list[str]]) -> RecipeProblem | None:
     """The problem polars' message ``text`` names, placed in ``recipe`` (None: not ours)."""
     listed = _inputs_listed(columns)
     if text.startswith("sql parser error: "):
         message = text.removeprefix("sql parser error: ").replace("found: EOF", "found: the end")
         found = _AT.search(message)
         if found is None:
-            return RecipeProblem(f"SQL syntax: {message}", len(recipe.rstrip()))
+            return RecipeProblem(f"SQL syntax: {message}", len(recipe.rstrip()), syntax=True)
         offset = _offset(recipe, *map(int, found.groups()))
-        return RecipeProblem(f"SQL syntax: {message[: found.start()]}", offset)
+        return RecipeProblem(f"SQL syntax: {message[: found.start()]}", offset, syntax=True)
     if (match := _COLUMN.search(text)) is not None:
         name = match.group(1) or match.group(2)
-        if any(not i.header.complete for i in inputs):
-            return None  # a JSON column may first appear past the records read: plan says
         hint = _close(name, [c for cols in columns.values() for c in cols])
         return RecipeProblem(
             f"unknown column '{name}'{hint}; the inputs: {listed}", find_name(recipe, name)

@@ -272,7 +272,7 @@ class _Checker:
                 self.add(where, problem)
                 self.readable[name] = None
             elif self.platform == "local":
-                self.check_header(where, name, JobInput(table, file, path, Header((), False)))
+                self.check_header(where, name, JobInput(table, file, path, Header(())))
 
     def check_header(self, where: str, job: str, item: JobInput) -> None:
         """The start of a local job's input can be read (kept for the recipe's check)."""
