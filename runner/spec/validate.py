@@ -365,21 +365,22 @@ def _recipe_issues(checker: _Checker, raw: Document, rendered: Rendered) -> list
     }
     if not jobs:
         return []
+    from runner.quiet import quiet_stderr
     from runner.spec.recipes import recipe_issue
 
     issues = []
-    for name, found in jobs.items():
-        at = paths.child(paths.child("$.jobs", name), "recipe")
-        if at in rendered.failed:
-            continue
-        written = _mapping(_mapping(raw.data.get("jobs")).get(name)).get("recipe")
-        recipe = checker.jobs[name]["recipe"]
-        where = rendered.positions.get(at) or raw.positions.get(at)
-        issue = recipe_issue(
-            at, recipe, written if isinstance(written, str) else recipe, found, where
-        )
-        if issue is not None:
-            issues.append(issue)
+    with quiet_stderr():  # a panic inside polars' SQL planner prints on fd 2
+        for name, found in jobs.items():
+            at = paths.child(paths.child("$.jobs", name), "recipe")
+            if at in rendered.failed:
+                continue
+            written = _mapping(_mapping(raw.data.get("jobs")).get(name)).get("recipe")
+            recipe = checker.jobs[name]["recipe"]
+            where = rendered.positions.get(at) or raw.positions.get(at)
+            raw_text = written if isinstance(written, str) else recipe
+            issue = recipe_issue(at, recipe, raw_text, found, where)
+            if issue is not None:
+                issues.append(issue)
     return issues
 
 
