@@ -112,6 +112,10 @@ def test_an_unreadable_csv_is_named_at_its_line_and_column(
         f"{spec}:10:15: $.jobs.orders_clean.inputs.orders: cannot read {expected}",
         f"{spec}: 1 error",
     ]
+    r = publish(capsys, "plan", str(spec))  # an empty CSV crashed plan ("NoDataError")
+    assert r.code == 1
+    assert f"$.jobs.orders_clean.inputs.orders: cannot read {expected}" in r.err
+    assert "Internal error" not in r.err
 
 
 def test_a_bad_json_input_is_named_at_its_line_and_column(
