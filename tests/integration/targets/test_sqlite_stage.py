@@ -3,6 +3,7 @@ driver, then copied in the publish's transaction; the same values as binding row
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import sqlite3
@@ -180,3 +181,26 @@ def test_only_types_the_driver_binds_like_sqlite3_are_staged() -> None:
     assert not sqlite_stage.bindable_by_driver(pl.DataFrame({"d": [dt.date(2020, 1, 1)]}))
     frames = iter([pl.DataFrame({"d": [dt.date(2020, 1, 1)]})])
     assert sqlite_stage.stage(Path("unused.db"), frames, None) is None
+
+
+@pytest.mark.parametrize("action", ["create", "createAndLoad", "dropAndLoad", "truncateAndLoad"])
+def test_a_table_made_in_the_publish_is_not_counted_again(
+    target: SqliteTarget, tmp_path: Path, action: str
+) -> None:
+    """Its rows are the rows just inserted: no second pass over the data (issue 16)."""
+    res = results(tmp_path, pl.DataFrame({"id": range(1000)}))
+    if action == "dropAndLoad":
+        seed = request(results(tmp_path, pl.DataFrame({"id": [1]})), "create", "t")
+        target.publish(dataclasses.replace(seed, run_id="seed"))
+    statements = traced(target)
+    out = target.publish(request(res, action, "t"))
+    assert out.rows_loaded == out.rows_after == 1000
+    assert not [s for s in statements if "count(*)" in s.lower()], statements
+
+
+def test_a_table_loaded_into_is_counted(target: SqliteTarget, tmp_path: Path) -> None:
+    target.publish(request(results(tmp_path, pl.DataFrame({"id": [1, 2]})), "create", "t"))
+    for action, after in (("load", 5), ("truncateAndLoad", 3), ("upsert", 3)):
+        res = results(tmp_path, pl.DataFrame({"id": [7, 8, 9]}))
+        out = target.publish(dataclasses.replace(request(res, action, "t", ("id",)), run_id=action))
+        assert (out.rows_loaded, out.rows_after) == (3, after)
