@@ -2,7 +2,8 @@
 
 A plan file is refused when it is not JSON, not a publish plan, of another
 ``format_version``, incomplete, or edited after it was made (its ``plan_id`` is a hash of
-the rest). A file that does not start with ``{`` is not a plan (it may be a spec).
+the rest). A file that does not start with ``{`` is not a plan (it may be a spec), nor is
+a JSON object with a spec's ``version`` and no plan keys (a spec written in JSON, which is YAML).
 """
 
 from __future__ import annotations
@@ -27,7 +28,15 @@ def read_plan_file(path: Path) -> Plan | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            return None  # a spec in YAML's flow style
         raise PlanFileError(f"{path}: not a readable plan file: {exc}") from exc
+    if (
+        isinstance(data, dict)
+        and "version" in data
+        and not {"plan_id", "format_version"} & set(data)
+    ):
+        return None
     if not isinstance(data, dict) or "plan_id" not in data or "format_version" not in data:
         raise PlanFileError(f"{path}: a JSON file that is not a publish plan")
     if data["format_version"] != FORMAT_VERSION:
