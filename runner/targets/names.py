@@ -35,6 +35,11 @@ def name_problems(
     """
     problems: list[str] = []
     columns = list(schema.columns) if schema is not None else []
+    if schema is not None and not columns:
+        problems.append(
+            "the results have no columns, and a table needs at least one (an empty JSON "
+            "array names none: give the input its columns, such as a CSV header)"
+        )
     for index, col in enumerate(columns, 1):
         if redact(col.name) != col.name:
             problems.append(

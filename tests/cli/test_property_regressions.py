@@ -33,3 +33,27 @@ def test_upsert_of_empty_results_into_an_empty_table_plans(
     assert result.code == 2, result.err
     assert "rows: 0 new keys (matched by key id)" in result.out
     assert publish(capsys, "apply", "--auto-approve", str(spec)).code == 0
+
+
+NO_COLUMNS = """\
+version: 1
+name: r
+connections:
+  wh: {vendor: sqlite, database: wh.db}
+jobs:
+  j:
+    inputs: {t: data/empty.json}
+targets:
+  t: {job: j, connection: wh, table: t, action: createAndLoad}
+"""
+
+
+def test_results_without_columns_fail_the_plan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An empty JSON array has no columns: apply failed on 'create table t ()'."""
+    spec = write_spec(tmp_path, NO_COLUMNS)
+    (tmp_path / "data" / "empty.json").write_text("[]")
+    result = publish(capsys, "plan", str(spec))
+    assert result.code == 1
+    assert "target.t: the results have no columns, and a table needs at least one" in result.err
