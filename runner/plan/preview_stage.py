@@ -22,6 +22,7 @@ from runner.errors import PublishError
 from runner.plan.model import Change
 from runner.plan.options import PlanOptions
 from runner.plan.problems import locate
+from runner.plan.upsert_keys import key_problems
 from runner.platforms.local.preview import TRIFACTA_REASON
 from runner.results import ResultSchema, ResultSet, iter_frames, normalise_format
 from runner.rowdiff.engine import DiffOptions, diff_table
@@ -217,6 +218,9 @@ class Previewer:
                 diff = diff_table(rs, target.action, info, table, key=target.key, options=options)
             except PublishError as exc:
                 self.problems.append(f"{target.address}: cannot compare rows: {exc}")
+        if target.action == "upsert":
+            found = key_problems(target.address, target.key, results_frame(results))
+            self.problems += [locate(self.spec, p, "key") for p in found]
         checks = self.data_checks(
             target.checks, target.address, f"$.targets.{target.name}", results
         )

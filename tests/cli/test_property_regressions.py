@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.helpers import publish, write_spec
+from tests.conftest import PG_HOST, PG_PORT
 
 EMPTY_UPSERT = """\
 version: 1
@@ -57,3 +58,58 @@ def test_results_without_columns_fail_the_plan(
     result = publish(capsys, "plan", str(spec))
     assert result.code == 1
     assert "target.t: the results have no columns, and a table needs at least one" in result.err
+
+
+UPSERT = """\
+version: 1
+name: r
+connections:
+  wh:
+{connection}
+jobs:
+  j:
+    inputs: {{t: data/orders.csv}}
+targets:
+  u: {{job: j, connection: wh, path: [{path}], table: u, action: upsert, key: [id]}}
+"""
+SQLITE = "    vendor: sqlite\n    database: wh.db"
+
+
+def _upsert(folder: Path, csv: str, connection: str = SQLITE, path: str = "main") -> Path:
+    return write_spec(folder, UPSERT.format(connection=connection, path=path), csv=csv)
+
+
+def test_repeated_upsert_keys_fail_the_plan_naming_value_and_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Apply failed on an internal staging table's UNIQUE constraint."""
+    spec = _upsert(tmp_path, "id,v\n1,a\n2,b\n1,c\n2,d\n3,e\n2,f\n")
+    result = publish(capsys, "plan", str(spec))
+    assert result.code == 1
+    assert (
+        "publish.yaml:11:71: target.u: upsert key (id) repeats in the results: 2 key value(s) "
+        "on more than one row, such as id=1 in rows 1, 3; an upsert writes one row per key"
+    ) in result.err
+
+
+def test_null_upsert_keys_fail_the_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """SQLite stored NULL-keyed rows again on every apply; PostgreSQL failed at apply."""
+    spec = _upsert(tmp_path, "id,v\n1,a\n,b\n")
+    result = publish(capsys, "plan", str(spec))
+    assert result.code == 1
+    assert "target.u: upsert key column 'id' is null in 1 result row(s) (row 2)" in result.err
+
+
+@pytest.mark.postgres
+def test_null_upsert_keys_fail_the_plan_on_postgres(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], pg_schema: str
+) -> None:
+    pg = (f"    vendor: postgres\n    host: {PG_HOST}\n    port: {PG_PORT}\n"
+          "    database: test\n    username: postgres")  # fmt: skip
+    spec = _upsert(tmp_path, "id,v\n1,a\n,b\n,c\n", pg, pg_schema)
+    result = publish(capsys, "plan", str(spec))
+    assert result.code == 1
+    assert "target.u: upsert key column 'id' is null in 2 result row(s) (rows 2, 3)" in result.err
+    (tmp_path / "data" / "orders.csv").write_text("id,v\n1,a\n2,b\n")
+    assert publish(capsys, "plan", str(spec)).code == 0
+    assert publish(capsys, "apply", "--auto-approve", str(spec)).code == 0

@@ -1,0 +1,62 @@
+"""Plan-time checks of an upsert's key over the previewed results: no NULL, no repeat.
+
+Apply refuses both only after the job ran (PostgreSQL makes the key a NOT NULL primary
+key; every vendor writes one row per key, so a repeated key fails the load), and SQLite
+would store each NULL-keyed row again on every apply. The plan knows the rows already:
+it names the key value and the result rows instead. Values pass through ``redact``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from runner.spec.secrets import redact
+
+_ROW = "__publish_row"
+
+
+def _rows(numbers: Sequence[int], total: int) -> str:
+    shown = ", ".join(str(n) for n in numbers)
+    return ("row " if total == 1 else "rows ") + (
+        f"{shown}, ..." if total > len(numbers) else shown
+    )
+
+
+def key_problems(address: str, key: Sequence[str], frame: pl.LazyFrame) -> list[str]:
+    """What stops the results in ``frame`` from being upserted by ``key``."""
+    names = frame.collect_schema().names()
+    cols = [k for k in key if k in names]  # a key column the results lack is reported apart
+    if not cols:
+        return []
+    rows = frame.select(cols).with_row_index(_ROW, offset=1)
+    problems: list[str] = []
+    for col in cols:
+        nulls = rows.filter(pl.col(col).is_null()).select(_ROW).collect()[_ROW]
+        if len(nulls):
+            problems.append(
+                f"{address}: upsert key column {col!r} is null in {len(nulls):,} result "
+                f"row(s) ({_rows(nulls.head(5).to_list(), len(nulls))}); a key identifies "
+                "one row and NULL matches none: filter those rows out in the recipe, or "
+                "choose another key"
+            )
+    repeated = (
+        rows.drop_nulls(cols)
+        .group_by(cols)
+        .agg(pl.col(_ROW).sort(), pl.len().alias("__n"))
+        .filter(pl.col("__n") > 1)
+        .sort(pl.col(_ROW).list.first())
+        .collect()
+    )
+    if repeated.height:
+        first = repeated.row(0, named=True)
+        value = ", ".join(f"{c}={redact(repr(first[c]))}" for c in cols)
+        at = first[_ROW]
+        problems.append(
+            f"{address}: upsert key ({', '.join(cols)}) repeats in the results: "
+            f"{repeated.height:,} key value(s) on more than one row, such as {value} in "
+            f"{_rows(at[:5], len(at))}; an upsert writes one row per key: keep one row "
+            "per key in the recipe, or choose a key that is unique"
+        )
+    return problems
