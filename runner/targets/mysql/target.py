@@ -53,6 +53,9 @@ class PublishCursor(pymysql.cursors.Cursor):  # type: ignore[misc]
     stage: str | None = None
     #: the staging table replaces the table by RENAME (else it is merged)
     swap: bool = False
+    #: the table's rows when the database has just reported them: the staging table
+    #: renamed into place holds exactly the rows LOAD DATA read into it
+    rows_after: int | None = None
 
 
 class MysqlTarget(TableTargetBase, SwapPolicy, common.PerThreadConnection):
@@ -242,8 +245,15 @@ class MysqlTarget(TableTargetBase, SwapPolicy, common.PerThreadConnection):
             cur.connection.commit()
         elif cur.swap:
             self.swap(cur, request, cur.stage, loaded, replace=info is not None)
+            cur.rows_after, cur.stage = loaded, None  # the staging table is the table now
         else:
             self.merge(cur, request, cur.stage, loaded)
+
+    def count_in(self, cur: Any, ref: TableRef) -> int:
+        """The swapped-in table's rows as LOAD DATA reported them (a ``count(*)`` of
+        millions of rows takes a while), else ``count(*)``."""
+        known = getattr(cur, "rows_after", None)
+        return int(known) if known is not None else super().count_in(cur, ref)
 
     def _create(
         self, cur: Any, ref: TableRef, table: str, request: PublishRequest, key: Sequence[str]
