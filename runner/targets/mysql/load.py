@@ -6,6 +6,7 @@ reports it read."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import pymysql
@@ -20,34 +21,34 @@ ROW = re.compile(r"at row (\d+)")
 _RECORDS = re.compile(r"Records: (\d+)")
 
 
+def rows_pipe(request: PublishRequest, keys: Sequence[str] = ()) -> RowPipe:
+    """The request's rows as LOAD DATA's CSV, read and encoded from now on."""
+    return RowPipe(checked_batches(request, DIALECT), write_csv, keys)
+
+
 def load_data(
     cur: Any,
     request: PublishRequest,
     table: str,
-    progress: Progress | None,
+    pipe: RowPipe,
     *,
     replace: bool = False,
 ) -> tuple[int, bool]:
-    """LOAD DATA LOCAL INFILE of every row into ``table`` (quoted, qualified SQL), streamed
-    through a :class:`~.pipe.RowPipe`; ``replace``: ``REPLACE INTO``, a row whose key is in
-    the table replaces that row. ``(rows the server read, no key repeated)``: the second
-    is only checked with ``replace`` (True otherwise, see :meth:`.RowPipe.keys_unique`)."""
-    keys = request.key if replace else ()
-    with RowPipe(checked_batches(request, DIALECT), write_csv, keys) as pipe:
-        try:
-            cur.execute(_load_sql(cur, request, table, pipe.path, replace))
-        except (AttributeError, OSError):  # PyMySQL, when the server drops it mid-file
-            raise pymysql.err.OperationalError(
-                2013, "the server closed the connection during LOAD DATA"
-            ) from None
-        finally:
-            pipe.finish()
-        loaded = records(cur)
-        raise_warnings(cur)
-        unique = pipe.keys_unique()
-    if progress is not None:
-        progress(pipe.rows)
-    return loaded, unique
+    """LOAD DATA LOCAL INFILE of every row of ``pipe`` (:func:`rows_pipe`) into ``table``
+    (quoted, qualified SQL); ``replace``: ``REPLACE INTO``, a row whose key is in the table
+    replaces that row. ``(rows the server read, no key repeated)``: the second is only
+    known with the pipe's keys (True otherwise, see :meth:`.RowPipe.keys_unique`)."""
+    try:
+        cur.execute(_load_sql(cur, request, table, pipe.path, replace))
+    except (AttributeError, OSError):  # PyMySQL, when the server drops it mid-file
+        raise pymysql.err.OperationalError(
+            2013, "the server closed the connection during LOAD DATA"
+        ) from None
+    finally:
+        pipe.finish()
+    loaded = records(cur)
+    raise_warnings(cur)
+    return loaded, pipe.keys_unique()
 
 
 def _load_sql(cur: Any, request: PublishRequest, table: str, path: str, replace: bool) -> str:

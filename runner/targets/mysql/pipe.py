@@ -14,16 +14,14 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import BinaryIO
 
 import polars as pl
 
 from runner.targets._prefetch import Prefetch
 
-#: bytes buffered between the CSV encoder and the pipe
-_BUFFER = 1 << 20
-#: rows encoded at a time (a few MB of CSV)
+#: rows encoded at a time (a few MB of CSV; up to 4 such chunks wait for the pipe)
 _SLICE_ROWS = 32_768
 
 
@@ -50,27 +48,32 @@ class RowPipe:
         self._hashes: list[pl.Series] = []
         self._error: BaseException | None = None
         self._abandon = threading.Event()
-        self._thread = threading.Thread(
-            target=self._write, args=(frames, encode), name="publish-mysql-pipe", daemon=True
-        )
+        # read and encode from now on, while the server is still busy with what comes first
+        self._chunks = Prefetch(self._encoded(frames, encode), depth=4, name="publish-mysql-csv")
+        self._thread = threading.Thread(target=self._write, name="publish-mysql-pipe", daemon=True)
         self._thread.start()
 
-    def _write(
+    def _encoded(
         self, frames: Iterable[pl.DataFrame], encode: Callable[[pl.DataFrame, BinaryIO], None]
-    ) -> None:
+    ) -> Iterator[tuple[int, bytes]]:
+        """``(rows, CSV)`` of a few MB at a time."""
+        for frame in frames:
+            if self._keys:
+                self._hashes.append(frame.select(pl.struct(self._keys).hash()).to_series())
+            for piece in frame.iter_slices(_SLICE_ROWS):
+                buffer = io.BytesIO()  # bytes, so that the pipe's errors are Python's (EPIPE)
+                encode(piece, buffer)
+                yield len(piece), buffer.getvalue()
+
+    def _write(self) -> None:
         try:
             fd = os.open(self.path, os.O_WRONLY)  # blocks until the server asks for the file
-            with os.fdopen(fd, "wb", buffering=_BUFFER) as out, Prefetch(frames) as batches:
-                for frame in batches:
+            with os.fdopen(fd, "wb") as out:
+                for rows, chunk in self._chunks:
                     if self._abandon.is_set():
                         return
-                    if self._keys:
-                        self._hashes.append(frame.select(pl.struct(self._keys).hash()).to_series())
-                    for start in range(0, len(frame), _SLICE_ROWS):
-                        buffer = io.BytesIO()  # the pipe's errors as Python's (EPIPE)
-                        encode(frame.slice(start, _SLICE_ROWS), buffer)
-                        out.write(buffer.getbuffer())
-                    self.rows += len(frame)
+                    out.write(chunk)
+                    self.rows += rows
         except BrokenPipeError:  # the reader went away: the statement's error says why
             pass
         except BaseException as exc:  # handed to the caller by finish()
@@ -97,6 +100,7 @@ class RowPipe:
             else:
                 os.close(fd)
             self._thread.join(0.05)
+        self._chunks.close()
         shutil.rmtree(self._dir, ignore_errors=True)
 
     def finish(self) -> None:

@@ -28,7 +28,7 @@ from runner.targets import _common as common
 from runner.targets import _ledger
 from runner.targets.base import ColumnInfo, Progress, PublishRequest, TableInfo, TableRef
 from runner.targets.mysql.connect import local_infile_allowed, open_connection
-from runner.targets.mysql.load import ROW, insert_rows, load_data
+from runner.targets.mysql.load import ROW, insert_rows, load_data, rows_pipe
 from runner.targets.mysql.swap import CONNECTION_LOST, NAME_LIMIT, SwapPolicy
 from runner.targets.mysql.types import DIALECT, mysql_type_matches, normalise_type, quote
 from runner.targets.skeleton import TableTargetBase, place
@@ -205,37 +205,60 @@ class MysqlTarget(TableTargetBase, SwapPolicy, common.PerThreadConnection):
         info: TableInfo | None,
         progress: Progress | None,
     ) -> int:
+        return self._load(cur, request, info, progress, replace=True)
+
+    def _load(
+        self,
+        cur: PublishCursor,
+        request: PublishRequest,
+        info: TableInfo | None,
+        progress: Progress | None,
+        *,
+        replace: bool,
+    ) -> int:
+        if not self.local_infile:
+            return insert_rows(cur, request, self._stage(cur, request, info, False), progress)
+        keys = request.key if replace and request.action == "upsert" else ()
+        with rows_pipe(request, keys) as pipe:  # reading and encoding from now on
+            table = self._stage(cur, request, info, replace)
+            replacing = not table and request.action == "upsert"
+            loaded, unique = load_data(
+                cur, request, table or self._name(request.ref), pipe, replace=replacing
+            )
+        if not unique:  # a key may be repeated in the results: the staging path tells
+            cur.connection.rollback()
+            return self._load(cur, request, info, progress, replace=False)
+        if progress is not None:
+            progress(loaded)
+        return loaded
+
+    def _stage(
+        self, cur: PublishCursor, request: PublishRequest, info: TableInfo | None, replace: bool
+    ) -> str:
+        """Where the rows go: ``""`` for straight into the table (in a transaction, with
+        the ledger row; an upsert by REPLACE when ``replace`` and :meth:`can_replace`),
+        else the staging table, created here (quoted, qualified)."""
         ref, action = request.ref, request.action
         cur.swap = info is None or (
             action in ("truncateAndLoad", "dropAndLoad") and self.can_swap(cur, request)
         )
         self._drop_leftovers(cur, ref)
-        if info is not None and self.local_infile:
-            if action in ("load", "createAndLoad"):
-                cur.connection.begin()  # straight into the table, with the ledger row
-                return self.load_data(cur, request, self._name(ref), progress)
-            if action == "upsert" and self.can_replace(cur, request, info):
-                cur.connection.begin()  # REPLACE INTO the table, with the ledger row
-                loaded, unique = load_data(cur, request, self._name(ref), None, replace=True)
-                if unique:
-                    if progress is not None:
-                        progress(loaded)
-                    return loaded
-                cur.connection.rollback()  # a key may be repeated: the staging path tells
+        if (
+            info is not None
+            and self.local_infile
+            and (
+                action in ("load", "createAndLoad")
+                or (action == "upsert" and replace and self.can_replace(cur, request, info))
+            )
+        ):
+            cur.connection.begin()
+            return ""
         cur.stage = common.staging_name("stg", ref.table, request.run_id, NAME_LIMIT)
         if info is not None and action != "dropAndLoad":
             cur.execute(f"create table {self._name(ref, cur.stage)} like {self._name(ref)}")
         else:
             self._create(cur, ref, cur.stage, request, request.key if action == "upsert" else ())
-        if self.local_infile:
-            return self.load_data(cur, request, self._name(ref, cur.stage), progress)
-        return insert_rows(cur, request, self._name(ref, cur.stage), progress)
-
-    def load_data(
-        self, cur: Any, request: PublishRequest, table: str, progress: Progress | None
-    ) -> int:
-        """LOAD DATA LOCAL INFILE into ``table`` (quoted)."""
-        return load_data(cur, request, table, progress)[0]
+        return self._name(ref, cur.stage)
 
     def commit_rows(
         self, cur: PublishCursor, request: PublishRequest, info: TableInfo | None, loaded: int

@@ -23,6 +23,7 @@ from runner.spec.secrets import Secret
 from runner.targets import _common
 from runner.targets.base import ColumnInfo, PublishRequest, TableRef
 from runner.targets.mysql import MysqlTarget, quote
+from runner.targets.mysql import target as target_module
 
 pytestmark = pytest.mark.mysql
 
@@ -467,7 +468,8 @@ def test_local_infile_off_never_offers_the_capability(
     def no_load_data(*args: Any) -> int:
         raise AssertionError("LOAD DATA used")
 
-    monkeypatch.setattr(MysqlTarget, "load_data", no_load_data)
+    monkeypatch.setattr(target_module, "load_data", no_load_data)
+    monkeypatch.setattr(target_module, "rows_pipe", no_load_data)
     try:
         assert t.local_infile is False
         assert not t.conn.client_flag & CLIENT.LOCAL_FILES  # a rogue server cannot ask
