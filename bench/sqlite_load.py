@@ -37,6 +37,7 @@ from _emit import add_json_option, measurement, write_json
 
 from runner.results import write_results
 from runner.spec.model import Connection
+from runner.targets import sqlite_stage
 from runner.targets.base import PublishRequest, TableRef
 from runner.targets.sqlite import SqliteTarget
 
@@ -212,6 +213,8 @@ def run(rows: int, work: Path, repeat: int) -> list[dict[str, object]]:
         return f"{seconds:6.2f}s  {rows / seconds:>10,.0f} rows/s"
 
     print(f"rows: {rows:,} x 10 columns; load average {load:.2f}; best of {repeat}, interleaved")
+    staged = "yes" if sqlite_stage.available() else "NO (pip install -e .: adbc-driver-sqlite)"
+    print(f"rows staged through the ADBC SQLite driver: {staged}")
     print(f"ours: publish apply end to end (job + publish): {rate(ours)}")
     print(f"ours: the publish alone (Avro -> truncateAndLoad): {rate(only)}")
     print(f"reference sqlite3 .import, new untyped table:   {rate(min(untyped_runs))}")
