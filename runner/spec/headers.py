@@ -132,4 +132,10 @@ def _json_header(file: str, data: bytes, complete: bool, *, array_allowed: bool)
         if not isinstance(record, dict):
             at = where(file, data, len(text[:begin].encode()))
             raise HeaderError(f"{at}: each record must be a JSON object (name: value)")
+        if opener == "{" and "\n" in text[begin:pos]:
+            at = where(file, data, len(text[:begin].encode()))
+            raise HeaderError(
+                f"{at}: this JSON object spans several lines; without an array each line "
+                "holds one whole object (write one object a line, or put them in [ ])"
+            )
         names.update(dict.fromkeys(record))

@@ -169,18 +169,22 @@ def _offset(text: str, line: int, column: int) -> int:
 
 
 def find_name(recipe: str, name: str) -> int | None:
-    """Where identifier ``name`` is used in ``recipe`` (exact case first), or None."""
-    loose: int | None = None
+    """Where identifier ``name`` is used in ``recipe``, or None.
+
+    A use is preferred to an alias being defined (``... as name``), then the exact case to
+    another case; the first such token wins.
+    """
+    best: tuple[int, int] | None = None
+    after_as = False
     for token in _TOKEN.finditer(recipe):
         quoted, word = token.group(1), token.group(2)
         found = quoted if quoted is not None else word
-        if found is None:
-            continue
-        if found == name:
-            return token.start()
-        if loose is None and found.lower() == name.lower():
-            loose = token.start()
-    return loose
+        if found is not None and found.lower() == name.lower():
+            rank = (2 if after_as else 0) + (0 if found == name else 1)
+            if best is None or rank < best[0]:
+                best = (rank, token.start())
+        after_as = word is not None and word.lower() == "as"
+    return best[1] if best else None
 
 
 def _second_statement(recipe: str) -> int | None:

@@ -86,5 +86,5 @@ def test_a_bad_json_line_is_named_at_its_line_and_column(
     (tmp_path / "data" / "orders.ndjson").write_text("\n".join(rows) + "\n")
     assert _plan_error(capsys, spec).endswith(
         f"input orders: data/orders.ndjson:{bad + 1}:{len(rows[bad])}: not valid JSON: "
-        "Expecting value"
+        "Expecting value (without an array, each line holds one whole JSON object)"
     )

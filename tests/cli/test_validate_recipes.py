@@ -45,6 +45,17 @@ def test_an_unknown_column_is_placed_on_its_token_and_lists_the_inputs(
     ]
 
 
+def test_an_alias_used_where_it_is_unknown_points_at_the_use(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``amount as total ... where total > 1``: the use in WHERE, not the alias, is wrong."""
+    spec = _spec(tmp_path, token="amount as total", table="orders where total > 1")
+    assert _errors(capsys, spec)[0] == (
+        f"{spec}:16:25: $.jobs.orders_clean.recipe: unknown column 'total'; the inputs: "
+        "orders (id, customer, amount)"
+    )
+
+
 def test_an_unknown_table_names_the_inputs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -127,6 +138,20 @@ def test_a_bad_json_input_is_named_at_its_line_and_column(
     assert _errors(capsys, spec)[0] == (
         f"{spec}:10:15: $.jobs.orders_clean.inputs.orders: cannot read data/orders.json:2:22: "
         "not valid JSON: Expecting value"
+    )
+
+
+def test_a_pretty_printed_json_object_is_refused_at_validate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without [ ], polars reads one object a line: a multi-line object failed at plan."""
+    spec = write_spec(tmp_path, BASIC.replace("data/orders.csv", "data/orders.json"))
+    data = tmp_path / "data" / "orders.json"
+    data.write_text('{"id": 1, "customer": "a", "amount": 2}\n{\n  "id": 2\n}\n')
+    assert _errors(capsys, spec)[0] == (
+        f"{spec}:10:15: $.jobs.orders_clean.inputs.orders: cannot read data/orders.json:2:1: "
+        "this JSON object spans several lines; without an array each line holds one whole "
+        "object (write one object a line, or put them in [ ])"
     )
 
 

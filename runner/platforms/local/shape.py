@@ -189,7 +189,10 @@ def json_problem(path: Path, file: str) -> str | None:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                return f"{file}:{number}:{exc.colno}: not valid JSON: {exc.msg}"
+                return (
+                    f"{file}:{number}:{exc.colno}: not valid JSON: {exc.msg} (without an "
+                    "array, each line holds one whole JSON object)"
+                )
             except UnicodeDecodeError:
                 return str(_utf8_error(path, file))
             if not isinstance(record, dict):
