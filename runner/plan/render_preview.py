@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from runner.plan.model import Change
-from runner.rowdiff.model import RowDiff, SampleRow, class_count
+from runner.rowdiff.model import INFERRED_NOTE, RowDiff, SampleRow, class_count
 
 #: longest value shown in a sample line or cell; longer ones are cut with "..."
 VALUE_LIMIT = 60
@@ -49,6 +49,11 @@ def rows_line(diff: RowDiff) -> str:
     return text
 
 
+def shown_note(diff: RowDiff) -> bool:
+    """Whether the diff's note is shown (an inferred key's is in the rows line already)."""
+    return bool(diff.note) and not diff.note.startswith(INFERRED_NOTE)
+
+
 def sample_label(sample: SampleRow) -> str:
     return _pairs(sample.key) if sample.key else ""
 
@@ -78,7 +83,7 @@ def sample_lines(diff: RowDiff) -> list[str]:
             out.append(f"columns only in the results: {', '.join(diff.columns_added)}")
         if diff.columns_removed:
             out.append(f"columns only in the table: {', '.join(diff.columns_removed)}")
-    if diff.note and diff.match != "inferred":
+    if shown_note(diff):
         out.append(diff.note)
     return out
 
@@ -103,8 +108,11 @@ def preview_text(change: Change) -> str:
 def diff_table_markdown(change: Change, esc: Callable[[object], str], limit: int = 50) -> str:
     """A collapsed table of the diff's samples (class, key, column, before, after)."""
     diff = change.diff
-    if diff is None or not any(diff.samples.values()):
+    if diff is None:
         return ""
+    note = f"- **row diff:** {esc(diff.note)}\n" if shown_note(diff) else ""
+    if not any(diff.samples.values()):
+        return note
     lines = ["| | row | column | before | after |", "| :-: | :--- | :--- | :--- | :--- |"]
     for cls in diff.classes:
         for sample in diff.samples.get(cls, ()):
@@ -127,4 +135,5 @@ def diff_table_markdown(change: Change, esc: Callable[[object], str], limit: int
     if len(lines) > len(shown):
         shown.append(f"| | ... {len(lines) - len(shown):,} more lines | | | |")
     title = f"rows of {esc(change.address)}: {esc(rows_line(diff))}"
-    return f"\n<details><summary>{title}</summary>\n\n" + "\n".join(shown) + "\n\n</details>\n"
+    table = "\n".join(shown)
+    return f"{note}\n<details><summary>{title}</summary>\n\n{table}\n\n</details>\n"

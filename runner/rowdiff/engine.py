@@ -19,8 +19,16 @@ from dataclasses import dataclass
 import polars as pl
 
 from runner.results import ResultSet, iter_frames
-from runner.rowdiff import canon, readers, results_rows, staging
-from runner.rowdiff.model import Match, RowDiff, SampleRow, ValueChange, mode_of
+from runner.rowdiff import canon, in_database, readers, results_rows, staging
+from runner.rowdiff.model import (
+    INFERRED_NOTE,
+    Match,
+    RowDiff,
+    SampleRow,
+    ValueChange,
+    mode_of,
+    named_counts,
+)
 from runner.rowdiff.staging import HASH, LOC, Side
 from runner.spec.secrets import redact
 from runner.targets.base import TableInfo, TableRef, TableTarget
@@ -114,25 +122,21 @@ def diff_table(
         columns_added=added,
         columns_removed=removed,
     )
-    if table.rows > options.rows_limit:
-        return _replace(
-            base,
-            skipped=f"table too large ({table.rows:,} rows > --diff-rows-limit "
-            f"{options.rows_limit:,}); raise --diff-rows-limit to compare rows",
-        )
-    if not readers.supports(target):
-        return _replace(base, skipped=f"rows of {target.vendor} tables cannot be read for a diff")
     logical = {c.name: c.type for c in results.schema.columns}
-    rows = _Rows(results, target, table.ref, [(n, logical[n]) for n in compared])
     # without a key, the first integer or text columns may identify rows (checked below)
     narrow = keys or tuple(n for n in compared if logical[n] in _KEYLIKE)[:2]
+    if table.rows > options.rows_limit:
+        return in_database.diff(base, results, target, table, options.rows_limit, narrow)
+    if not readers.supports(target):
+        return _replace(base, skipped=f"rows of {target.vendor} tables cannot be read for a diff")
+    rows = _Rows(results, target, table.ref, [(n, logical[n]) for n in compared])
     new = staging.narrowed("results", rows.results(), compared, narrow)
     old = staging.narrowed("table", rows.table(), compared, narrow)
     if not keys:
         keys = _inferred(old, new, narrow)
         if keys:
             note = (
-                f"rows matched by {keys[0]}, unique in the table and the results "
+                f"{INFERRED_NOTE}{keys[0]}, unique in the table and the results "
                 "(set key: on the target to choose the columns)"
             )
             base = _replace(base, match="inferred", key=keys, note=note)
@@ -367,13 +371,7 @@ def _by_rows(base: RowDiff, old: Side, new: Side, rows: _Rows, opts: DiffOptions
         "changed": 0,
         "unchanged": int(row["unchanged"] or 0),
     }
-    if base.mode == "upsert":  # upsert always has a key; kept for completeness
-        counts = {
-            "new": counts["added"],
-            "changed": 0,
-            "unchanged": counts["unchanged"],
-            "kept": counts["removed"],
-        }
+    counts = named_counts(base.mode, counts)  # upsert always has a key; for completeness
     samples: dict[str, tuple[SampleRow, ...]] = {}
     n = opts.samples
     for cls, excess in (("added", more), ("removed", fewer)):

@@ -50,6 +50,22 @@ def mode_of(action: str) -> DiffMode:
     return "append"
 
 
+#: how the note of a diff whose rows were matched by an inferred key starts
+INFERRED_NOTE = "rows matched by "
+
+
+def named_counts(mode: str, counts: dict[str, int]) -> dict[str, int]:
+    """Counts of a replace diff (added, removed, ...) under the class names of ``mode``."""
+    if mode != "upsert":
+        return counts
+    return {
+        "new": counts["added"],
+        "changed": counts["changed"],
+        "unchanged": counts["unchanged"],
+        "kept": counts["removed"],
+    }
+
+
 @dataclass(frozen=True)
 class ValueChange:
     column: str

@@ -167,3 +167,29 @@ def test_publish_diff_prints_the_diff_of_one_target(
         {"column": "amount", "before": "120.5", "after": "99.0"}
     ]
     assert publish(capsys, "diff", str(quickstart), "target.nope").code == 1
+
+
+def test_tables_above_the_diff_rows_limit_are_counted_in_the_database(
+    quickstart: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert publish(capsys, "apply", "--auto-approve", str(quickstart)).code == 0
+    edit_amount(quickstart, "4,dave,US,230.10", "4,dave,US,231.10")
+    limit = ("--diff-rows-limit", "10")
+    r = publish(capsys, "plan", str(quickstart), *limit)
+    assert r.code == 0, r.err
+    block = r.out.split("target.orders_latest:", 1)[1].split("\n\n", 1)[0]
+    assert "rows: 1 changed, 15 unchanged" in block, block
+    assert "counted inside the database, without sample rows: table too large (16 rows" in block
+    assert "id=4" not in block  # no samples
+    r = publish(capsys, "plan", str(quickstart), *limit, "--format", "markdown")
+    assert "counted inside the database" in r.out and "1 changed, 15 unchanged" in r.out
+    r = publish(capsys, "plan", str(quickstart), *limit, "--format", "json")
+    plan = assert_valid_plan(r.out)
+    diffs = [
+        c["diff"]  # type: ignore[index]
+        for c in plan["changes"]  # type: ignore[union-attr]
+        if c["address"] == "target.orders_latest"  # type: ignore[index]
+    ]
+    assert diffs[0]["counts"] == {"added": 0, "removed": 0, "changed": 1, "unchanged": 15}
+    assert diffs[0]["skipped"] is None and diffs[0]["samples"] == {}
+    assert "counted inside the database" in diffs[0]["note"]
