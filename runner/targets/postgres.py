@@ -334,18 +334,25 @@ class PostgresTarget(TableTargetBase, common.PerThreadConnection):
             )
         names = request.results.schema.names
         cols = sql.SQL(", ").join(map(sql.Identifier, names))
-        updates = sql.SQL(", ").join(
-            sql.SQL("{} = excluded.{}").format(sql.Identifier(n), sql.Identifier(n))
-            for n in names
-            if n not in key
-        )
-        action = (
-            sql.SQL("do update set {}").format(updates)
-            if len(names) > len(key)
-            else sql.SQL("do nothing")
-        )
+        values = [n for n in names if n not in key]
+        action: sql.Composable = sql.SQL("do nothing")
+        if values:
+            # rows whose values are all the same are left alone (no new row version, no
+            # index entry, no dead tuple): compared as text in "C", so -0 and 0, or two
+            # strings a case-insensitive collation calls equal, still count as changed
+            set_, old, new = (
+                sql.SQL(", ").join(sql.SQL(f).format(sql.Identifier(n)) for n in values)
+                for f in (
+                    "{0} = excluded.{0}",
+                    't.{}::text collate "C"',
+                    'excluded.{}::text collate "C"',
+                )
+            )
+            action = sql.SQL("do update set {} where ({}) is distinct from ({})").format(
+                set_, old, new
+            )
         cur.execute(
-            sql.SQL("insert into {} ({}) select {} from {} on conflict ({}) {}").format(
+            sql.SQL("insert into {} as t ({}) select {} from {} on conflict ({}) {}").format(
                 self._ident(ref),
                 cols,
                 cols,
