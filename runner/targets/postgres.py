@@ -22,7 +22,9 @@ column):
   one into place.
 - ``upsert``: COPY into a TEMP staging table (``LIKE`` the target, so bad values still
   fail at COPY with their row), then :meth:`PostgresTarget.merge`: a unique index on the
-  key if none exists, and ``INSERT ... SELECT ... ON CONFLICT (key) DO UPDATE``.
+  key if none exists, and ``INSERT ... SELECT ... ON CONFLICT (key) DO UPDATE ... WHERE``
+  the values differ: a row whose values are all the same is left alone (no new row
+  version; a row trigger does not fire for it).
 
 The ledger ``_publish_ledger`` lives in the target's schema. Leftover ``_pub_*`` tables
 of the same target (older versions or other writers may have left some) are dropped.

@@ -102,7 +102,7 @@ def binary_plan(schema: ResultSchema, column_types: Mapping[str, str]) -> Binary
 
 #: bytes of the padded rows laid out at once; rows whose longest values would need more
 #: are laid out in smaller runs (one very long value does not pad every row of a batch)
-_PADDED_BYTES = 16 << 20
+_PADDED_BYTES = 2 << 20  # a 25k-row batch of ~130-byte rows is laid out in two runs
 
 
 def _values(name: str, kind: str) -> pl.Expr:
