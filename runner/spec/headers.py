@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,7 +60,11 @@ def _decoded(file: str, data: bytes, complete: bool) -> str:
 
 def read_header(path: Path, file: str) -> Header:
     """The header of input ``file`` (at ``path``); HeaderError when it cannot be read."""
-    with path.open("rb") as fh:
+    # never blocks: a path swapped for a FIFO after check_input is refused, not waited on
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise HeaderError(f"{file}: not a regular file")
         data = fh.read(SAMPLE_BYTES)
         complete = not fh.read(1)
     if not data.strip():
