@@ -11,6 +11,7 @@ from typing import Any
 
 import pymysql
 
+from runner.results import SLICE_ROWS
 from runner.targets.base import Progress, PublishRequest
 from runner.targets.frames import checked_batches
 from runner.targets.mysql.pipe import RowPipe
@@ -23,7 +24,8 @@ _RECORDS = re.compile(r"Records: (\d+)")
 
 def rows_pipe(request: PublishRequest, keys: Sequence[str] = ()) -> RowPipe:
     """The request's rows as LOAD DATA's CSV, read and encoded from now on."""
-    return RowPipe(checked_batches(request, DIALECT), write_csv, keys)
+    # frames of one Avro part of the results each: no frame is built from two parts
+    return RowPipe(checked_batches(request, DIALECT, SLICE_ROWS), write_csv, keys)
 
 
 def load_data(

@@ -22,7 +22,7 @@ import polars as pl
 from runner.targets._prefetch import Prefetch
 
 #: rows encoded at a time (a few MB of CSV; up to 4 such chunks wait for the pipe)
-_SLICE_ROWS = 32_768
+_SLICE_ROWS = 25_000
 
 
 class RowPipe:
