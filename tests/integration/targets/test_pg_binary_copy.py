@@ -142,6 +142,8 @@ def test_existing_columns_wider_or_bounded_load_binary_and_the_rest_csv(
         # 2000-01-01 minus 2**63 microseconds: -infinity to the server if sent as is
         (pl.Datetime("us"), -(2**63) + 946_684_800_000_000, "timestamp out of range"),
         (pl.Datetime("us", "UTC"), -(2**63) + 946_684_800_000_000, "timestamp out of range"),
+        # lower still: wraps around to a valid instant in the year 294247 if sent as is
+        (pl.Datetime("us"), -(2**63) + 5, "timestamp out of range"),
         # 2000-01-01 minus 2**31 days: -infinity to the server if sent as is
         (pl.Date, -(2**31) + 10_957, "date out of range"),
     ],
