@@ -3,6 +3,7 @@
     .venv/bin/python bench/load.py                      # 1M rows, postgres and mysql
     .venv/bin/python bench/load.py --rows 200000 --only postgres
     .venv/bin/python bench/load.py --memory-rows 10000000 --only postgres
+    .venv/bin/python bench/load.py --memory-rows 10000000 --only mysql   # MariaDB's peak
 
 Generates orders-like rows (10 columns, some nulls) as Avro parts plus the same rows as
 one CSV, then times the reference (``psql \\copy`` / ``mysql --local-infile`` LOAD DATA of
@@ -303,18 +304,20 @@ def bench_mysql(base: ResultSet, overlap: ResultSet, fresh: ResultSet, work: Pat
     mysql(f"drop table if exists {T}; drop table if exists {REF}")
 
 
-def bench_memory(rows: int, work: Path) -> None:
+def bench_memory(rows: int, work: Path, vendor: str = "postgres") -> None:
     data = generate(work / f"mem-{rows}", 0, rows, csv=False)
-    psql(f"drop table if exists {MEM}")
-    r = run_child("postgres", MEM, "truncateAndLoad", data, work)
+    drop = psql if vendor == "postgres" else mysql
+    drop(f"drop table if exists {MEM}")
+    r = run_child(vendor, MEM, "truncateAndLoad", data, work)
     verdict = "OK" if r["rss_mb"] < 500 else "OVER 500 MB"
+    name = "Postgres" if vendor == "postgres" else "MariaDB"
     print(
-        f"memory: {rows:,} rows Avro -> Postgres truncateAndLoad (new table) in "
+        f"memory: {rows:,} rows Avro -> {name} truncateAndLoad (new table) in "
         f"{r['seconds']:.1f} s ({rows / r['seconds']:,.0f} rows/s), peak RSS "
         f"{r['rss_mb']:.0f} MB: {verdict}"
     )
-    FIGURES.append(measurement("memory/postgres", r["seconds"], rows=rows, peak_mb=r["rss_mb"]))
-    psql(f"drop table if exists {MEM}")
+    FIGURES.append(measurement(f"memory/{vendor}", r["seconds"], rows=rows, peak_mb=r["rss_mb"]))
+    drop(f"drop table if exists {MEM}")
 
 
 def main() -> None:
@@ -338,7 +341,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="load-", dir=data_root))
     try:
         if args.memory_rows:
-            bench_memory(args.memory_rows, work)
+            bench_memory(args.memory_rows, work, args.only or "postgres")
             write_json(args.json, "load", FIGURES)
             return
         t0 = time.perf_counter()
