@@ -31,6 +31,8 @@ from runner.spec.model import Checks, Connection, Job, Spec, Target
 from runner.spec.secrets import redact
 from runner.state.model import State
 from runner.targets.base import TableInfo, TableTarget
+from runner.targets.frames import refused_in
+from runner.targets.registry import dialect_for
 
 
 class _Targets(Protocol):
@@ -221,6 +223,10 @@ class Previewer:
         if target.action == "upsert":
             found = key_problems(target.address, target.key, results_frame(results))
             self.problems += [locate(self.spec, p, "key") for p in found]
+        dialect = dialect_for(self.spec.connections[target.connection].vendor)
+        refused = refused_in(results_frame(results), dialect) if dialect else None
+        if refused:  # apply would refuse it before touching the table: say so now
+            self.problems.append(locate(self.spec, f"{target.address}: {refused}"))
         checks = self.data_checks(
             target.checks, target.address, f"$.targets.{target.name}", results
         )

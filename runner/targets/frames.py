@@ -45,21 +45,37 @@ def _hits(kind: str, name: str, dtype: pl.DataType) -> pl.Expr | None:
     return cond.fill_null(False).arg_true().first()
 
 
-def first_refused(frame: pl.DataFrame, kinds: Iterable[str]) -> tuple[int, str, str] | None:
+def first_refused(
+    frame: pl.DataFrame | pl.LazyFrame, kinds: Iterable[str]
+) -> tuple[int, str, str] | None:
     """``(row, column, kind)`` (0-based row) of the first value of one of ``kinds``."""
     found: list[tuple[str, str]] = []
     exprs: list[pl.Expr] = []
+    schema = frame.collect_schema() if isinstance(frame, pl.LazyFrame) else frame.schema
     for kind in kinds:
-        for name, dtype in frame.schema.items():
+        for name, dtype in schema.items():
             hit = _hits(kind, name, dtype)
             if hit is not None:
                 exprs.append(hit.alias(f"_{len(exprs)}"))
                 found.append((name, kind))
     if not exprs:
         return None
-    rows = frame.select(exprs).row(0)
+    picked = frame.select(exprs)
+    rows = (picked.collect() if isinstance(picked, pl.LazyFrame) else picked).row(0)
     hits = [(r, *place) for r, place in zip(rows, found, strict=True) if r is not None]
     return min(hits) if hits else None
+
+
+def refused_in(frame: pl.LazyFrame, dialect: Dialect) -> str | None:
+    """Why the database cannot store the first refused value of ``frame`` (at plan), or None."""
+    bad = first_refused(frame, dialect.refused_values)
+    if bad is None:
+        return None
+    row, column, kind = bad
+    return (
+        f"column {column!r} {_WHAT[kind]} at row {row + 1:,} of the results, and "
+        f"{dialect.refused_values[kind]}; replace it in the recipe, or cast the column to text"
+    )
 
 
 def checked_batches(

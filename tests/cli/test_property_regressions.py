@@ -113,3 +113,59 @@ def test_null_upsert_keys_fail_the_plan_on_postgres(
     (tmp_path / "data" / "orders.csv").write_text("id,v\n1,a\n2,b\n")
     assert publish(capsys, "plan", str(spec)).code == 0
     assert publish(capsys, "apply", "--auto-approve", str(spec)).code == 0
+
+
+REFUSED = """\
+version: 1
+name: r
+connections:
+  wh:
+{connection}
+jobs:
+  j:
+    inputs: {{t: data/values.parquet}}
+targets:
+  t: {{job: j, connection: wh, path: [{path}], table: t, action: createAndLoad}}
+"""
+
+
+def _refused(folder: Path, frame: object, connection: str, path: str) -> Path:
+    import polars as pl
+
+    assert isinstance(frame, pl.DataFrame)
+    spec = write_spec(folder, REFUSED.format(connection=connection, path=path))
+    frame.write_parquet(folder / "data" / "values.parquet")
+    return spec
+
+
+def test_nan_for_sqlite_fails_the_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Apply refused it (SQLite stores NaN as NULL) after the plan had passed."""
+    import polars as pl
+
+    frame = pl.DataFrame({"id": [1, 2], "f": [1.0, float("nan")]})
+    spec = _refused(tmp_path, frame, SQLITE, "main")
+    result = publish(capsys, "plan", str(spec))
+    assert result.code == 1
+    assert (
+        "target.t: column 'f' is NaN at row 2 of the results, and SQLite stores NaN as NULL; "
+        "replace it in the recipe, or cast the column to text"
+    ) in result.err
+
+
+@pytest.mark.postgres
+def test_nul_character_for_postgres_fails_the_plan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], pg_schema: str
+) -> None:
+    """Apply refused it (PostgreSQL text cannot hold \\0) after the plan had passed."""
+    import polars as pl
+
+    pg = (f"    vendor: postgres\n    host: {PG_HOST}\n    port: {PG_PORT}\n"
+          "    database: test\n    username: postgres")  # fmt: skip
+    frame = pl.DataFrame({"id": [1, 2], "s": ["a", "b\x00c"]})
+    spec = _refused(tmp_path, frame, pg, pg_schema)
+    result = publish(capsys, "plan", str(spec))
+    assert result.code == 1
+    assert (
+        "target.t: column 's' holds the NUL character (\\0) at row 2 of the results, and "
+        "PostgreSQL text cannot hold it"
+    ) in result.err
