@@ -22,7 +22,7 @@ from runner.errors import PublishError
 from runner.plan.model import Change
 from runner.plan.options import PlanOptions
 from runner.plan.problems import locate
-from runner.plan.upsert_keys import key_problems
+from runner.plan.upsert_keys import key_problems, upsert_table_problem
 from runner.platforms.local.preview import TRIFACTA_REASON
 from runner.results import ResultSchema, ResultSet, iter_frames, normalise_format
 from runner.rowdiff.engine import DiffOptions, diff_table
@@ -220,6 +220,8 @@ class Previewer:
                 diff = diff_table(rs, target.action, info, table, key=target.key, options=options)
             except PublishError as exc:
                 self.problems.append(f"{target.address}: cannot compare rows: {exc}")
+        if target.action == "upsert" and diff is not None and diff.duplicated == "table":
+            self.problems.append(locate(self.spec, upsert_table_problem(target, info), "key"))
         if target.action == "upsert":
             found = key_problems(target.address, target.key, results_frame(results))
             self.problems += [locate(self.spec, p, "key") for p in found]

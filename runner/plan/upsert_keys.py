@@ -1,4 +1,4 @@
-"""Plan-time checks of an upsert's key over the previewed results: no NULL, no repeat.
+"""Plan-time checks of an upsert's key: no NULL, no repeat in the results or the table.
 
 Apply refuses both only after the job ran (PostgreSQL makes the key a NOT NULL primary
 key; every vendor writes one row per key, so a repeated key fails the load), and SQLite
@@ -12,7 +12,9 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from runner.spec.model import Target
 from runner.spec.secrets import redact
+from runner.targets.base import TableInfo
 
 _ROW = "__publish_row"
 
@@ -60,3 +62,13 @@ def key_problems(address: str, key: Sequence[str], frame: pl.LazyFrame) -> list[
             "per key in the recipe, or choose a key that is unique"
         )
     return problems
+
+
+def upsert_table_problem(target: Target, info: TableInfo | None) -> str:
+    """The key repeats in the table: apply's unique index on it cannot be created."""
+    where = f" {info.ref}" if info is not None else ""
+    return (
+        f"{target.address}: upsert key ({', '.join(target.key)}) repeats in the table{where}, "
+        "and an upsert needs it unique there (apply creates a unique index on it): remove "
+        "the repeated rows from the table, publish once with dropAndLoad, or choose another key"
+    )

@@ -144,7 +144,7 @@ def diff_table(
         dup = _duplicated(old, keys) or _duplicated(new, keys)
         if dup:
             note = f"{', '.join(keys)} is not unique in the {dup}: rows matched as a multiset"
-            base = _replace(base, match="rows", key=(), note=note)
+            base = _replace(base, match="rows", key=(), note=note, duplicated=dup)
             keys = ()
     if keys:
         return _by_key(base, old, new, rows, options)

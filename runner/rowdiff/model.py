@@ -123,6 +123,8 @@ class RowDiff:
     skipped: str | None = None
     #: anything a reviewer should know about how rows were matched
     note: str = ""
+    #: the side ("table" or "results") where the key asked for repeats; not in the JSON
+    duplicated: str = ""
 
     @property
     def classes(self) -> tuple[str, ...]:

@@ -169,3 +169,21 @@ def test_nul_character_for_postgres_fails_the_plan(
         "target.t: column 's' holds the NUL character (\\0) at row 2 of the results, and "
         "PostgreSQL text cannot hold it"
     ) in result.err
+
+
+def test_upsert_into_a_table_whose_key_repeats_fails_the_plan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The table (made by createAndLoad) repeats the key: apply failed creating the unique
+    index on it, after a plan whose row diff had noticed it."""
+    spec = _upsert(tmp_path, "id,v\n1,a\n1,b\n")
+    spec.write_text(spec.read_text().replace("action: upsert, key: [id]", "action: createAndLoad"))
+    assert publish(capsys, "apply", "--auto-approve", str(spec)).code == 0
+    spec.write_text(spec.read_text().replace("action: createAndLoad", "action: upsert, key: [id]"))
+    (tmp_path / "data" / "orders.csv").write_text("id,v\n1,c\n2,d\n")
+    result = publish(capsys, "plan", str(spec))
+    assert result.code == 1, result.out
+    assert (
+        "publish.yaml:11:71: target.u: upsert key (id) repeats in the table wh.main.u, and an "
+        "upsert needs it unique there"
+    ) in result.err
