@@ -23,6 +23,10 @@ KINDS: dict[str, Any] = {
     "bool": pl.Boolean,
     "date": pl.Date,
     "decimal": pl.Decimal(12, 2),
+    "wide_decimal": pl.Decimal(38, 10),
+    "datetime": pl.Datetime("us"),
+    "datetime_tz": pl.Datetime("us", "UTC"),
+    "time": pl.Time,
 }
 
 
@@ -111,7 +115,7 @@ def quote(name: str) -> str:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, dt.date):
+    if isinstance(value, dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
         return float(value)

@@ -55,8 +55,10 @@ _text = st.text(
 VALUES: dict[str, st.SearchStrategy[Any]] = {
     # a small pool repeats values (upsert keys), the full range tries the edges of int64
     "int": st.one_of(st.integers(0, 3), st.integers(-1000, 1000), st.integers(-(2**63), 2**63 - 1)),
-    "str": _text,
-    "float": st.floats(allow_nan=False, allow_infinity=False),
+    "str": st.one_of(
+        _text, st.sampled_from(["", " ", "a\x00b", "NULL", "\\N", "line\nbreak", '"'])
+    ),
+    "float": st.one_of(st.floats(), st.sampled_from([0.0, -0.0, 1e308, float("nan")])),
     "bool": st.booleans(),
     "date": st.dates(dt.date(1, 1, 1), dt.date(9999, 12, 31)),
     "decimal": st.decimals(
@@ -66,6 +68,14 @@ VALUES: dict[str, st.SearchStrategy[Any]] = {
         allow_nan=False,
         allow_infinity=False,
     ),
+    "wide_decimal": st.decimals(
+        min_value=decimal.Decimal("-" + "9" * 28), max_value=decimal.Decimal("9" * 28), places=10
+    ),
+    "datetime": st.datetimes(dt.datetime(1, 1, 1), dt.datetime(9999, 12, 31)),
+    "datetime_tz": st.datetimes(dt.datetime(1, 1, 1), dt.datetime(9999, 12, 31)).map(
+        lambda d: d.replace(tzinfo=dt.UTC)
+    ),
+    "time": st.times(),
 }
 
 
@@ -75,7 +85,7 @@ def _value(kind: str) -> st.SearchStrategy[Any]:
 
 @st.composite
 def columns(draw: st.DrawFn) -> list[Column]:
-    names = draw(st.lists(column_names, min_size=1, max_size=4, unique_by=str.lower))
+    names = draw(st.lists(column_names, min_size=1, max_size=4, unique=True))  # "a" and "A" too
     return [Column(n, draw(st.sampled_from(sorted(KINDS)))) for n in names]
 
 
