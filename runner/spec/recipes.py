@@ -105,7 +105,11 @@ def check_recipe(recipe: str, inputs: list[JobInput]) -> RecipeProblem | None:
     and the rows polars samples) before it is reported: validate never refuses what plan
     accepts, and reads data only when it is about to report an error.
     """
-    text, columns = _resolve(recipe, {i.table: _frame(i) for i in inputs})
+    try:
+        frames = {i.table: _frame(i) for i in inputs}
+    except (OSError, ValueError):  # an Avro header whose schema is not valid Avro
+        return None  # plan names the input it cannot read
+    text, columns = _resolve(recipe, frames)
     problem = None if text is None else describe(recipe, text, columns)
     if (
         problem is None
@@ -113,11 +117,13 @@ def check_recipe(recipe: str, inputs: list[JobInput]) -> RecipeProblem | None:
         or not any(i.path.suffix.lower() in _GUESSED for i in inputs)
     ):
         return problem
+    import polars as pl
+
     from runner.platforms.local.inputs import scan_input
 
-    try:
+    try:  # a JSON array is read whole here
         real = {i.table: scan_input(i.path, schema_only=True) for i in inputs}
-    except (OSError, ValueError):
+    except (OSError, ValueError, pl.exceptions.PolarsError, pl.exceptions.PanicException):
         return problem  # plan names what cannot be read
     text, columns = _resolve(recipe, real)
     return None if text is None else describe(recipe, text, columns)

@@ -167,3 +167,38 @@ def test_a_json_column_past_the_first_records_is_not_refused(
     spec.write_text(spec.read_text().replace("select id,", "select id, note,"))
     r = publish(capsys, "validate", str(spec))
     assert (r.code, r.err) == (0, "")
+
+
+def test_an_unknown_column_over_a_json_array_broken_past_the_start_is_still_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Confirming the name reads the whole array, which fails: the header's answer stands."""
+    spec = write_spec(tmp_path, BASIC.replace("data/orders.csv", "data/orders.json"))
+    rows = [json.dumps({"id": i, "customer": "c" * 40, "amount": 1.5}) for i in range(3000)]
+    rows[2500] = '{"id": 2500, "customer": }'
+    (tmp_path / "data" / "orders.json").write_text("[" + ",\n".join(rows) + "]\n")
+    spec.write_text(spec.read_text().replace("select id,", "select id, nope,"))
+    assert _errors(capsys, spec)[0] == (
+        f"{spec}:11:24: $.jobs.orders_clean.recipe: unknown column 'nope'; the inputs: "
+        "orders (id, customer, amount)"
+    )
+
+
+def test_an_avro_header_with_a_schema_that_is_not_avro_is_named_not_a_crash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from runner.platforms.local.avro_blocks import encode_long
+
+    spec = write_spec(tmp_path, BASIC.replace("data/orders.csv", "data/orders.avro"))
+    schema = json.dumps({"type": "nonsense"}).encode()
+    entries = [(b"avro.schema", schema), (b"avro.codec", b"null")]
+    header = b"Obj\x01" + encode_long(len(entries))
+    for key, value in entries:
+        header += encode_long(len(key)) + key + encode_long(len(value)) + value
+    (tmp_path / "data" / "orders.avro").write_bytes(header + encode_long(0) + b"s" * 16)
+    r = publish(capsys, "validate", str(spec))
+    assert "Internal error" not in r.err
+    r = publish(capsys, "plan", str(spec))
+    assert r.code == 1
+    assert "Internal error" not in r.err
+    assert "input orders: cannot read data/orders.avro" in r.err
