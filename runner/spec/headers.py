@@ -130,6 +130,9 @@ def _json_header(file: str, data: bytes, complete: bool, *, array_allowed: bool)
         begin = pos
         try:
             record, pos = decoder.raw_decode(text, pos)
+        except RecursionError:
+            at = where(file, data, len(text[:begin].encode()))
+            raise HeaderError(f"{at}: this JSON value is nested too deeply to read") from None
         except json.JSONDecodeError as exc:
             if not complete and "\n" not in text[exc.pos :]:
                 return Header(tuple(names))  # a record cut by the sample's end

@@ -170,6 +170,13 @@ def _field_start(line: str, index: int) -> int | None:
 
 def json_problem(path: Path, file: str) -> str | None:
     """Where a JSON input polars could not read breaks (it is read again, in Python)."""
+    try:
+        return _json_problem(path, file)
+    except RecursionError:
+        return f"{file}: a JSON value is nested too deeply to read"
+
+
+def _json_problem(path: Path, file: str) -> str | None:
     if path.suffix.lower() not in (".json", ".jsonl", ".ndjson"):
         return None
     with path.open("rb") as fh:

@@ -41,3 +41,10 @@ def test_a_sample_cut_inside_a_character_or_a_record_is_not_an_error(tmp_path: P
     csv.write_bytes(b"id,\xe9\n")
     with pytest.raises(HeaderError, match=r"orders.csv:1:4: the byte 0xe9 is not UTF-8"):
         read_header(csv, "orders.csv")
+
+
+def test_json_nested_too_deeply_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "orders.json"
+    path.write_text("[" + '{"a": ' * 50_000)
+    with pytest.raises(HeaderError, match=r"orders.json:1:2: this JSON value is nested too deeply"):
+        read_header(path, "orders.json")
