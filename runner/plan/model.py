@@ -63,6 +63,8 @@ class Change:
     #: onSchemaChange: the ALTER statements run before the load, in order
     alter: tuple[str, ...] = ()
     consequence: str = ""  # what happens to the table, in words
+    #: the schema (mysql: database) apply creates before this, the first table in it
+    create_schema: str | None = None
     # --- job ---
     run_id: str | None = None  # the run this change makes (job) or publishes (publish)
     fingerprint: str | None = None
@@ -112,6 +114,8 @@ class Change:
             )
             if self.alter:
                 out["alter"] = list(self.alter)
+            if self.create_schema is not None:
+                out["createSchema"] = self.create_schema
         if self.run_id is not None:
             out["run_id"] = self.run_id
         if self.fingerprint is not None:
@@ -145,6 +149,7 @@ class Change:
             schema_diff=tuple(SchemaChange.from_json(s) for s in d.get("schemaDiff", ())),
             alter=tuple(d.get("alter", ())),
             consequence=d.get("consequence", ""),
+            create_schema=d.get("createSchema"),
             run_id=d.get("run_id"),
             fingerprint=d.get("fingerprint"),
             api_calls=tuple(d.get("api_calls", ())),

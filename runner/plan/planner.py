@@ -36,6 +36,7 @@ from runner.plan.options import PlanOptions, table_ref
 from runner.plan.outcomes import publication_outcome
 from runner.plan.preview_stage import Previewer
 from runner.plan.problems import locate
+from runner.plan.schema_stage import missing_schemas, with_schema_steps
 from runner.plan.stages import (
     ActionChange,
     ConnectionChanges,
@@ -108,6 +109,7 @@ class Planner:
         if self.problems:
             raise PlanError(self.problems)
         drift = self.drift(scope, described, {c.address for c in changes})
+        changes = with_schema_steps(self.spec, in_dependency_order(changes), described)
         return self._plan(scope, changes, drift)
 
     def _problem(self, message: str, field: str | None = None) -> None:
@@ -290,6 +292,7 @@ class Planner:
         refs_by_conn: dict[str, set[TableRef]] = defaultdict(set)
         for p in wanted.publications:
             refs_by_conn[p.target.connection].add(table_ref(p.target))
+        publishing = {name: set(refs) for name, refs in refs_by_conn.items()}
         if self.options.refresh and self.state:
             for name in self.state.publications:
                 t = self.spec.targets.get(name)
@@ -307,7 +310,8 @@ class Planner:
             except PublishError as exc:
                 if self.spec.platform.type != "trifacta":  # publish loads it itself
                     self._problem(f"connection.{conn_name}: cannot describe its tables: {exc}")
-        return Described(tables, frozenset(described))
+        missing = missing_schemas(self.spec, self.pool, publishing, described, self._problem)
+        return Described(tables, frozenset(described), missing)
 
     # --- publications -----------------------------------------------------------------------
     def publications(

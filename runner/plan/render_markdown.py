@@ -169,6 +169,9 @@ def _summary_item(change: Change) -> str:
 
 
 def _details(change: Change) -> str:
+    schema = ""
+    if change.create_schema is not None:
+        schema = f"- {code('+')} {esc(words.create_schema_line(change))}\n\n"
     summary = f"{code(words.marker(change))} {esc(words.headline(change))}"
     if change.destructive:
         summary += " <b>(destructive)</b>"
@@ -183,7 +186,7 @@ def _details(change: Change) -> str:
         else:
             body += f"- **{label}:** {esc(value)}\n"
     body += previewed.diff_table_markdown(change, esc)
-    return f"<details><summary>{summary}</summary>\n\n{body}\n</details>\n\n"
+    return f"{schema}<details><summary>{summary}</summary>\n\n{body}\n</details>\n\n"
 
 
 def _drift_item(drift: Drift) -> str:

@@ -121,6 +121,8 @@ def marker_counts(plan: Plan) -> dict[str, int]:
     counts = dict.fromkeys((m for m, _ in (*MARKER_WORDS, RECORD_WORDS)), 0)
     for change in plan.changes:
         counts[marker(change)] += 1
+        if change.create_schema is not None:  # its own "+ schema" line
+            counts["+"] += 1
     return counts
 
 
@@ -132,6 +134,15 @@ def summary_sentence(plan: Plan) -> str:
     if destructive:
         line += f" ({destructive:,} destructive)"
     return line + "."
+
+
+def create_schema_line(change: Change) -> str:
+    """``schema wh.staging: create (before its first table, ...)``, for a ``+`` line."""
+    conn = (change.table or "").split(".")[0]
+    return (  # MySQL calls it a database; CREATE SCHEMA is its synonym there
+        f"schema {conn}.{change.create_schema}: create (it does not exist; created before "
+        f"its first table, {change.table})"
+    )
 
 
 def drift_sentence(plan: Plan) -> str:
@@ -284,6 +295,9 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
     if plan.drift:
         lines.append(style(drift_sentence(plan), fg="yellow"))
     for change in plan.changes:
+        if change.create_schema is not None:
+            mark = style("  +", fg="green", bold=True)
+            lines += ["", f"{mark} {clean(create_schema_line(change))}"]
         lines.append("")
         lines.extend(_change_lines(change, style))
     if plan.drift:

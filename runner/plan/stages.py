@@ -117,3 +117,5 @@ class Described:
 
     tables: Mapping[TableRef, TableInfo | None] = field(default_factory=dict)
     connections: frozenset[str] = frozenset()
+    #: (connection, schema) of the schemas to publish into that do not exist yet
+    missing_schemas: frozenset[tuple[str, str]] = frozenset()

@@ -89,6 +89,7 @@ def build_connection(name: str, data: Mapping[str, Any]) -> Connection:
         password=password if isinstance(password, Secret) else _text(password),
         params={str(k): _value(v) for k, v in _map(data.get("params")).items()},
         description=_text(data.get("description")),
+        create_schemas=data.get("createSchemas", True) is not False,
     )
 
 

@@ -89,6 +89,9 @@ class Connection:
     password: Secret | str | None = None
     params: Mapping[str, Value] = field(default_factory=dict)
     description: str | None = None
+    #: postgres/redshift/mysql: create a missing target schema (database) before the first
+    #: table; False: plan refuses a target whose schema does not exist
+    create_schemas: bool = True
 
     @property
     def address(self) -> str:

@@ -48,7 +48,7 @@ from runner.errors import TargetError
 from runner.spec.model import Connection
 from runner.spec.secrets import reveal
 from runner.targets import _common as common
-from runner.targets import _ledger
+from runner.targets import schemas
 from runner.targets.base import ColumnInfo, Progress, PublishRequest, TableInfo, TableRef
 from runner.targets.dialect import Dialect
 from runner.targets.frames import batches
@@ -378,7 +378,7 @@ class PostgresTarget(TableTargetBase, common.PerThreadConnection):
         try:
             with conn.transaction():
                 self.ledger_lock(conn, ref)
-                conn.execute(_ledger.create_sql(self.ledger_name(ref), self.dialect.ledger))
+                schemas.create_ledger(conn, self, ref)  # the schema first, unless refused
         except (
             psycopg.errors.UniqueViolation,
             psycopg.errors.DuplicateTable,

@@ -25,7 +25,7 @@ import pymysql.cursors
 from runner.errors import TargetError
 from runner.spec.model import Connection
 from runner.targets import _common as common
-from runner.targets import _ledger
+from runner.targets import _ledger, schemas
 from runner.targets.base import ColumnInfo, Progress, PublishRequest, TableInfo, TableRef
 from runner.targets.mysql.connect import local_infile_allowed, open_connection
 from runner.targets.mysql.load import ROW, insert_rows, load_data, rows_pipe
@@ -169,7 +169,7 @@ class MysqlTarget(TableTargetBase, SwapPolicy, common.PerThreadConnection):
         cur = conn.cursor(PublishCursor)
         lock = f"publish:{self._database(request.ref)}.{request.ref.table}"[:64]
         try:
-            cur.execute(_ledger.create_sql(self.ledger_name(request.ref), DIALECT.ledger))
+            schemas.create_ledger(cur, self, request.ref)  # the database first, unless refused
             cur.execute("select get_lock(%s, %s)", (lock, int(self.statement_timeout)))
             if (cur.fetchone() or (0,))[0] != 1:
                 raise TargetError(f"target.{request.target}: {request.ref} is locked by a publish")
