@@ -22,7 +22,9 @@ from runner.apply.gate import check_previewed, job_checks, publication_checks
 from runner.apply.journal import Journal, now
 from runner.crash import write_crash_log
 from runner.errors import PublishError
+from runner.plan import words
 from runner.plan.model import Change, Plan
+from runner.plan.words import plural
 from runner.platforms.base import JobRun, Platform
 from runner.results import ResultSchema, ResultSet
 from runner.spec.model import Spec
@@ -173,7 +175,7 @@ class Executor:
             skipped_checks=skipped,
         )
         self.journal.record(lambda s: s.with_job(record).without_failure(change.address))
-        rows = f"{run.rows:,} rows" if run.rows is not None else "finished"
+        rows = plural(run.rows, "row") if run.rows is not None else "finished"
         if run.details.get("previewed"):
             rows += " (the results previewed at plan; the job did not run again)"
         return f"run {run.run_id}: {rows}"
@@ -235,12 +237,15 @@ class Executor:
                 else "the job group's publications"
             )
             return f"already published run {record.run_id} (found in {where}); recorded"
+        # over the load alone: a wait for the table's lock is not loading (0 rows/s)
+        loading = result.load_seconds or seconds
         rate = (
-            f", {result.rows_loaded / seconds:,.0f} rows/s"
-            if seconds >= 0.5 and result.rows_loaded
+            f", {words.rate(result.rows_loaded, loading)}"
+            if loading >= 0.5 and result.rows_loaded
             else ""
         )
-        return f"{target.action}: {result.rows_loaded:,} rows loaded, {result.rows_after:,} in the table{rate}"
+        loaded = plural(result.rows_loaded, "row")
+        return f"{target.action}: {loaded} loaded, {result.rows_after:,} in the table{rate}"
 
     def _step(self, change: Change) -> StepResult:
         self.events.started(change)
@@ -252,6 +257,8 @@ class Executor:
         except PublishError as exc:
             message = redact(str(exc))
             self._record_failure(change, message)
+            # the step is shown under its address already: not "job.x: job.x: ..."
+            message = message.removeprefix(f"{change.address}: ")
             transient = bool(getattr(exc, "transient", False))
             return StepResult(
                 change.address,

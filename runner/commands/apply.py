@@ -15,6 +15,7 @@ from runner.errors import PublishError
 from runner.plan.model import Plan
 from runner.plan.planfile import read_plan_file
 from runner.plan.render import render_plan
+from runner.plan.replan import check_inputs_unchanged
 from runner.plan.stale import check_spec_unchanged, check_state_unchanged, check_tables_unchanged
 
 
@@ -85,8 +86,9 @@ def _apply_saved(plan: Plan, planfile: str, args: ApplyArgs, *, echo: Echo) -> N
         state = ctx.backend.read()
         check_state_unchanged(plan, state, planfile)
         check_tables_unchanged(plan, ctx.spec, planfile)
+        check_inputs_unchanged(plan, ctx.spec, planfile)
         if not plan.has_changes:
             echo("No changes in the saved plan; nothing to do.")
             return
         echo(f"Applying saved plan {planfile} ({plan.plan_id}).")
-        execute(plan, ctx, state, args.parallelism, echo)
+        execute(plan, ctx, state, args.parallelism, echo, planfile)

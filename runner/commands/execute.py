@@ -18,6 +18,7 @@ from runner.errors import ApplyError, InternalError, Interrupted
 from runner.lineage import lineage_events
 from runner.observers import Observers
 from runner.plan.model import Plan
+from runner.plan.replan import replan_command
 from runner.state.model import State
 from runner.state.open import new_state
 
@@ -49,7 +50,9 @@ def interrupts(cancel: threading.Event, echo: Echo) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def report(result: ApplyReport, echo: Echo) -> None:
+def report(result: ApplyReport, echo: Echo, replan: str | None = None) -> None:
+    """The closing lines; ``replan``: the command that makes a new plan like a saved one
+    (a saved plan is applied once, so "apply again" would only be refused)."""
     done, failed, skipped = (result.by_status(s) for s in ("done", "failed", "skipped"))
     echo("")
     if result.ok:
@@ -61,7 +64,12 @@ def report(result: ApplyReport, echo: Echo) -> None:
         echo(f"  ✗ {s.address}: {s.message}" + (" (transient)" if s.transient else ""))
     for s in skipped:
         echo(f"  - {s.address}: skipped ({s.message})")
-    if result.interrupted:
+    if replan is not None:
+        echo(
+            "What finished is recorded in state. A saved plan is applied once: make a new plan "
+            f"with the same options ({replan}) and apply it; it does only what is left."
+        )
+    elif result.interrupted:
         echo("What finished is recorded in state; run apply again to continue where it stopped.")
     elif all(s.transient for s in failed):
         echo(
@@ -126,11 +134,18 @@ def raise_for(result: ApplyReport) -> None:
         raise ApplyError(f"{len(result.by_status('failed'))} step(s) failed; see above")
 
 
-def execute(plan: Plan, ctx: Context, state: State | None, parallelism: int, echo: Echo) -> None:
+def execute(
+    plan: Plan,
+    ctx: Context,
+    state: State | None,
+    parallelism: int,
+    echo: Echo,
+    planfile: str | None = None,
+) -> None:
     cancel = threading.Event()
     with interrupts(cancel, echo):
         result = run_plan(
             plan, ctx, state, parallelism=parallelism, events=make_reporter(echo), cancel=cancel
         )
-    report(result, echo)
+    report(result, echo, replan_command(plan, planfile) if planfile is not None else None)
     raise_for(result)

@@ -21,6 +21,7 @@ from runner import logjson
 from runner.apply.executor import Events, StepResult
 from runner.commands.context import Echo
 from runner.plan.model import Change
+from runner.plan.words import plural
 
 MARK = {"done": "✓", "failed": "✗", "skipped": "-"}
 
@@ -102,7 +103,7 @@ class JsonEvents(Events):
             self._last[change.address] = now
         logjson.emit(
             "progress",
-            f"{change.address}: {rows:,} rows",
+            f"{change.address}: {plural(rows, 'row')}",
             address=change.address,
             rows=rows,
             total=total,

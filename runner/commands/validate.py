@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 from runner.commands.args import SpecArgs
 from runner.errors import SpecError
+from runner.plan.words import plural
 from runner.spec.api import Validation, check_spec, render_for_display
 
 if TYPE_CHECKING:
@@ -43,7 +44,14 @@ class SpecReporter:
             }
             self.echo(json.dumps(verdict, indent=2))
             return
-        counts = f"{found.connections} connections, {found.jobs} jobs, {found.targets} targets"
+        counts = ", ".join(
+            plural(n, word)
+            for n, word in (
+                (found.connections, "connection"),
+                (found.jobs, "job"),
+                (found.targets, "target"),
+            )
+        )
         self.echo(f"{self.path}: valid ({counts})")
         if found.secrets:
             unset = set(found.missing_secrets)

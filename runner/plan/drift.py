@@ -11,6 +11,7 @@ from __future__ import annotations
 from runner.plan.model import Drift
 from runner.plan.options import table_ref
 from runner.plan.stages import Described, Scope
+from runner.plan.words import plural
 from runner.spec.model import Spec
 from runner.state.model import PublicationRecord, State
 from runner.targets.base import TableInfo
@@ -46,7 +47,7 @@ def table_drift(
         return Drift(
             address,
             "rows_changed",
-            f"{pub.table} holds {info.rows:,} rows, {pub.rows_after:,} when publish "
+            f"{pub.table} holds {plural(info.rows, 'row')}, {pub.rows_after:,} when publish "
             f"last wrote it{hint}",
             pub.rows_after,
             info.rows,

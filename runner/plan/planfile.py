@@ -57,8 +57,13 @@ def read_plan_file(path: Path) -> Plan | None:
 def write_plan_file(plan: Plan, out: str) -> None:
     """Write the plan atomically, readable by its owner only."""
     path = Path(out)
+    if not path.parent.is_dir():  # a typo in the folder must not make folders silently
+        what = "is not a folder" if path.parent.exists() else "does not exist"
+        raise PlanFileError(
+            f"--out {out}: cannot write the plan there: the folder {path.parent} {what}; "
+            "create it first, or write the plan elsewhere"
+        )
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     except OSError as exc:
         raise PlanFileError(

@@ -36,6 +36,7 @@ from runner.plan.options import PlanOptions, table_ref
 from runner.plan.outcomes import publication_outcome
 from runner.plan.preview_stage import Previewer
 from runner.plan.problems import locate
+from runner.plan.replan import input_hashes
 from runner.plan.schema_stage import missing_schemas, with_schema_steps
 from runner.plan.stages import (
     ActionChange,
@@ -442,6 +443,7 @@ class Planner:
                 "allow_destructive": options.allow_destructive,
                 "refresh": options.refresh,
                 **self.previewer.settings.to_json(),
+                "inputs": input_hashes(self.spec, changes),
             },
             pulled_in=scope.pulled_in,
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from runner.plan.model import Change
+from runner.plan.words import plural
 from runner.rowdiff.model import INFERRED_NOTE, RowDiff, SampleRow, class_count
 
 #: longest value shown in a sample line or cell; longer ones are cut with "..."
@@ -101,7 +102,7 @@ def check_lines(change: Change) -> list[str]:
 def preview_text(change: Change) -> str:
     p = change.preview
     if p.get("previewed"):
-        return f"ran at plan: {int(p.get('rows', 0)):,} rows; apply publishes these results"
+        return f"ran at plan: {plural(int(p.get('rows', 0)), 'row')}; apply publishes these results"
     return f"not previewed: {p.get('reason', 'no reason given')}"
 
 

@@ -26,6 +26,7 @@ import click
 
 from runner.plan import render_preview as previewed
 from runner.plan.model import Change, Drift, Plan, SchemaChange
+from runner.plan.words import plural
 from runner.spec.secrets import redact
 
 NO_CHANGES = "No changes. Every target holds the results of its job's latest run."
@@ -85,10 +86,6 @@ def headline(change: Change) -> str:
         action = change.publish_action or "publish"
         return f"{change.address}: {action} into {change.table or 'a table not named'}"
     return f"{change.address}: {change.action}"
-
-
-def plural(n: int, word: str, words: str) -> str:
-    return f"{n:,} {word if n == 1 else words}"
 
 
 #: the summary's words for each marker, in the order it lists them

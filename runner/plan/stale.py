@@ -17,6 +17,7 @@ from collections import defaultdict
 from runner.errors import PublishError, StalePlanError
 from runner.plan.model import Change, Plan
 from runner.plan.options import table_ref
+from runner.plan.replan import replan_command
 from runner.spec.model import REPLACING_ACTIONS, Spec
 from runner.state.model import State
 from runner.targets.base import TableInfo, TableRef
@@ -24,7 +25,7 @@ from runner.targets.pool import TargetPool
 
 
 def _again(plan: Plan, planfile: str) -> str:
-    return f"Make a new plan: publish plan {plan.spec_path} --out {planfile}"
+    return f"Make a new plan with the same options: {replan_command(plan, planfile)}"
 
 
 def check_spec_unchanged(plan: Plan, spec: Spec, planfile: str) -> None:

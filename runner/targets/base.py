@@ -88,6 +88,8 @@ class PublishResult:
     columns: tuple[ColumnInfo, ...]  # the table's columns after the publish
     already_published: bool = False
     seconds: float = 0.0
+    #: the load and commit alone, after any wait for the table's lock (0.0: not measured)
+    load_seconds: float = 0.0
     #: the table actually written ("connection.schema.table") when it differs from the
     #: target's (trifacta create/createAndLoad add a timestamp suffix); None: the target's
     table: str | None = None

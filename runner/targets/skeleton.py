@@ -52,6 +52,7 @@ from runner.targets.base import (
     TableRef,
 )
 from runner.targets.dialect import Dialect
+from runner.targets.duplicates import duplicates_message
 
 #: errors reading the result files (not the database's)
 READ_ERRORS: tuple[type[BaseException], ...] = (
@@ -143,6 +144,11 @@ class TableTargetBase:
         try:
             with self.session(request) as cur:
                 result = self._sequence(cur, request, progress)
+        except TargetError:
+            repeated = duplicates_message(request.results, request.key)
+            if request.action == "upsert" and repeated:  # not the staging table's name
+                raise TargetError(f"{place(request)}: {repeated}; the table is unchanged") from None
+            raise
         except READ_ERRORS as exc:
             where = request.results.files[0].parent if request.results.files else "?"
             text = str(exc).strip()
@@ -166,11 +172,13 @@ class TableTargetBase:
         if info is not None and request.action != "dropAndLoad":
             info = self.change_schema(cur, request, info)
             self.check_table(request, info)
+        loading = time.monotonic()  # the lock is held: the rate starts here
         loaded = self.load(cur, request, info, progress)
         self.check_count(request, loaded)
         self.commit_rows(cur, request, info, loaded)
         final = self.table_in(cur, ref)
-        return PublishResult(loaded, self.count_in(cur, ref), final.columns if final else ())
+        rows, columns = self.count_in(cur, ref), final.columns if final else ()
+        return PublishResult(loaded, rows, columns, load_seconds=time.monotonic() - loading)
 
     def change_schema(self, cur: Any, request: PublishRequest, info: TableInfo) -> TableInfo:
         """The "schema changes" step: onSchemaChange's ALTER statements, before the load

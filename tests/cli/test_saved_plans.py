@@ -19,7 +19,7 @@ def test_inputs_changed_after_a_saved_plan_are_refused(
     (tmp_path / "data" / "orders.csv").write_text(ORDERS_CSV + "8,yves,2.0\n")
     r = publish(capsys, "apply", str(planfile))
     assert r.code == 1
-    assert "inputs or definition changed since the plan was made" in r.out
+    assert "input orders (data/orders.csv) of job.orders_clean changed since the plan" in r.err
     assert not (tmp_path / "warehouse.db").exists() or "orders" not in tables(
         tmp_path / "warehouse.db"
     )

@@ -55,7 +55,7 @@ def _assert_no_secret(text: str) -> None:
 
 def test_validate_quickstart(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["validate", str(QUICKSTART)]) == 0
-    assert capsys.readouterr().out == f"{QUICKSTART}: valid (1 connections, 2 jobs, 4 targets)\n"
+    assert capsys.readouterr().out == f"{QUICKSTART}: valid (1 connection, 2 jobs, 4 targets)\n"
 
 
 def test_validate_json_valid(capsys: pytest.CaptureFixture[str]) -> None:

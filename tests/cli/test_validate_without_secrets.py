@@ -60,7 +60,7 @@ def test_spec_using_secrets_validates_with_no_environment(spec: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
-        f"{spec}: valid (1 connections, 1 jobs, 1 targets)",
+        f"{spec}: valid (1 connection, 1 job, 1 target)",
         "plan and apply need the secrets: FORK_PG_PASSWORD (not set here), "
         "FORK_STATE_URL (not set here)",
     ]
