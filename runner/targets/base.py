@@ -95,7 +95,8 @@ class PublishResult:
     table: str | None = None
 
 
-#: called with the number of rows loaded so far
+#: called with the number of rows loaded so far: 0 once the table's lock is held (before the
+#: first row), then after each batch
 Progress = Callable[[int], None]
 
 

@@ -23,22 +23,23 @@ def duplicate_keys(results: ResultSet, key: Sequence[str]) -> tuple[list[str], i
     """``(["customer=alice at rows 1, 3", ...], how many key values repeat)``."""
     if not key or any(results.schema.get(k) is None for k in key):
         return [], 0
+    index = "__publish_row_number__"
     parts = []
     offset = 0
     for frame in iter_frames(results):
-        parts.append(frame.select(list(key)).with_row_index("_row", offset=offset + 1))
+        parts.append(frame.select(list(key)).with_row_index(index, offset=offset + 1))
         offset += len(frame)
     if not parts:
         return [], 0
     rows = pl.concat(parts)
     repeated = (
         rows.group_by(list(key), maintain_order=True)
-        .agg(pl.col("_row"))
-        .filter(pl.col("_row").list.len() > 1)
+        .agg(pl.col(index))
+        .filter(pl.col(index).list.len() > 1)
     )
     shown = []
     for record in repeated.head(SHOWN).iter_rows(named=True):
-        at = record.pop("_row")
+        at = record.pop(index)
         values = ", ".join(f"{k}={record[k]!r}" if isinstance(record[k], str) else
                            f"{k}={record[k]}" for k in key)  # fmt: skip
         more = f" and {len(at) - ROWS_SHOWN:,} more" if len(at) > ROWS_SHOWN else ""
@@ -47,8 +48,12 @@ def duplicate_keys(results: ResultSet, key: Sequence[str]) -> tuple[list[str], i
 
 
 def duplicates_message(results: ResultSet, key: Sequence[str]) -> str | None:
-    """``the results hold key customer='alice' more than once (rows 1, 3); ...``, or None."""
-    shown, total = duplicate_keys(results, key)
+    """``upsert needs each key (customer) once, but ... customer='alice' at rows 1, 3``, or
+    None (also when the results cannot be read: the caller's own error stands)."""
+    try:
+        shown, total = duplicate_keys(results, key)
+    except Exception:  # polars' and the file system's errors: never hide the first error
+        return None
     if not shown:
         return None
     more = f"; and {total - len(shown):,} more key values" if total > len(shown) else ""

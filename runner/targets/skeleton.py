@@ -172,7 +172,9 @@ class TableTargetBase:
         if info is not None and request.action != "dropAndLoad":
             info = self.change_schema(cur, request, info)
             self.check_table(request, info)
-        loading = time.monotonic()  # the lock is held: the rate starts here
+        if progress is not None:
+            progress(0)  # the lock is held: a cancel from here on is "while loading"
+        loading = time.monotonic()  # the rate starts here, not during the wait for the lock
         loaded = self.load(cur, request, info, progress)
         self.check_count(request, loaded)
         self.commit_rows(cur, request, info, loaded)

@@ -64,3 +64,36 @@ def test_the_rate_is_over_the_load_not_the_lock_wait(
     done = next(line for line in r.out.splitlines() if "✓ done: truncateAndLoad" in line)
     # 3 rows load in milliseconds: no rate (it was "2 rows/s", the rows over the wait)
     assert "rows/s" not in done, done
+
+
+def test_a_target_interrupted_while_waiting_for_its_lock_was_not_loaded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C while a target waits for its table's lock: it says it was not loaded, and why;
+    never "cancelled while loading" (no row had moved)."""
+    import os
+    import signal
+
+    spec = write_spec(tmp_path, BASIC.split("  orders_copy:")[0])
+    assert publish(capsys, "plan", str(spec), "--out", str(tmp_path / "p.json")).code == 0
+    holder = sqlite3.connect(
+        tmp_path / "warehouse.db", isolation_level=None, check_same_thread=False
+    )
+    holder.execute("PRAGMA journal_mode=WAL")
+    holder.execute("BEGIN IMMEDIATE")
+    ctrl_c = threading.Timer(0.8, lambda: os.kill(os.getpid(), signal.SIGINT))
+    release = threading.Timer(1.6, lambda: holder.execute("COMMIT"))
+    ctrl_c.start()
+    release.start()
+    try:
+        r = publish(capsys, "apply", str(tmp_path / "p.json"))
+    finally:
+        ctrl_c.join()
+        release.join()
+        holder.close()
+    assert r.code == 130, r.out + r.err
+    assert "cancelled while loading" not in r.out
+    assert (
+        "target.orders_out: ✗ failed: not loaded: apply was interrupted while it waited for "
+        "the table's lock; the table was left as it was" in r.out
+    ), r.out

@@ -107,7 +107,7 @@ def test_data_turned_empty_after_the_plan_leaves_every_table_as_it_was(
     csv.write_text("id,customer,amount\n9,zed,-5.0\n")  # no row passes: empty after the plan
     r = publish(capsys, "apply", str(planfile))
     assert r.code == 1
-    assert "nothing was run" in r.out + r.err
+    assert "is stale: input orders (data/orders.csv) of job.orders_clean changed" in r.err
     with sqlite3.connect(db) as c:
         assert c.execute("select * from orders order by 1").fetchall() == before
         assert c.execute("select count(*) from orders_copy").fetchone() == (len(before),)

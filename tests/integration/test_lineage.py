@@ -189,11 +189,13 @@ def test_apply_emits_valid_start_and_complete_events(
 def test_a_failed_step_emits_fail_with_the_error(
     receiver: Receiver, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    spec = write_spec(tmp_path / "shop", BASIC)
+    failing = BASIC.replace(  # fails when it runs (not at plan without a preview)
+        "select id, customer, amount from orders where amount is not null",
+        "select id, cast(customer as int) as customer, amount from orders",
+    )
+    spec = write_spec(tmp_path / "shop", failing)
     plan = tmp_path / "plan.json"
-    assert publish(capsys, "plan", str(spec), "--out", str(plan)).code == 0
-    csv = tmp_path / "shop" / "data" / "orders.csv"
-    csv.write_text(csv.read_text() + "5,erin,1.0\n")  # inputs changed since the plan
+    assert publish(capsys, "plan", str(spec), "--no-preview", "--out", str(plan)).code == 0
     r = publish(capsys, "apply", str(plan))
     assert r.code == 1
 
@@ -203,7 +205,7 @@ def test_a_failed_step_emits_fail_with_the_error(
     job_events = jobs["shop.default.job.orders_clean"]
     assert [e["eventType"] for e in job_events] == ["START", "FAIL"]
     error = job_events[1]["run"]["facets"]["errorMessage"]
-    assert "inputs or definition changed" in error["message"]
+    assert "conversion from `str` to `i32` failed" in error["message"], error["message"]
     assert error["programmingLanguage"] == "python"
     assert set(jobs) == {"shop.default.job.orders_clean"}  # the publications never started
 

@@ -415,6 +415,13 @@ class LocalPlatform:
 
         def report(rows: int) -> None:
             # called by the target after each batch, inside its transaction: raising rolls back
+            if rows == 0:  # the table's lock is held now, no row has moved yet
+                if cancel.is_set():
+                    raise PlatformError(
+                        f"{target.address}: not loaded: apply was interrupted while it waited "
+                        "for the table's lock; the table was left as it was"
+                    )
+                return
             if progress is not None and not cancel.is_set():
                 progress(rows)
             if cancel.is_set():
