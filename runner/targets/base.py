@@ -79,6 +79,9 @@ class PublishRequest:
     key: tuple[str, ...] = ()
     #: the target's onSchemaChange: fail | appendNewColumns | syncAllColumns
     on_schema_change: str = "fail"
+    #: called once the table's lock is held, before any row moves (raising leaves the table
+    #: as it was): the apply says "not loaded" rather than "cancelled while loading"
+    locked: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -95,8 +98,7 @@ class PublishResult:
     table: str | None = None
 
 
-#: called with the number of rows loaded so far: 0 once the table's lock is held (before the
-#: first row), then after each batch
+#: called with the number of rows loaded so far
 Progress = Callable[[int], None]
 
 

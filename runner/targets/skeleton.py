@@ -145,8 +145,10 @@ class TableTargetBase:
             with self.session(request) as cur:
                 result = self._sequence(cur, request, progress)
         except TargetError:
-            repeated = duplicates_message(request.results, request.key)
-            if request.action == "upsert" and repeated:  # not the staging table's name
+            repeated = request.action == "upsert" and duplicates_message(
+                request.results, request.key
+            )
+            if repeated:  # the key values and their rows, not the staging table's name
                 raise TargetError(f"{place(request)}: {repeated}; the table is unchanged") from None
             raise
         except READ_ERRORS as exc:
@@ -172,8 +174,8 @@ class TableTargetBase:
         if info is not None and request.action != "dropAndLoad":
             info = self.change_schema(cur, request, info)
             self.check_table(request, info)
-        if progress is not None:
-            progress(0)  # the lock is held: a cancel from here on is "while loading"
+        if request.locked is not None:
+            request.locked()  # the table's lock is held; no row has moved yet
         loading = time.monotonic()  # the rate starts here, not during the wait for the lock
         loaded = self.load(cur, request, info, progress)
         self.check_count(request, loaded)

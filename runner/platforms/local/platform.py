@@ -415,13 +415,6 @@ class LocalPlatform:
 
         def report(rows: int) -> None:
             # called by the target after each batch, inside its transaction: raising rolls back
-            if rows == 0:  # the table's lock is held now, no row has moved yet
-                if cancel.is_set():
-                    raise PlatformError(
-                        f"{target.address}: not loaded: apply was interrupted while it waited "
-                        "for the table's lock; the table was left as it was"
-                    )
-                return
             if progress is not None and not cancel.is_set():
                 progress(rows)
             if cancel.is_set():
@@ -437,8 +430,18 @@ class LocalPlatform:
             run_id=run.run_id,
             key=tuple(target.key),
             on_schema_change=target.on_schema_change,
+            locked=lambda: _not_cancelled(cancel, target),
         )
         return self._targets.get(connection).publish(request, report)
 
     def close(self) -> None:
         self._targets.close()
+
+
+def _not_cancelled(cancel: CancelEvent, target: Target) -> None:
+    """Refuse to load once the table's lock is held when apply was interrupted meanwhile."""
+    if cancel.is_set():
+        raise PlatformError(
+            f"{target.address}: not loaded: apply was interrupted while it waited for the "
+            "table's lock; the table was left as it was"
+        )
