@@ -31,7 +31,6 @@ from runner.spec.model import Checks, Connection, Job, Spec, Target
 from runner.spec.secrets import redact
 from runner.state.model import State
 from runner.targets.base import TableInfo, TableTarget
-from runner.targets.duplicates import duplicates_message
 from runner.targets.frames import refused_in
 from runner.targets.registry import dialect_for
 
@@ -214,9 +213,6 @@ class Previewer:
         # the same rows in every format; parquet (always in a preview) reads fastest
         rs = results.get("parquet") or results.get(fmt) or next(iter(results.values()))
         diff: RowDiff | None = None
-        repeated = duplicates_message(rs, target.key) if target.action == "upsert" else None
-        if repeated:  # the database would refuse it at apply
-            self.problems.append(f"{target.address}: {repeated}")
         if known:
             table = self.pool.get(self.spec.connections[target.connection])
             options = DiffOptions(self.settings.samples, self.settings.rows_limit)
