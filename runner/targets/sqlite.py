@@ -32,7 +32,13 @@ from runner.targets.base import (
     TableRef,
 )
 from runner.targets.skeleton import TableTargetBase, column_problems, refuse_columns
-from runner.targets.sqlite_rows import Upsert, bindable_frames, create_table, insert_rows
+from runner.targets.sqlite_rows import (
+    Upsert,
+    bindable_frames,
+    create_sql,
+    create_table,
+    insert_rows,
+)
 from runner.targets.sqlite_types import (
     DIALECT,
     normalise_type,
@@ -225,14 +231,29 @@ class SqliteTarget(TableTargetBase):
             return None
         self.path.parent.mkdir(parents=True, exist_ok=True)
         progress = getattr(self._local, "progress", None)
+        create = self._new_table_sql(request)
         with Prefetch(bindable_frames(request), depth=1, name="sqlite-prefetch") as ready:
             try:
-                return sqlite_stage.stage(self.path, ready, progress)
+                return sqlite_stage.stage(self.path, ready, progress, create)
             except sqlite_stage.StageError as exc:
                 raise TargetError(
                     f"target.{request.target}: {request.ref}: cannot stage the rows beside "
                     f"{self.path}: {exc}; the table is unchanged"
                 ) from None
+
+    def _new_table_sql(self, request: PublishRequest) -> str | None:
+        """The staging table's CREATE TABLE when the publish will create the target table.
+
+        Typed like it, the rows are copied without being decoded (see ``insert_rows``). Only
+        then: into an existing table, affinity applied twice could change a value.
+        """
+        if request.action == "upsert":
+            return None
+        if request.action != "dropAndLoad" and self.path.exists():
+            with self._lock:
+                if self.table_in(self._connect().cursor(), request.ref) is not None:
+                    return None
+        return create_sql(request, sqlite_stage.TABLE)
 
     def table_in(self, cur: sqlite3.Cursor, ref: TableRef) -> TableInfo | None:
         rows = cur.execute(
@@ -279,7 +300,10 @@ class SqliteTarget(TableTargetBase):
             create_table(cur, request, request.ref.table)
         elif request.action == "truncateAndLoad":
             cur.execute(f"DELETE FROM {table}")
-        loaded = insert_rows(cur, request, table, progress, self._local.staged)
+        staged = self._local.staged
+        if staged is not None and staged.typed and info is not None:
+            staged = None  # typed for a new table, but the table was there: bind the rows
+        loaded = insert_rows(cur, request, table, progress, staged)
         # a table made in this transaction holds exactly the rows just inserted: no
         # count(*) pass over it afterwards (see count_in)
         self._local.fresh = (request.ref, loaded) if info is None else None

@@ -28,11 +28,16 @@ BATCH_ROWS = 100_000
 quote = DIALECT.quote
 
 
-def create_table(cur: sqlite3.Cursor, request: PublishRequest, table: str) -> None:
+def create_sql(request: PublishRequest, table: str) -> str:
+    """The CREATE TABLE of a new table for the results (the staging table's too)."""
     cols = ", ".join(
         f"{quote(c.name)} {DIALECT.sql_type(c.type)}" for c in request.results.schema.columns
     )
-    cur.execute(f"CREATE TABLE {quote(table)} ({cols})")
+    return f"CREATE TABLE {quote(table)} ({cols})"
+
+
+def create_table(cur: sqlite3.Cursor, request: PublishRequest, table: str) -> None:
+    cur.execute(create_sql(request, table))
 
 
 def insert_rows(
@@ -46,16 +51,22 @@ def insert_rows(
 
     From the staging file when there is one: one ``INSERT ... SELECT``. When it fails (a
     NOT NULL or UNIQUE constraint), the statement is undone and the rows are bound one by
-    one, which fails at the same row and names it.
+    one, which fails at the same row and names it. A staging table typed like the new,
+    empty table ``table_sql`` (``staged.typed``) is copied with ``INSERT INTO t SELECT *``:
+    SQLite then copies its records as they are, without decoding them (its transfer
+    optimisation).
     """
     if staged is not None:
         names = ", ".join(quote(c.name) for c in request.results.schema.columns)
+        source = f"{sqlite_stage.SCHEMA}.{sqlite_stage.TABLE}"
+        sql = (
+            f"INSERT INTO {table_sql} SELECT * FROM {source}"
+            if staged.typed
+            else f"INSERT INTO {table_sql} ({names}) SELECT {names} FROM {source}"
+        )
         before = cur.connection.total_changes
         try:
-            cur.execute(
-                f"INSERT INTO {table_sql} ({names}) "
-                f"SELECT {names} FROM {sqlite_stage.SCHEMA}.{sqlite_stage.TABLE}"
-            )
+            cur.execute(sql)
             return cur.connection.total_changes - before
         except sqlite3.IntegrityError:
             pass

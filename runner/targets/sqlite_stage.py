@@ -47,6 +47,8 @@ class Staged:
 
     path: Path
     rows: int
+    #: the table was made with the ``create`` statement given to :func:`stage`
+    typed: bool = False
 
     def discard(self) -> None:
         with contextlib.suppress(OSError):
@@ -94,10 +96,13 @@ def stage(
     database: Path,
     frames: Iterator[pl.DataFrame],
     progress: Callable[[int], None] | None,
+    create: str | None = None,
 ) -> Staged | None:
     """Write ``frames`` into a new staging file beside ``database``; None: bind rows instead.
 
-    None when the driver is missing, there are no rows, or the first frame has a column
+    ``create``: the CREATE TABLE statement of :data:`TABLE` (typed like a new target
+    table), run before the rows are written; otherwise the driver makes the table from
+    the frames' Arrow types. None when the driver is missing, there are no rows, or the first frame has a column
     the driver does not bind like the sqlite3 module (the frames are then not consumed
     beyond that first one, and the caller reads the results again).
     """
@@ -111,7 +116,7 @@ def stage(
     path = database.parent / f".{database.name}.publish-stage-{os.getpid()}-{uuid.uuid4().hex}.db"
     staged = Staged(path, 0)
     try:
-        rows = _ingest(adbc, path, first, frames, progress)
+        rows = _ingest(adbc, path, _chain(first, frames), progress, create)
     except adbc.Error as exc:
         staged.discard()
         raise StageError(
@@ -120,15 +125,15 @@ def stage(
     except BaseException:
         staged.discard()
         raise
-    return Staged(path, rows)
+    return Staged(path, rows, typed=create is not None)
 
 
 def _ingest(
     adbc: Any,
     path: Path,
-    first: pl.DataFrame,
     frames: Iterator[pl.DataFrame],
     progress: Callable[[int], None] | None,
+    create: str | None,
 ) -> int:
     conn = adbc.connect(str(path), autocommit=True)
     try:
@@ -137,9 +142,11 @@ def _ingest(
             cur.execute("PRAGMA journal_mode=OFF")  # a scratch file: nothing to recover
             cur.execute("PRAGMA synchronous=OFF")
             cur.execute("BEGIN")
+            if create is not None:
+                cur.execute(create)
             rows = 0
-            mode = "create"
-            for frame in _chain(first, frames):
+            mode = "create" if create is None else "append"
+            for frame in frames:
                 rows += int(cur.adbc_ingest(TABLE, frame.to_arrow(), mode=mode))
                 mode = "append"
                 if progress is not None:

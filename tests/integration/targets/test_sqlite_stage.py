@@ -21,6 +21,7 @@ from runner.spec.model import Connection
 from runner.targets import sqlite_stage
 from runner.targets.base import PublishRequest, TableRef
 from runner.targets.sqlite import SqliteTarget
+from runner.targets.sqlite_rows import create_sql
 
 EVERY_TYPE = pl.DataFrame(
     {
@@ -204,3 +205,61 @@ def test_a_table_loaded_into_is_counted(target: SqliteTarget, tmp_path: Path) ->
         res = results(tmp_path, pl.DataFrame({"id": [7, 8, 9]}))
         out = target.publish(dataclasses.replace(request(res, action, "t", ("id",)), run_id=action))
         assert (out.rows_loaded, out.rows_after) == (3, after)
+
+
+@needs_driver
+@pytest.mark.parametrize("action", ["create", "dropAndLoad", "truncateAndLoad"])
+def test_a_new_table_is_copied_from_a_staging_table_typed_like_it(
+    target: SqliteTarget, tmp_path: Path, action: str
+) -> None:
+    """``INSERT INTO t SELECT *`` from a table of the same types: SQLite copies the records
+    without decoding them (its transfer optimisation); the values are those bound."""
+    if action == "dropAndLoad":
+        seed = request(results(tmp_path, pl.DataFrame({"x": ["old"]})), "create", "staged")
+        target.publish(dataclasses.replace(seed, run_id="seed"))
+    res = results(tmp_path, EVERY_TYPE)
+    statements = traced(target)
+    target.publish(request(res, action, "staged"))
+    assert 'INSERT INTO "staged" SELECT * FROM publish_stage.rows' in statements, statements
+    target.stage_rows = False
+    target.publish(request(res, "create", "bound"))
+    assert values(target, "staged") == values(target, "bound")
+
+
+def _untyped_table(target: SqliteTarget) -> ResultSet:
+    target.path.parent.mkdir()
+    with sqlite3.connect(target.path) as c:
+        c.execute('CREATE TABLE "t" ("id", "amount")')  # no types: values kept as bound
+    frame = pl.DataFrame(
+        {"id": [1], "amount": pl.Series([Decimal("2.00")], dtype=pl.Decimal(10, 2))}
+    )
+    return results(target.path.parent.parent, frame)
+
+
+def _stored(target: SqliteTarget) -> list[tuple[object, ...]]:
+    with sqlite3.connect(target.path) as c:
+        return c.execute('SELECT typeof("amount"), "amount" FROM "t"').fetchall()
+
+
+@needs_driver
+def test_rows_for_an_existing_table_are_staged_untyped(target: SqliteTarget) -> None:
+    """Typed like a new table (numeric), 2.00 would be stored as the integer 2 in a column
+    without a type; a bound load stores the real 2.0. Still staged, not bound."""
+    res = _untyped_table(target)
+    statements = traced(target)
+    target.publish(request(res, "truncateAndLoad", "t"))
+    assert any("FROM publish_stage.rows" in s for s in statements), statements
+    assert _stored(target) == [("real", 2.0)]
+
+
+@needs_driver
+def test_a_typed_staging_table_is_not_copied_into_a_table_made_meanwhile(
+    target: SqliteTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The table appeared between the staging and the transaction: the rows are bound."""
+    res = _untyped_table(target)
+    monkeypatch.setattr(
+        target, "_new_table_sql", lambda r: create_sql(r, sqlite_stage.TABLE), raising=True
+    )
+    target.publish(request(res, "truncateAndLoad", "t"))
+    assert _stored(target) == [("real", 2.0)]
