@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from runner.results import ResultSet, iter_frames
-from runner.rowdiff import canon, in_database, readers, results_rows, staging
+from runner.rowdiff import canon, in_database, readers, results_rows, sqlite_arrow, staging
 from runner.rowdiff.model import (
     INFERRED_NOTE,
     Match,
@@ -131,7 +131,10 @@ def diff_table(
         return _replace(base, skipped=f"rows of {target.vendor} tables cannot be read for a diff")
     rows = _Rows(results, target, table.ref, [(n, logical[n]) for n in compared])
     new = staging.narrowed("results", rows.results(), compared, narrow)
-    old = staging.narrowed("table", rows.table(), compared, narrow)
+    try:
+        old = staging.narrowed("table", rows.table(), compared, narrow)
+    except sqlite_arrow.ReadAgain:  # a column of mixed storage classes: as JSON arrays
+        old = staging.narrowed("table", rows.table(arrow=False), compared, narrow)
     if not keys:
         keys = _inferred(old, new, narrow)
         if keys:
@@ -167,8 +170,8 @@ class _Rows:
     def results(self) -> Iterable[pl.DataFrame]:
         return results_rows.frames(self.results_set, self.compared, self.target.vendor)
 
-    def table(self) -> Iterable[pl.DataFrame]:
-        return readers.table_frames(self.target, self.ref, self.columns)
+    def table(self, *, arrow: bool = True) -> Iterable[pl.DataFrame]:
+        return readers.table_frames(self.target, self.ref, self.columns, arrow=arrow)
 
     def after(self, picked: pl.DataFrame, on: Sequence[str], limit: int | None) -> pl.DataFrame:
         """Rows of the results for ``picked`` rows of their narrow side (by row number)."""
@@ -195,7 +198,7 @@ class _Rows:
                 if same.height == picked.height:
                     return same
         wanted = picked.select(list(on)).unique()
-        return staging.matching(self.table(), self.compared, wanted, limit)
+        return staging.matching(self.table(arrow=False), self.compared, wanted, limit)
 
 
 _KEYLIKE = frozenset({"int8", "int16", "int32", "int64", "string"})
@@ -270,12 +273,12 @@ def _by_key(base: RowDiff, old: Side, new: Side, rows: _Rows, opts: DiffOptions)
         names = {"added": "new", "removed": "kept", "changed": "changed", "unchanged": "unchanged"}
     else:
         names = {c: c for c in classes}
-    sums = joined.select([cond.sum().alias(c) for c, cond in classes.items()])
-    counts_row = sums.collect(engine="streaming").row(0, named=True)
-    counts = {names[c]: int(v or 0) for c, v in counts_row.items()}
-    differ = pl.DataFrame()
-    if opts.samples > 0 and counts_row["unchanged"] < max(left.height, right.height):
-        differ = joined.filter(~classes["unchanged"]).collect(engine="streaming")
+    # one join: the rows that differ (few, usually); the others are unchanged
+    differ = joined.filter(~classes["unchanged"]).collect(engine="streaming")
+    sums = differ.select([classes[c].sum().alias(c) for c in ("added", "removed", "changed")])
+    found = {c: int(v or 0) for c, v in sums.row(0, named=True).items()}
+    found["unchanged"] = left.height - found["removed"] - found["changed"]
+    counts = {names[c]: found[c] for c in classes}
     picked = {
         cls: _located(
             differ.filter(classes[cls]).sort(keys, nulls_last=True).head(opts.samples), left, right
@@ -290,8 +293,10 @@ def _by_key(base: RowDiff, old: Side, new: Side, rows: _Rows, opts: DiffOptions)
 def _located(picked: pl.DataFrame, left: pl.DataFrame, right: pl.DataFrame) -> pl.DataFrame:
     """``picked`` rows of the join with the locator of each side (``LOC``, ``LOC_new``)."""
     keys = [c for c in picked.columns if not c.startswith(HASH)]
-    old = left.select(*keys, LOC)
-    new = right.select(*keys, pl.col(LOC).alias(f"{LOC}_new"))
+    wanted = picked.select(keys)  # a few rows: the 1M-row sides are only probed
+    old = left.join(wanted, on=keys, how="semi", nulls_equal=True).select(*keys, LOC)
+    new = right.join(wanted, on=keys, how="semi", nulls_equal=True)
+    new = new.select(*keys, pl.col(LOC).alias(f"{LOC}_new"))
     out = picked.join(old, on=keys, how="left", nulls_equal=True)
     return out.join(new, on=keys, how="left", nulls_equal=True)
 

@@ -39,12 +39,23 @@ def supports(target: TableTarget) -> bool:
 
 
 def table_frames(
-    target: TableTarget, ref: TableRef, columns: Columns, batch_rows: int | None = None
+    target: TableTarget,
+    ref: TableRef,
+    columns: Columns,
+    batch_rows: int | None = None,
+    *,
+    arrow: bool = True,
 ) -> Iterator[pl.DataFrame]:
-    """The table's rows, canonical, in batches (of :data:`BATCH_ROWS` unless told)."""
+    """The table's rows, canonical, in batches (of :data:`BATCH_ROWS` unless told).
+
+    SQLite: through Arrow when ``arrow`` (see :mod:`runner.rowdiff.sqlite_arrow`; it
+    raises ``ReadAgain`` when a value of another type shows up after the first frames:
+    read the table again with ``arrow=False``).
+    """
     batch_rows = batch_rows or BATCH_ROWS
     if target.vendor == "sqlite":
-        yield from sqlite_rows.frames(_sqlite_path(target), ref, columns, batch_rows)
+        path = _sqlite_path(target)
+        yield from sqlite_rows.frames(path, ref, columns, batch_rows, arrow=arrow)
     elif target.vendor == "postgres":
         yield from postgres_rows.frames(target, ref, columns, batch_rows)
     elif target.vendor == "mysql":

@@ -7,6 +7,7 @@ next batch is read. Tables WITHOUT ROWID are read through the cursor (no locator
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -15,13 +16,14 @@ from typing import Any
 import polars as pl
 
 from runner.errors import TargetError
-from runner.rowdiff import canon
+from runner.rowdiff import canon, sqlite_arrow
 from runner.rowdiff.staging import LOC
 from runner.targets._prefetch import Prefetch
 from runner.targets.base import TableRef
 
 #: (column name, logical type of the results' column)
 Columns = Sequence[tuple[str, str]]
+log = logging.getLogger(__name__)
 
 
 def quote(identifier: str) -> str:
@@ -110,10 +112,26 @@ def _cursor_frames(
         conn.close()
 
 
-def frames(path: Path, ref: TableRef, columns: Columns, batch_rows: int) -> Iterator[pl.DataFrame]:
-    """The table's rows, canonical, with their rowid in :data:`LOC` (not WITHOUT ROWID)."""
+def frames(
+    path: Path, ref: TableRef, columns: Columns, batch_rows: int, arrow: bool = True
+) -> Iterator[pl.DataFrame]:
+    """The table's rows, canonical, with their rowid in :data:`LOC` (not WITHOUT ROWID).
+
+    Through the ADBC driver when ``arrow`` and it reads the table (raising
+    :class:`~runner.rowdiff.sqlite_arrow.ReadAgain` when it refuses a value after the
+    first batches), else as JSON arrays.
+    """
     if not columns:
         return
+    if arrow and sqlite_arrow.available():
+        try:
+            yield from sqlite_arrow.frames(path, ref, columns, batch_rows)
+        except sqlite_arrow.ReadAgain:
+            raise
+        except Exception as exc:  # the driver refused the table: JSON arrays instead
+            log.debug("%s: read as JSON arrays (the ADBC driver: %s)", ref, exc)
+        else:
+            return
     exprs = [canon.sqlite_expr(n, t) for n, t in columns]
     try:
         with Prefetch(_batches(path, ref, columns, batch_rows), name="diff-read") as rows:

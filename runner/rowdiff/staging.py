@@ -19,6 +19,8 @@ HASH = "__publish_row_hash"
 #: where a table's row is (SQLite rowid, PostgreSQL ctid as block * 2^16 + offset)
 LOC = "__publish_row_loc"
 _SEED = 0x5EED
+#: narrowed batches kept apart before they are copied into one
+_PIECES = 4
 
 
 def row_hash(columns: Sequence[str]) -> pl.Expr:
@@ -45,12 +47,19 @@ def narrowed(
 ) -> Side:
     """Hash each row of ``frames`` and keep ``keep``, the hash and the locator (if any)."""
     hashed = row_hash(compared)
+    chunks: list[pl.DataFrame] = []
     pieces: list[pl.DataFrame] = []
     for frame in frames:
         if frame.height:
             extra = [LOC] if LOC in frame.columns else []
             pieces.append(frame.select([*keep, hashed, *extra]))
-    narrow = pl.concat(pieces, rechunk=True) if pieces else pl.DataFrame()
+            if len(pieces) >= _PIECES:
+                # copied into a chunk of their own: a kept column of an Arrow batch keeps
+                # the whole batch alive (the C data interface releases it as one)
+                chunks.append(pl.concat(pieces, rechunk=True))
+                pieces = []
+    chunks += pieces
+    narrow = pl.concat(chunks, rechunk=True) if chunks else pl.DataFrame()
     return Side(label, narrow)
 
 

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from runner.results import ResultSet, write_results
-from runner.rowdiff import readers, results_rows, staging
+from runner.rowdiff import readers, results_rows, sqlite_arrow, sqlite_rows, staging
 from runner.rowdiff.engine import DiffOptions, _Rows, diff_table
 from runner.spec.model import Connection
 from runner.targets.base import PublishRequest, TableInfo, TableRef, TableTarget
@@ -157,3 +157,61 @@ def test_rows_read_by_locator_must_still_be_the_rows_that_were_hashed(tmp_path: 
         assert rows.before(other, ["id"], 1)["id"].to_list() == [4]
     finally:
         target.close()
+
+
+def sqlite_table(tmp_path: Path, ddl: str, rows: list[tuple[object, ...]]) -> TableInfo:
+    with sqlite3.connect(tmp_path / "wh.db") as db:
+        db.execute(ddl)
+        db.executemany(f"insert into t values ({', '.join('?' * len(rows[0]))})", rows)
+    target = open_target(Connection("wh", vendor="sqlite", database="wh.db"), tmp_path)
+    try:
+        info = target.describe([TableRef("wh", ("main",), "t")])[TableRef("wh", ("main",), "t")]
+    finally:
+        target.close()
+    assert info is not None
+    return info
+
+
+def test_sqlite_decimals_stored_as_integers_are_read_by_the_arrow_driver(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NUMERIC affinity keeps 2.00 as the integer 2: cast to REAL, the batch stays Arrow."""
+    if not sqlite_arrow.available():
+        pytest.skip("adbc-driver-sqlite is not installed")
+    rows = [(i, i if i <= 8 else i + 0.25) for i in range(1, 21)]
+    info = sqlite_table(tmp_path, "create table t (id integer, amount numeric(12,2))", rows)
+
+    def no_json(*args: object) -> object:
+        raise AssertionError("read as JSON arrays")
+
+    monkeypatch.setattr(sqlite_rows, "_batches", no_json)
+    monkeypatch.setattr(readers, "BATCH_ROWS", 4)
+    frame = pl.DataFrame(
+        {"id": [r[0] for r in rows], "amount": [float(r[1]) for r in rows]},
+        schema={"id": pl.Int64, "amount": pl.Float64},
+    )
+    target = open_target(Connection("wh", vendor="sqlite", database="wh.db"), tmp_path)
+    try:
+        d = diff_table(results(tmp_path, frame), "truncateAndLoad", info, target, key=("id",))
+    finally:
+        target.close()
+    assert d.counts == {"added": 0, "removed": 0, "changed": 0, "unchanged": 20}
+
+
+def test_sqlite_values_of_another_type_after_the_first_batch_are_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's dynamic typing: the driver refuses the text; the table is read as JSON."""
+    rows: list[tuple[object, ...]] = [(i, i * 10) for i in range(1, 13)]
+    rows[10] = (11, "a lot")  # a column without affinity keeps text as text
+    info = sqlite_table(tmp_path, "create table t (id integer, n)", rows)
+    monkeypatch.setattr(readers, "BATCH_ROWS", 4)
+    frame = pl.DataFrame({"id": list(range(1, 13)), "n": [i * 10 for i in range(1, 13)]})
+    target = open_target(Connection("wh", vendor="sqlite", database="wh.db"), tmp_path)
+    try:
+        d = diff_table(results(tmp_path, frame), "truncateAndLoad", info, target, key=("id",))
+    finally:
+        target.close()
+    assert d.counts == {"added": 0, "removed": 0, "changed": 1, "unchanged": 11}
+    (change,) = d.samples["changed"][0].changes
+    assert (change.column, change.before, change.after) == ("n", None, "110")
