@@ -17,6 +17,7 @@ plus :data:`runner.rowdiff.staging.LOC` when the rows can be read again by locat
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,13 +25,15 @@ from typing import Any
 import polars as pl
 
 from runner.errors import TargetError
-from runner.rowdiff import canon, postgres_rows, sqlite_rows
+from runner.rowdiff import canon, postgres_arrow, postgres_rows, sqlite_rows
+from runner.rowdiff.sqlite_arrow import ReadAgain
 from runner.targets.base import TableRef, TableTarget
 
 #: rows per frame read from a table
 BATCH_ROWS = 25_000  # peak memory follows the batch; fewer rows cost no more CPU
 #: (column name, logical type of the results' column)
 Columns = Sequence[tuple[str, str]]
+log = logging.getLogger(__name__)
 
 
 def supports(target: TableTarget) -> bool:
@@ -57,11 +60,30 @@ def table_frames(
         path = _sqlite_path(target)
         yield from sqlite_rows.frames(path, ref, columns, batch_rows, arrow=arrow)
     elif target.vendor == "postgres":
-        yield from postgres_rows.frames(target, ref, columns, batch_rows)
+        yield from _postgres_frames(target, ref, columns, batch_rows, arrow=arrow)
     elif target.vendor == "mysql":
         yield from _mysql_frames(target, ref, columns, batch_rows)
     else:
         raise TargetError(f"{ref}: a row-level diff cannot read {target.vendor} tables")
+
+
+def _postgres_frames(
+    target: TableTarget, ref: TableRef, columns: Columns, batch_rows: int, *, arrow: bool
+) -> Iterator[pl.DataFrame]:
+    """Through the ADBC driver when it is there and connects, else psycopg's COPY."""
+    if arrow and columns and postgres_arrow.available():
+        handed = False
+        try:
+            for frame in postgres_arrow.frames(target, ref, columns):
+                handed = True
+                yield frame
+        except Exception as exc:
+            if handed:  # part of the table was read: read all of it again
+                raise ReadAgain(f"{ref}: the PostgreSQL driver failed midway") from exc
+            log.debug("%s: read through psycopg (the ADBC driver failed)", ref)
+        else:
+            return
+    yield from postgres_rows.frames(target, ref, columns, batch_rows)
 
 
 def rows_at(

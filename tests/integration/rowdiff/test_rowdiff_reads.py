@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from runner.results import ResultSet, write_results
-from runner.rowdiff import readers, results_rows, sqlite_arrow, sqlite_rows, staging
+from runner.rowdiff import postgres_arrow, readers, results_rows, sqlite_arrow, sqlite_rows, staging
 from runner.rowdiff.engine import DiffOptions, _Rows, diff_table
 from runner.spec.model import Connection
 from runner.targets.base import PublishRequest, TableInfo, TableRef, TableTarget
@@ -215,3 +215,38 @@ def test_sqlite_values_of_another_type_after_the_first_batch_are_read_again(
     assert d.counts == {"added": 0, "removed": 0, "changed": 1, "unchanged": 11}
     (change,) = d.samples["changed"][0].changes
     assert (change.column, change.before, change.after) == ("n", None, "110")
+
+
+def test_postgres_without_its_arrow_driver_reads_through_copy(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ADBC driver failing before its first batch (cannot connect): psycopg's COPY."""
+    schema = request.getfixturevalue("pg_schema")
+    conn = Connection(
+        "wh", vendor="postgres", host="127.0.0.1", database="test", username="postgres"
+    )
+    target = open_target(conn, tmp_path)
+    ref = TableRef("wh", (schema,), "orders")
+    try:
+        info = seed(target, ref, results(tmp_path, frame(50)))
+        rs = results(tmp_path, edited().filter(pl.col("id") <= 50))
+        through_arrow = diff_table(rs, "truncateAndLoad", info, target, key=("id",))
+
+        def refuse(*args: object) -> object:
+            raise OSError("could not connect")
+
+        monkeypatch.setattr(postgres_arrow, "_batches", refuse)
+        through_copy = diff_table(rs, "truncateAndLoad", info, target, key=("id",))
+    finally:
+        target.close()
+    assert (
+        through_copy.counts
+        == through_arrow.counts
+        == {
+            "added": 0,
+            "removed": 0,
+            "changed": 1,
+            "unchanged": 49,
+        }
+    )
+    assert through_copy.samples == through_arrow.samples
