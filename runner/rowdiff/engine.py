@@ -130,11 +130,14 @@ def diff_table(
     if not readers.supports(target):
         return _replace(base, skipped=f"rows of {target.vendor} tables cannot be read for a diff")
     rows = _Rows(results, target, table.ref, [(n, logical[n]) for n in compared])
-    new = staging.narrowed("results", rows.results(), compared, narrow)
+    # the results are hashed while the database sends the table
+    incoming = staging.in_background("results", rows.results(), compared, narrow)
     try:
         old = staging.narrowed("table", rows.table(), compared, narrow)
     except sqlite_arrow.ReadAgain:  # a column of mixed storage classes: as JSON arrays
         old = staging.narrowed("table", rows.table(arrow=False), compared, narrow)
+    finally:
+        new = incoming.result()
     if not keys:
         keys = _inferred(old, new, narrow)
         if keys:

@@ -10,6 +10,7 @@ once the classes are known (:func:`matching` for a stream, by locator for a tabl
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import polars as pl
@@ -61,6 +62,18 @@ def narrowed(
     chunks += pieces
     narrow = pl.concat(chunks, rechunk=True) if chunks else pl.DataFrame()
     return Side(label, narrow)
+
+
+def in_background(
+    label: str, frames: Iterable[pl.DataFrame], compared: Sequence[str], keep: Sequence[str]
+) -> Future[Side]:
+    """:func:`narrowed` in a worker thread (polars releases the GIL while it decodes and
+    hashes), while this thread reads the table."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"diff-{label}")
+    try:
+        return pool.submit(narrowed, label, frames, compared, keep)
+    finally:
+        pool.shutdown(wait=False)
 
 
 def matching(
