@@ -29,6 +29,8 @@ from runner.rowdiff.model import RowDiff, named_counts
 from runner.targets.base import PublishRequest, TableInfo, TableRef, TableTarget
 
 _TEMP = "publish_diff_"
+#: (counts, the key rows were matched by, the side where the key asked for repeats)
+Counted = tuple[dict[str, int], tuple[str, ...], str]
 
 
 def diff(
@@ -47,7 +49,9 @@ def diff(
     if not supports(target):
         return replace(base, skipped=f"{too_large}; raise --diff-rows-limit to compare rows")
     try:
-        found, keys = counts(results, target, table.ref, base.compared, base.key, candidates)
+        found, keys, repeated = counts(
+            results, target, table.ref, base.compared, base.key, candidates
+        )
     except TargetError as exc:
         return replace(base, skipped=f"{too_large}, and {exc}")
     note = (
@@ -55,8 +59,9 @@ def diff(
         "raise --diff-rows-limit to see rows"
     )
     if base.key and not keys:
-        note = f"{', '.join(base.key)} is not unique: rows matched as a multiset; {note}"
-        base = replace(base, match="rows", key=())
+        where = f" in the {repeated}" if repeated else ""
+        note = f"{', '.join(base.key)} is not unique{where}: rows matched as a multiset; {note}"
+        base = replace(base, match="rows", key=(), duplicated=repeated)
     elif keys and not base.key:  # the rows line says so: "matched by id, unique on both sides"
         base = replace(base, match="inferred", key=keys)
     return replace(base, counts=named_counts(base.mode, found), note=note)
@@ -111,8 +116,9 @@ def counts(
     compared: Sequence[str],
     keys: Sequence[str],
     candidates: Sequence[str] = (),
-) -> tuple[dict[str, int], tuple[str, ...]]:
-    """``({added, removed, changed, unchanged}, the key the rows were matched by)``.
+) -> Counted:
+    """``({added, removed, changed, unchanged}, the key the rows were matched by, the side
+    where a key repeats)``.
 
     Rows are matched by ``keys``, else by the first of ``candidates`` without NULLs or
     repeats on both sides, unless a key repeats (then as a multiset: no key). Raises
@@ -153,7 +159,7 @@ def _run(
     compared: Sequence[str],
     keys: Sequence[str],
     candidates: Sequence[str],
-) -> tuple[dict[str, int], tuple[str, ...]]:
+) -> Counted:
     cols = [quote(c) for c in compared]
     if not keys:  # a column without NULLs or repeats on both sides identifies rows
         for column in candidates:
@@ -161,11 +167,13 @@ def _run(
             if n_old and n_new and not bad_old and not bad_new:
                 keys = (column,)
                 break
+    repeated = ""
     if keys:
         row = execute(keyed_sql(table, temp, cols, [quote(k) for k in keys]))
         if int(row[4] or 0) <= 1 and int(row[5] or 0) <= 1:
-            return _named(row, True), tuple(keys)
-    return _named(execute(multiset_sql(table, temp, cols)), False), ()
+            return _named(row, True), tuple(keys), ""
+        repeated = "table" if int(row[4] or 0) > 1 else "results"
+    return _named(execute(multiset_sql(table, temp, cols)), False), (), repeated
 
 
 def _request(results: ResultSet, ref: TableRef) -> PublishRequest:
@@ -178,7 +186,7 @@ def _postgres(
     ref: TableRef,
     compared: Sequence[str],
     keys: tuple[Sequence[str], Sequence[str]],
-) -> tuple[dict[str, int], tuple[str, ...]]:
+) -> Counted:
     import psycopg
     from psycopg import sql
 
@@ -222,7 +230,7 @@ def _sqlite(
     ref: TableRef,
     compared: Sequence[str],
     keys: tuple[Sequence[str], Sequence[str]],
-) -> tuple[dict[str, int], tuple[str, ...]]:
+) -> Counted:
     from runner.rowdiff.sqlite_rows import quote
     from runner.targets.frames import checked_batches
     from runner.targets.sqlite_types import DIALECT, bindable

@@ -131,7 +131,8 @@ def test_counts_as_a_multiset_and_for_an_upsert(
         }
     )
     repeated = diff_table(rs, "truncateAndLoad", info, target, key=("id",), options=SMALL)
-    assert repeated.match == "rows" and "id is not unique" in repeated.note
+    assert repeated.match == "rows" and "id is not unique in the results" in repeated.note
+    assert repeated.duplicated == "results"  # an upsert's plan error names the side
     assert repeated.counts == memory.counts
     upsert = diff_table(
         results(tmp_path, edited()), "upsert", info, target, key=("id",), options=SMALL
