@@ -22,6 +22,7 @@ from runner.errors import PublishError
 from runner.plan.model import Change
 from runner.plan.options import PlanOptions
 from runner.plan.problems import locate
+from runner.plan.table_rules import constraint_problems
 from runner.plan.upsert_keys import key_problems, upsert_table_problem
 from runner.platforms.local.preview import TRIFACTA_REASON
 from runner.results import ResultSchema, ResultSet, iter_frames, normalise_format
@@ -225,6 +226,10 @@ class Previewer:
         if target.action == "upsert":
             found = key_problems(target.address, target.key, results_frame(results))
             self.problems += [locate(self.spec, p, "key") for p in found]
+        found = constraint_problems(
+            target.address, target.action, target.key, info, results_frame(results)
+        )
+        self.problems += [locate(self.spec, p) for p in found]
         dialect = dialect_for(self.spec.connections[target.connection].vendor)
         refused = refused_in(results_frame(results), dialect) if dialect else None
         if refused:  # apply would refuse it before touching the table: say so now

@@ -16,7 +16,8 @@ from runner.spec.model import Target
 from runner.spec.secrets import redact
 from runner.targets.base import TableInfo
 
-_ROW = "__publish_row"
+#: the column of result row numbers (from 1) the checks add
+ROW = "__publish_row"
 
 
 def _rows(numbers: Sequence[int], total: int) -> str:
@@ -26,40 +27,58 @@ def _rows(numbers: Sequence[int], total: int) -> str:
     )
 
 
+def null_rows(rows: pl.LazyFrame, col: str) -> str:
+    """``N result row(s) (rows a, b, ...)`` where ``col`` is null, or ""."""
+    nulls = rows.filter(pl.col(col).is_null()).select(ROW).collect()[ROW]
+    if not len(nulls):
+        return ""
+    return f"{len(nulls):,} result row(s) ({_rows(nulls.head(5).to_list(), len(nulls))})"
+
+
+def repeats(rows: pl.LazyFrame, cols: list[str]) -> str:
+    """``N key value(s) on more than one row, such as k=1 in rows a, b``, or ""."""
+    repeated = (
+        rows.select(*cols, ROW)
+        .drop_nulls(cols)
+        .group_by(cols)
+        .agg(pl.col(ROW).sort(), pl.len().alias("__n"))
+        .filter(pl.col("__n") > 1)
+        .sort(pl.col(ROW).list.first())
+        .collect()
+    )
+    if not repeated.height:
+        return ""
+    first = repeated.row(0, named=True)
+    value = ", ".join(f"{c}={redact(repr(first[c]))}" for c in cols)
+    at = first[ROW]
+    return (
+        f"{repeated.height:,} key value(s) on more than one row, such as {value} in "
+        f"{_rows(at[:5], len(at))}"
+    )
+
+
 def key_problems(address: str, key: Sequence[str], frame: pl.LazyFrame) -> list[str]:
     """What stops the results in ``frame`` from being upserted by ``key``."""
     names = frame.collect_schema().names()
     cols = [k for k in key if k in names]  # a key column the results lack is reported apart
     if not cols:
         return []
-    rows = frame.select(cols).with_row_index(_ROW, offset=1)
+    rows = frame.select(cols).with_row_index(ROW, offset=1)
     problems: list[str] = []
     for col in cols:
-        nulls = rows.filter(pl.col(col).is_null()).select(_ROW).collect()[_ROW]
-        if len(nulls):
+        found = null_rows(rows, col)
+        if found:
             problems.append(
-                f"{address}: upsert key column {col!r} is null in {len(nulls):,} result "
-                f"row(s) ({_rows(nulls.head(5).to_list(), len(nulls))}); a key identifies "
+                f"{address}: upsert key column {col!r} is null in {found}; a key identifies "
                 "one row and NULL matches none: filter those rows out in the recipe, or "
                 "choose another key"
             )
-    repeated = (
-        rows.drop_nulls(cols)
-        .group_by(cols)
-        .agg(pl.col(_ROW).sort(), pl.len().alias("__n"))
-        .filter(pl.col("__n") > 1)
-        .sort(pl.col(_ROW).list.first())
-        .collect()
-    )
-    if repeated.height:
-        first = repeated.row(0, named=True)
-        value = ", ".join(f"{c}={redact(repr(first[c]))}" for c in cols)
-        at = first[_ROW]
+    found = repeats(rows, cols)
+    if found:
         problems.append(
-            f"{address}: upsert key ({', '.join(cols)}) repeats in the results: "
-            f"{repeated.height:,} key value(s) on more than one row, such as {value} in "
-            f"{_rows(at[:5], len(at))}; an upsert writes one row per key: keep one row "
-            "per key in the recipe, or choose a key that is unique"
+            f"{address}: upsert key ({', '.join(cols)}) repeats in the results: {found}; an "
+            "upsert writes one row per key: keep one row per key in the recipe, or choose a "
+            "key that is unique"
         )
     return problems
 

@@ -187,3 +187,48 @@ def test_upsert_into_a_table_whose_key_repeats_fails_the_plan(
         "publish.yaml:11:71: target.u: upsert key (id) repeats in the table wh.main.u, and an "
         "upsert needs it unique there"
     ) in result.err
+
+
+PG = (f"    vendor: postgres\n    host: {PG_HOST}\n    port: {PG_PORT}\n"
+      "    database: test\n    username: postgres")  # fmt: skip
+
+
+@pytest.mark.postgres
+def test_load_into_a_table_whose_constraints_the_results_break_fails_the_plan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], pg_schema: str
+) -> None:
+    """An upsert made the table (key NOT NULL, primary key); truncateAndLoad of results
+    with a NULL and a repeated id then failed at apply."""
+    spec = _upsert(tmp_path, "id,v\n1,a\n2,b\n", PG, pg_schema)
+    assert publish(capsys, "apply", "--auto-approve", str(spec)).code == 0
+    spec.write_text(
+        spec.read_text().replace("action: upsert, key: [id]", "action: truncateAndLoad")
+    )
+    (tmp_path / "data" / "orders.csv").write_text("id,v\n1,a\n,b\n1,c\n")
+    result = publish(capsys, "plan", str(spec))
+    assert result.code == 1, result.out
+    assert (
+        f"target.u: column 'id' of wh.{pg_schema}.u is NOT NULL, and the results hold null in "
+        "it in 1 result row(s) (row 2); fill it in the recipe"
+    ) in result.err
+    assert (
+        f"target.u: the primary key (id) of wh.{pg_schema}.u repeats in the results: 1 key "
+        "value(s) on more than one row, such as id=1 in rows 1, 3"
+    ) in result.err
+    spec.write_text(spec.read_text().replace("truncateAndLoad", "dropAndLoad"))
+    assert publish(capsys, "plan", str(spec)).code == 0
+    assert publish(capsys, "apply", "--auto-approve", str(spec)).code == 0
+
+
+def test_load_into_a_not_null_column_of_sqlite_fails_the_plan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    spec = _upsert(tmp_path, "id,v\n1,a\n2,\n")
+    spec.write_text(spec.read_text().replace("action: upsert, key: [id]", "action: load"))
+    with sqlite3.connect(tmp_path / "wh.db") as c:
+        c.execute("create table u (id integer, v text not null)")
+    result = publish(capsys, "plan", str(spec))
+    assert result.code == 1, result.out
+    assert "target.u: column 'v' of wh.main.u is NOT NULL, and the results hold null" in result.err
