@@ -232,3 +232,31 @@ def test_load_into_a_not_null_column_of_sqlite_fails_the_plan(
     result = publish(capsys, "plan", str(spec))
     assert result.code == 1, result.out
     assert "target.u: column 'v' of wh.main.u is NOT NULL, and the results hold null" in result.err
+
+
+NAN_JSON = """\
+version: 1
+name: r
+connections:
+  wh: {vendor: sqlite, database: wh.db}
+jobs:
+  j:
+    inputs: {t: data/x.json}
+    recipe: select b from t
+targets:
+  t: {job: j, connection: wh, table: t, action: createAndLoad}
+"""
+
+
+@pytest.mark.parametrize("command", ["validate", "plan"])
+def test_a_recipe_error_over_json_that_polars_cannot_read_is_no_crash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """Python's json reads NaN, polars does not: checking the recipe crashed (exit 3)."""
+    spec = write_spec(tmp_path, NAN_JSON)
+    (tmp_path / "data" / "x.json").write_text('[{"a": 1.5}, {"a": NaN}]')
+    result = publish(capsys, command, str(spec))
+    assert result.code == 1, result.err
+    assert "publish.yaml:8:20: $.jobs.j.recipe: unknown column 'b'; the inputs: t (a)" in (
+        result.out + result.err
+    )
