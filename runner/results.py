@@ -350,7 +350,8 @@ def _read_part(
     elif fmt in ("csv", "json"):
         read_schema = {c.name: _read_dtype(c, fmt) for c in schema.columns}
         if fmt == "csv":
-            lazy = pl.scan_csv(path, schema=read_schema)
+            # the names are known: polars keeps a header's doubled quotes ("a ""b""") as is
+            lazy = pl.scan_csv(path, schema=read_schema, has_header=False, skip_rows=1)
         else:
             lazy = pl.scan_ndjson(path, schema=read_schema)
         yield from lazy.select(decode).collect_batches(chunk_size=batch_rows)

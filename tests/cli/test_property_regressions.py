@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.helpers import publish, write_spec
+from tests.cli.helpers import count, publish, write_spec
 from tests.conftest import PG_HOST, PG_PORT
 
 EMPTY_UPSERT = """\
@@ -260,3 +260,28 @@ def test_a_recipe_error_over_json_that_polars_cannot_read_is_no_crash(
     assert "publish.yaml:8:20: $.jobs.j.recipe: unknown column 'b'; the inputs: t (a)" in (
         result.out + result.err
     )
+
+
+QUOTED_CSV = """\
+version: 1
+name: r
+connections:
+  wh: {vendor: sqlite, database: wh.db}
+jobs:
+  j:
+    inputs: {t: data/orders.csv}
+    recipe: 'select id as "say ""hi""\" from t'
+    outputs: [csv]
+targets:
+  t: {job: j, connection: wh, table: t, action: createAndLoad, inputFormat: csv}
+"""
+
+
+def test_csv_results_with_a_quote_in_a_column_name_publish(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """polars read the header's doubled quotes as another name: apply failed reading them."""
+    spec = write_spec(tmp_path, QUOTED_CSV)
+    result = publish(capsys, "apply", "--auto-approve", str(spec))
+    assert result.code == 0, result.out + result.err
+    assert count(tmp_path / "wh.db", "t") == 4
