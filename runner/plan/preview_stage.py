@@ -22,7 +22,7 @@ from runner.errors import PublishError
 from runner.plan.model import Change
 from runner.plan.options import PlanOptions
 from runner.plan.problems import locate
-from runner.plan.table_rules import constraint_problems
+from runner.plan.table_rules import append_problems, constraint_problems
 from runner.plan.upsert_keys import key_problems, upsert_table_problem
 from runner.platforms.local.preview import TRIFACTA_REASON
 from runner.results import ResultSchema, ResultSet, iter_frames, normalise_format
@@ -229,6 +229,12 @@ class Previewer:
         found = constraint_problems(
             target.address, target.action, target.key, info, results_frame(results)
         )
+        if known and not found and info is not None and info.rows <= self.settings.rows_limit:
+            table = self.pool.get(self.spec.connections[target.connection])
+            try:
+                found = append_problems(target.address, target.action, info, rs, table)
+            except PublishError as exc:
+                found = [f"{target.address}: cannot read the table's keys: {exc}"]
         self.problems += [locate(self.spec, p) for p in found]
         dialect = dialect_for(self.spec.connections[target.connection].vendor)
         refused = refused_in(results_frame(results), dialect) if dialect else None

@@ -2,8 +2,10 @@
 
 A load into a table that exists (every action but dropAndLoad, which recreates it) fails
 at apply when the results hold NULL in a NOT NULL column or repeat the table's primary
-key (the upsert's own key is checked in :mod:`runner.plan.upsert_keys`). The plan knows
-the rows already: it names the column, the value and the rows instead.
+key or one of its unique keys (the upsert's own key is checked in
+:mod:`runner.plan.upsert_keys`), and an append fails when it brings a key the table
+already holds (:mod:`runner.rowdiff.clash`). The plan knows the rows already: it names
+the column, the value and the rows instead.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from collections.abc import Sequence
 import polars as pl
 
 from runner.plan.upsert_keys import ROW, null_rows, repeats
-from runner.targets.base import TableInfo
+from runner.results import ResultSet
+from runner.rowdiff.clash import clash, unique_keys
+from runner.targets.base import TableInfo, TableTarget
 
 
 def constraint_problems(
@@ -36,13 +40,35 @@ def constraint_problems(
                 f"hold null in it in {found}; fill it in the recipe, or publish with "
                 "dropAndLoad to recreate the table"
             )
-    pk = list(info.primary_key)
-    if action != "upsert" and pk and all(k in names for k in pk):
-        found = repeats(rows, pk)
+    if action == "upsert":
+        return problems
+    for unique in unique_keys(info, list(names)):
+        found = repeats(rows, list(unique))
         if found:
+            what = "primary key" if unique == info.primary_key else "unique key"
             problems.append(
-                f"{address}: the primary key ({', '.join(pk)}) of {info.ref} repeats in the "
+                f"{address}: the {what} ({', '.join(unique)}) of {info.ref} repeats in the "
                 f"results: {found}; keep one row per key in the recipe, or publish with "
                 "dropAndLoad to recreate the table without it"
+            )
+    return problems
+
+
+def append_problems(
+    address: str, action: str, info: TableInfo | None, results: ResultSet, target: TableTarget
+) -> list[str]:
+    """Incoming keys an append brings that the existing table already holds."""
+    if info is None or not info.rows or action not in ("load", "createAndLoad"):
+        return []
+    problems = []
+    for unique in unique_keys(info, results.schema.names):
+        found = clash(results, target, info, unique)
+        if found:
+            what = "primary key" if unique == info.primary_key else "unique key"
+            problems.append(
+                f"{address}: {info.ref} already holds rows under its {what} "
+                f"({', '.join(unique)}): {found}; {action} appends, so apply would fail. "
+                "Leave those rows out in the recipe, or publish with upsert "
+                f"(key: [{', '.join(unique)}]) to update them"
             )
     return problems

@@ -61,6 +61,9 @@ class TableInfo:
     rows: int
     rows_estimated: bool = False  # True when the count is the catalog's estimate
     primary_key: tuple[str, ...] = ()
+    #: the columns of each unique index or constraint other than the primary key (plain
+    #: columns only: partial and expression indexes are left out); empty where not read
+    unique_keys: tuple[tuple[str, ...], ...] = ()
 
     def column(self, name: str) -> ColumnInfo | None:
         for c in self.columns:

@@ -163,13 +163,13 @@ class PostgresTarget(TableTargetBase, common.PerThreadConnection):
                 cur.execute(CATALOG, (schema, sorted({r.table for r in refs})))
                 self._counted()
                 cols: dict[str, list[ColumnInfo]] = {}
-                meta: dict[str, tuple[int, int, tuple[str, ...]]] = {}
-                for rel, att, typ, nullable, reltuples, size, pk in cur.fetchall():
+                meta: dict[str, tuple[int, int, tuple[str, ...], Any]] = {}
+                for rel, att, typ, nullable, reltuples, size, pk, uniq in cur.fetchall():
                     cols.setdefault(rel, []).append(ColumnInfo(att, typ, bool(nullable)))
-                    meta[rel] = (int(reltuples), int(size), tuple(pk))
+                    meta[rel] = (int(reltuples), int(size), tuple(pk), uniq)
                 exact = [
                     r
-                    for r, (n, s, _) in meta.items()
+                    for r, (n, s, *_) in meta.items()
                     if small_enough(n, s, common.EXACT_COUNT_LIMIT)
                 ]
                 counts = self._count(cur, schema, exact)
@@ -185,6 +185,7 @@ class PostgresTarget(TableTargetBase, common.PerThreadConnection):
                 rows=counts.get(ref.table, max(meta[ref.table][0], 0)),
                 rows_estimated=ref.table not in counts,
                 primary_key=meta[ref.table][2],
+                unique_keys=tuple(tuple(k) for k in meta[ref.table][3]),
             )
             for ref in refs
             if ref.table in cols

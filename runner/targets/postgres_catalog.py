@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-#: columns, row estimate, size and primary key of named tables of one schema
+#: columns, row estimate, size, primary key and unique keys (plain columns of each unique
+#: index other than the primary key, not partial) of named tables of one schema
 CATALOG = """
     select c.relname, a.attname, lower(format_type(a.atttypid, a.atttypmod)),
            not a.attnotnull, c.reltuples::bigint, pg_relation_size(c.oid),
@@ -13,7 +14,17 @@ CATALOG = """
                        cross join unnest(i.indkey) with ordinality as k(attnum, ord)
                        join pg_attribute pa
                          on pa.attrelid = i.indrelid and pa.attnum = k.attnum
-                      where i.indrelid = c.oid and i.indisprimary), '{}')
+                      where i.indrelid = c.oid and i.indisprimary), '{}'),
+           coalesce((select json_agg(u.cols)
+                       from (select array_agg(pa.attname::text order by k.ord) as cols
+                               from pg_index i
+                               cross join unnest(i.indkey) with ordinality as k(attnum, ord)
+                               join pg_attribute pa
+                                 on pa.attrelid = i.indrelid and pa.attnum = k.attnum
+                              where i.indrelid = c.oid and i.indisunique
+                                and not i.indisprimary and i.indpred is null
+                                and i.indexprs is null
+                              group by i.indexrelid) u), '[]')
       from pg_class c
       join pg_namespace n on n.oid = c.relnamespace
       join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped

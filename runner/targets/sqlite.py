@@ -14,6 +14,7 @@ bound row by row with ``executemany``.
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -47,6 +48,17 @@ from runner.targets.sqlite_types import (
 
 #: SQLite's default limit on the terms of one compound SELECT
 _COMPOUND_LIMIT = 500
+UniqueKeys = tuple[tuple[str, ...], ...]
+#: the table's unique indexes other than the primary key, as a JSON array of column-name
+#: arrays (partial indexes and indexes over expressions left out)
+_UNIQUE_KEYS = """(
+    SELECT json_group_array(json(k.cols)) FROM (
+        SELECT (SELECT json_group_array(ii.name) FROM (
+                    SELECT name FROM pragma_index_info(il.name) ORDER BY seqno) AS ii) AS cols
+          FROM pragma_index_list(m.name) AS il
+         WHERE il."unique" AND il.origin <> 'pk' AND NOT il.partial
+           AND NOT EXISTS (SELECT 1 FROM pragma_index_info(il.name) WHERE name IS NULL)
+    ) AS k)"""
 
 quote = DIALECT.quote
 
@@ -120,17 +132,17 @@ class SqliteTarget(TableTargetBase):
         for ref in tables:
             hit = found.get(ref.table.lower())
             if hit is not None:
-                name, columns, pk = hit
-                out[ref] = TableInfo(ref, columns, counts[name], primary_key=pk)
+                name, columns, pk, unique = hit
+                out[ref] = TableInfo(ref, columns, counts[name], primary_key=pk, unique_keys=unique)
         return out
 
     def _columns(
         self, conn: sqlite3.Connection, lowered: Sequence[str]
-    ) -> dict[str, tuple[str, tuple[ColumnInfo, ...], tuple[str, ...]]]:
-        """Columns and primary key of each named table, in one query."""
+    ) -> dict[str, tuple[str, tuple[ColumnInfo, ...], tuple[str, ...], UniqueKeys]]:
+        """Columns, primary key and unique keys of each named table, in one query."""
         marks = ",".join("?" * len(lowered))
         rows = conn.execute(
-            'SELECT m.name, p.name, p.type, p."notnull", p.pk '
+            f'SELECT m.name, p.name, p.type, p."notnull", p.pk, {_UNIQUE_KEYS} '
             "FROM sqlite_master AS m JOIN pragma_table_info(m.name) AS p "
             f"WHERE m.type = 'table' AND lower(m.name) IN ({marks}) "
             "ORDER BY m.name, p.cid",
@@ -139,14 +151,16 @@ class SqliteTarget(TableTargetBase):
         self.introspection_queries += 1
         columns: dict[str, list[ColumnInfo]] = {}
         keys: dict[str, list[tuple[int, str]]] = {}
-        for table, name, declared, notnull, pk in rows:
+        unique: dict[str, UniqueKeys] = {}
+        for table, name, declared, notnull, pk, indexes in rows:
+            unique[table] = tuple(tuple(k) for k in json.loads(indexes or "[]"))
             columns.setdefault(table, []).append(
                 ColumnInfo(name, normalise_type(declared or ""), not notnull)
             )
             if pk:
                 keys.setdefault(table, []).append((pk, name))
         return {
-            t.lower(): (t, tuple(cols), tuple(n for _, n in sorted(keys.get(t, []))))
+            t.lower(): (t, tuple(cols), tuple(n for _, n in sorted(keys.get(t, []))), unique[t])
             for t, cols in columns.items()
         }
 
