@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from runner.checks.model import CheckResult
+from runner.plan.words import plural
 from runner.rowdiff.canon import display_expr
 from runner.spec.model import Checks
 from runner.spec.secrets import redact
@@ -93,7 +94,7 @@ def _rows(ctx: CheckContext, checks: Checks, rows: int) -> CheckResult:
         if b
     )
     ok = (lo is None or rows >= lo) and (hi is None or rows <= hi)
-    return ctx.result("rows", ok, f"{rows:,} rows; {bounds} expected")
+    return ctx.result("rows", ok, f"{plural(rows, 'row')}; {bounds} expected")
 
 
 def _not_null(

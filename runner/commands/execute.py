@@ -33,7 +33,8 @@ def interrupts(cancel: threading.Event, echo: Echo) -> Iterator[None]:
     def handler(signum: int, frame: FrameType | None) -> None:
         if cancel.is_set():
             echo(
-                "\nInterrupted again: exiting now. Loads in flight roll back; run apply again.",
+                "\nInterrupted again: exiting now. Loads in flight roll back; plan and apply again "
+                "to continue.",
                 err=True,
             )
             os._exit(exitcodes.INTERRUPTED)

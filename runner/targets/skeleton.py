@@ -40,6 +40,7 @@ from typing import Any
 import polars as pl
 
 from runner.errors import TargetError
+from runner.plan.words import plural
 from runner.spec.model import ACTIONS, Connection
 from runner.targets import _ledger, alter
 from runner.targets.base import (
@@ -204,7 +205,7 @@ class TableTargetBase:
         """The rows the database loaded must be the rows of the results."""
         if loaded != request.results.rows:
             raise TargetError(
-                f"{place(request)} failed: the database loaded {loaded:,} rows but the "
+                f"{place(request)} failed: the database loaded {plural(loaded, 'row')} but the "
                 f"results hold {request.results.rows:,}; the table is unchanged"
             )
 

@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from runner.errors import PlatformError
+from runner.plan.words import plural
 from runner.platforms.base import (
     ApiCall,
     CancelEvent,
@@ -320,7 +321,7 @@ class LocalPlatform:
             say("reading inputs")
             results = self._write_results(job, run_dir, job.outputs, cancel, say, staging)
         first = next(iter(results.values()))
-        say(f"{first.rows:,} rows")
+        say(plural(first.rows, "row"))
         return JobRun(
             job=job.name,
             run_id=run_id,

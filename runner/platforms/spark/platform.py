@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.errors import PlatformError
+from runner.plan.words import plural
 from runner.platforms.base import CancelEvent, JobRun, RunProgress
 from runner.platforms.local.inputs import file_sha256
 from runner.platforms.local.platform import LocalPlatform
@@ -276,7 +277,7 @@ class SparkPlatform(LocalPlatform):
             results = result_set(where.local, result_schema_of(fields))
         except (PlatformError, OSError) as exc:
             raise PlatformError(f"{job.address}: {exc}") from None
-        say(f"{results.rows:,} rows")
+        say(plural(results.rows, "row"))
         return JobRun(
             job=job.name,
             run_id=run_id,

@@ -105,3 +105,8 @@ def test_sample_values_holding_a_secret_are_masked() -> None:
     frame = pl.DataFrame({"id": [None], "token": [secret.reveal()]})
     result = run({"notNull": ["id"]}, frame)["notNull"]
     assert result.samples[0]["token"] == MASK
+
+
+def test_one_row_is_one_row() -> None:
+    bad = run({"rows": {"min": 2}}, ROWS.head(1))
+    assert bad["rows"].message == "1 row; at least 2 expected"
