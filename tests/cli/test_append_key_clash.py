@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.helpers import publish, write_spec
-from tests.conftest import PG_HOST, PG_PORT
+from tests.conftest import MYSQL_HOST, MYSQL_PORT, PG_HOST, PG_PORT
 
 SPEC = """\
 version: 1
@@ -123,3 +123,51 @@ def test_a_unique_index_of_postgres_is_read_and_checked(
     assert result.code == 1, result.out
     assert f"target.u: wh.{pg_schema}.u already holds rows under its unique key (v)" in result.err
     assert "such as v='b' (result row(s) 2)" in result.err
+
+
+@pytest.mark.parametrize("action", ["load", "createAndLoad"])
+def test_an_append_of_a_key_an_upsert_made_unique_fails_the_plan_on_mariadb(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], mysql_database: str, action: str
+) -> None:
+    mysql = (f"    vendor: mysql\n    host: {MYSQL_HOST}\n    port: {MYSQL_PORT}\n"
+             f"    database: {mysql_database}\n    username: root")  # fmt: skip
+    spec = _spec(tmp_path, "id,v\n1,a\n2,b\n", "upsert", mysql, mysql_database)
+    assert publish(capsys, "apply", "--auto-approve", str(spec)).code == 0
+    _to_load(spec, action)
+    (tmp_path / "data" / "orders.csv").write_text("id,v\n3,c\n2,x\n")
+    result = publish(capsys, "plan", str(spec))
+    assert result.code == 1, result.out
+    assert f"target.u: wh.{mysql_database}.u already holds rows under its" in result.err
+    assert "(id): 1 result row(s) hold a value of (id)" in result.err
+    assert "such as id=2 (result row(s) 2)" in result.err
+    (tmp_path / "data" / "orders.csv").write_text("id,v\n3,c\n")
+    assert publish(capsys, "plan", str(spec)).code == 0
+    assert publish(capsys, "apply", "--auto-approve", str(spec)).code == 0
+
+
+def test_a_unique_key_of_mariadb_is_read(mysql_database: str) -> None:
+    import pymysql
+
+    from runner.spec.model import Connection
+    from runner.targets.base import TableRef
+    from runner.targets.mysql.target import MysqlTarget
+
+    conn = pymysql.connect(
+        host=MYSQL_HOST, port=MYSQL_PORT, user="root", password="", database=mysql_database
+    )
+    with conn.cursor() as cur:
+        cur.execute("create table u (id int primary key, a int, `b,c` varchar(9), d int)")
+        cur.execute("create unique index ua on u (`b,c`, a)")
+        cur.execute("create index i on u (d)")
+    conn.close()
+    connection = Connection(
+        name="wh", vendor="mysql", host=MYSQL_HOST, port=MYSQL_PORT,
+        database=mysql_database, username="root",
+    )  # fmt: skip
+    target = MysqlTarget(connection)
+    try:
+        (info,) = target.describe([TableRef("wh", (mysql_database,), "u")]).values()
+    finally:
+        target.close()
+    assert info is not None
+    assert info.primary_key == ("id",) and info.unique_keys == (("b,c", "a"),)

@@ -35,12 +35,25 @@ from runner.targets.skeleton import TableTargetBase, place
 
 _COLUMN = re.compile(r"column '([^']+)'")
 
+#: columns, row estimate, primary key and unique keys (other than the primary key, plain
+#: columns only: names joined by \x1f, keys by \x1e) of named tables of one database
 _CATALOG = """
     select c.TABLE_NAME, c.COLUMN_NAME, c.COLUMN_TYPE, c.IS_NULLABLE = 'YES',
-           coalesce(t.TABLE_ROWS, 0), c.COLUMN_KEY = 'PRI'
+           coalesce(t.TABLE_ROWS, 0), c.COLUMN_KEY = 'PRI', u.uniq
       from information_schema.COLUMNS c
       join information_schema.TABLES t
         on t.TABLE_SCHEMA = c.TABLE_SCHEMA and t.TABLE_NAME = c.TABLE_NAME
+      left join (
+        select i.TABLE_NAME, group_concat(i.cols separator '\x1e') as uniq
+          from (select s.TABLE_NAME,
+                       group_concat(s.COLUMN_NAME order by s.SEQ_IN_INDEX separator '\x1f')
+                         as cols
+                  from information_schema.STATISTICS s
+                 where s.TABLE_SCHEMA = %s and s.NON_UNIQUE = 0 and s.INDEX_NAME <> 'PRIMARY'
+                 group by s.TABLE_NAME, s.INDEX_NAME
+                having count(s.COLUMN_NAME) = count(*)) i
+         group by i.TABLE_NAME) u
+        on u.TABLE_NAME = c.TABLE_NAME
      where c.TABLE_SCHEMA = %s and c.TABLE_NAME in %s
      order by c.TABLE_NAME, c.ORDINAL_POSITION
 """
@@ -127,14 +140,16 @@ class MysqlTarget(TableTargetBase, SwapPolicy, common.PerThreadConnection):
         return out
 
     def _describe_db(self, cur: Any, db: str, refs: list[TableRef]) -> dict[TableRef, TableInfo]:
-        cur.execute(_CATALOG, (db, tuple(sorted({r.table for r in refs}))))
+        cur.execute(_CATALOG, (db, db, tuple(sorted({r.table for r in refs}))))
         self._counted()
         cols: dict[str, list[ColumnInfo]] = {}
         estimates: dict[str, int] = {}
         pks: dict[str, list[str]] = {}
-        for table, name, typ, nullable, rows, pk in cur.fetchall():
+        unique: dict[str, tuple[tuple[str, ...], ...]] = {}
+        for table, name, typ, nullable, rows, pk, uniq in cur.fetchall():
             cols.setdefault(table, []).append(ColumnInfo(name, normalise_type(typ), bool(nullable)))
             estimates[table] = int(rows)
+            unique[table] = tuple(tuple(k.split("\x1f")) for k in (uniq or "").split("\x1e") if k)
             if pk:
                 pks.setdefault(table, []).append(name)
         small = [t for t, n in estimates.items() if n < common.EXACT_COUNT_LIMIT]
@@ -155,6 +170,7 @@ class MysqlTarget(TableTargetBase, SwapPolicy, common.PerThreadConnection):
                 rows=counts.get(ref.table, estimates[ref.table]),
                 rows_estimated=ref.table not in counts,
                 primary_key=tuple(pks.get(ref.table, ())),
+                unique_keys=unique[ref.table],
             )
             for ref in refs
             if ref.table in cols
@@ -191,8 +207,9 @@ class MysqlTarget(TableTargetBase, SwapPolicy, common.PerThreadConnection):
                 cur.close()
 
     def table_in(self, cur: Any, ref: TableRef) -> TableInfo | None:
-        cur.execute(_CATALOG, (self._database(ref), (ref.table,)))
-        cols = [ColumnInfo(n, normalise_type(t), bool(nl)) for _, n, t, nl, _, _ in cur.fetchall()]
+        db = self._database(ref)
+        cur.execute(_CATALOG, (db, db, (ref.table,)))
+        cols = [ColumnInfo(n, normalise_type(t), bool(nl)) for _, n, t, nl, *_ in cur.fetchall()]
         return TableInfo(ref, tuple(cols), -1, True) if cols else None
 
     def qualified(self, ref: TableRef, table: str | None = None) -> str:
