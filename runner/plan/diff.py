@@ -128,6 +128,17 @@ def _with_alter(
         alter = alter_statements(target.dialect, target.qualified(table.ref), table, diff, mode)
     except SchemaChangeRefused as exc:
         return Outcome("", False, diff, error=f"{address}: {exc}", error_field="onSchemaChange")
+    for change in diff:
+        refused = change.change == "retyped" and target.retype_problem(
+            table.ref, change.column, change.to_type or ""
+        )
+        if refused:
+            error = (
+                f"{address}: onSchemaChange {mode} cannot retype column {change.column!r} of "
+                f"{table_name} ({change.from_type} -> {change.to_type}): {refused}; change "
+                "the recipe, or use dropAndLoad to recreate the table"
+            )
+            return Outcome("", False, diff, error=error, error_field="onSchemaChange")
     # the columns match once altered: the action's consequence without the diff
     base = _into_existing(address, action, table_name, table, None, target, key, new_rows)
     if base.error:

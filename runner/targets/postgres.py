@@ -56,6 +56,7 @@ from runner.targets.postgres_catalog import (
     CATALOG,
     dependent_views,
     leftover_tables,
+    retype_error,
     small_enough,
     unique_keys,
 )
@@ -233,6 +234,9 @@ class PostgresTarget(TableTargetBase, common.PerThreadConnection):
             "select pg_advisory_xact_lock(hashtextextended(%s, 0))",
             (f"{self._schema(ref)}.{ref.table}",),
         )
+
+    def retype_problem(self, ref: TableRef, column: str, to_type: str) -> str | None:
+        return retype_error(self.conn, self._ident(ref), column, to_type)
 
     def table_in(self, cur: psycopg.Cursor[Any], ref: TableRef) -> TableInfo | None:
         cur.execute(CATALOG, (self._schema(ref), [ref.table]))

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
+from psycopg import sql
+
 #: columns, row estimate, size, primary key and unique keys (plain columns of each unique
 #: index other than the primary key, not partial) of named tables of one schema
 CATALOG = """
@@ -90,3 +93,20 @@ def small_enough(reltuples: int, size: int, limit: int) -> bool:
     if reltuples >= 0:
         return reltuples < limit
     return size < 64 * 1024 * 1024  # never analysed: count it when it is small on disk
+
+
+def retype_error(conn: Any, table: sql.Composable, column: str, to_type: str) -> str | None:
+    """PostgreSQL's words when a value of ``column`` (or its type) cannot become
+    ``to_type`` as ``ALTER COLUMN ... TYPE ... USING col::type`` converts it, else None.
+
+    Reads every value of the column (the ALTER would too), in no transaction of its own.
+    """
+    query = sql.SQL("select count({col}::{typ}) from {table}").format(
+        col=sql.Identifier(column), typ=sql.SQL(to_type), table=table
+    )
+    try:
+        with conn.cursor() as cur:
+            cur.execute(query)
+    except psycopg.Error as exc:
+        return str(exc.diag.message_primary or exc).strip()
+    return None

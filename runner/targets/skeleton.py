@@ -133,6 +133,11 @@ class TableTargetBase:
     def sql_type(self, logical: str) -> str:
         return self.dialect.sql_type(logical)
 
+    def retype_problem(self, ref: TableRef, column: str, to_type: str) -> str | None:
+        """Hook: the database's words when the table's values of ``column`` cannot become
+        ``to_type`` (checked at plan before an onSchemaChange retype), or None."""
+        return None
+
     def type_matches(self, column: ColumnInfo, logical: str) -> bool:
         raise NotImplementedError
 

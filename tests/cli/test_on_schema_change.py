@@ -170,3 +170,52 @@ def test_an_environment_sets_on_schema_change_for_its_targets(
     r = publish(capsys, "plan", "--env", "prod", str(spec))
     assert r.code == 0, r.err
     assert 'ALTER TABLE "orders" ADD COLUMN "amount"' in r.out
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("first", "then", "words"),
+    [
+        # no cast from the one type to the other at all
+        (
+            "select id, cast('2024-01-03 09:15:00' as timestamp) as v from orders",
+            "select id, cast(amount as decimal(12, 2)) as v from orders",
+            "(timestamp without time zone -> numeric(12,2)): cannot cast type timestamp "
+            "without time zone to numeric",
+        ),
+        # a cast exists, but a value the table holds does not convert
+        (
+            "select id, customer as v from orders",
+            "select id, id as v from orders",
+            '(text -> bigint): invalid input syntax for type bigint: "alice"',
+        ),
+    ],
+)
+def test_a_retype_postgres_cannot_do_fails_the_plan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], pg_schema: str, first: str, then: str,
+    words: str,
+) -> None:  # fmt: skip
+    """syncAllColumns planned ALTER COLUMN ... TYPE ... USING, which failed at apply (found by
+    the property test): the plan converts the column's values as the ALTER would."""
+    extra = "    onSchemaChange: syncAllColumns\n"
+    spec = _spec(tmp_path, "postgres", pg_schema, first, extra)
+    assert publish(capsys, "apply", "--auto-approve", str(spec)).code == 0
+    spec = _spec(tmp_path, "postgres", pg_schema, then, extra)
+    result = publish(capsys, "plan", str(spec))
+    assert result.code == 1, result.out
+    assert (
+        f"target.t: onSchemaChange syncAllColumns cannot retype column 'v' of "
+        f"wh.{pg_schema}.orders {words}"
+    ) in result.err
+
+
+@pytest.mark.postgres
+def test_a_retype_postgres_can_do_plans_and_applies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], pg_schema: str
+) -> None:
+    extra = "    onSchemaChange: syncAllColumns\n"
+    spec = _spec(tmp_path, "postgres", pg_schema, "select id, id as v from orders", extra)
+    assert publish(capsys, "apply", "--auto-approve", str(spec)).code == 0
+    spec = _spec(tmp_path, "postgres", pg_schema, "select id, customer as v from orders", extra)
+    assert publish(capsys, "plan", str(spec)).code == 0
+    assert publish(capsys, "apply", "--auto-approve", str(spec)).code == 0
