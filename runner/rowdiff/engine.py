@@ -13,6 +13,7 @@ locator: the table's rowid or ctid, the results' row number).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -48,6 +49,8 @@ def _text(value: object) -> str | None:
 
 
 def _display(frame: pl.DataFrame, columns: Sequence[str]) -> list[dict[str, str | None]]:
+    if not frame.height:  # nothing read again (no columns either): no sample rows to show
+        return []
     shown = frame.select([canon.display_expr(c, frame.schema[c]) for c in columns])
     return [{k: _text(v) for k, v in row.items()} for row in shown.iter_rows(named=True)]
 
@@ -135,6 +138,7 @@ def diff_table(
     try:
         old = staging.narrowed("table", rows.table(), compared, narrow)
     except sqlite_arrow.ReadAgain:  # a column of mixed storage classes: as JSON arrays
+        rows = dataclasses.replace(rows, arrow=False)
         old = staging.narrowed("table", rows.table(arrow=False), compared, narrow)
     finally:
         new = incoming.result()
@@ -165,6 +169,9 @@ class _Rows:
     target: TableTarget
     ref: TableRef
     columns: list[tuple[str, str]]
+    #: the table was narrowed from its Arrow read: read it again the same way, so that a
+    #: row hashes as it did
+    arrow: bool = True
 
     @property
     def compared(self) -> list[str]:
@@ -201,7 +208,10 @@ class _Rows:
                 if same.height == picked.height:
                     return same
         wanted = picked.select(list(on)).unique()
-        return staging.matching(self.table(arrow=False), self.compared, wanted, limit)
+        try:
+            return staging.matching(self.table(arrow=self.arrow), self.compared, wanted, limit)
+        except sqlite_arrow.ReadAgain:
+            return staging.matching(self.table(arrow=False), self.compared, wanted, limit)
 
 
 _KEYLIKE = frozenset({"int8", "int16", "int32", "int64", "string"})

@@ -250,3 +250,12 @@ def test_postgres_without_its_arrow_driver_reads_through_copy(
         }
     )
     assert through_copy.samples == through_arrow.samples
+
+
+def test_a_sample_row_not_found_again_shows_no_row_rather_than_crashing() -> None:
+    """Read again by hash, a row may not come back (the table changed since it was read, or
+    a value read another way hashes otherwise): no sample, not a KeyError (the property test
+    found one at plan, exit 3)."""
+    from runner.rowdiff.engine import _display
+
+    assert _display(pl.DataFrame(), ["1st", "b"]) == []
