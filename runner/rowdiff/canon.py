@@ -131,7 +131,11 @@ def sqlite_pick(quoted: str, logical: str) -> str:
         return f"CASE WHEN {quoted} IS NULL THEN NULL ELSE printf('%!.17g', {quoted}) END"
     if logical == "binary":
         return f"CASE WHEN {quoted} IS NULL THEN NULL ELSE hex({quoted}) END"
-    return quoted
+    # SQLite's JSON writes an infinite REAL as a bare Inf, which no JSON reader takes: as text
+    return (
+        f"CASE WHEN typeof({quoted}) = 'real' AND abs({quoted}) > 1.7976931348623157e308 "
+        f"THEN printf('%!.17g', {quoted}) ELSE {quoted} END"
+    )
 
 
 def sqlite_json_dtype(logical: str) -> pl.DataType:

@@ -259,3 +259,19 @@ def test_a_sample_row_not_found_again_shows_no_row_rather_than_crashing() -> Non
     from runner.rowdiff.engine import _display
 
     assert _display(pl.DataFrame(), ["1st", "b"]) == []
+
+
+def test_an_infinite_real_reads_again_through_sqlite_json(tmp_path: Path) -> None:
+    """SQLite's json_group_array writes an infinite REAL as a bare ``Inf`` (not JSON): the
+    rows read again by locator crashed the plan (found by the property test, exit 3)."""
+    from runner.rowdiff import sqlite_rows
+    from runner.targets.base import TableRef
+
+    db = tmp_path / "wh.db"
+    with sqlite3.connect(db) as c:
+        c.execute("create table t (f real, n integer, s text)")
+        c.execute("insert into t values (9e999, 1, 'a'), (-9e999, 2, 'b'), (1.5, 9e999, 'c')")
+    ref = TableRef("wh", (), "t")
+    columns = [("f", "float32"), ("n", "int64"), ("s", "string")]
+    frame = sqlite_rows.rows_at(db, ref, columns, [1, 2, 3])
+    assert frame["f"].to_list() == [float("inf"), float("-inf"), 1.5]
