@@ -14,9 +14,10 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from runner.plan.upsert_keys import ROW, null_rows, repeats
+from runner.plan.upsert_keys import ROW, key_value, null_rows, repeats
 from runner.results import ResultSet
 from runner.rowdiff.clash import clash, unique_keys
+from runner.rowdiff.staging import LOC
 from runner.targets.base import TableInfo, TableTarget
 
 
@@ -45,7 +46,7 @@ def constraint_problems(
     for unique in unique_keys(info, list(names)):
         found = repeats(rows, list(unique))
         if found:
-            what = "primary key" if unique == info.primary_key else "unique key"
+            what = _what(info, unique)
             problems.append(
                 f"{address}: the {what} ({', '.join(unique)}) of {info.ref} repeats in the "
                 f"results: {found}; keep one row per key in the recipe, or publish with "
@@ -62,13 +63,22 @@ def append_problems(
         return []
     problems = []
     for unique in unique_keys(info, results.schema.names):
-        found = clash(results, target, info, unique)
-        if found:
-            what = "primary key" if unique == info.primary_key else "unique key"
-            problems.append(
-                f"{address}: {info.ref} already holds rows under its {what} "
-                f"({', '.join(unique)}): {found}; {action} appends, so apply would fail. "
-                "Leave those rows out in the recipe, or publish with upsert "
-                f"(key: [{', '.join(unique)}]) to update them"
-            )
+        hits = clash(results, target, info, unique)
+        if hits is None:
+            continue
+        what = _what(info, unique)
+        names = ", ".join(unique)
+        rows = ", ".join(str(r + 1) for r in hits[LOC].head(5).to_list())
+        more = f" and {hits.height - 5:,} more" if hits.height > 5 else ""
+        problems.append(
+            f"{address}: {info.ref} already holds rows under its {what} ({names}): "
+            f"{hits.height:,} result row(s) hold a value of ({names}) that the table already "
+            f"holds, such as {key_value(hits.row(0, named=True), unique)} (result row(s) "
+            f"{rows}{more}); {action} appends, so apply would fail. Leave those rows out in "
+            f"the recipe, or publish with upsert (key: [{names}]) to update them"
+        )
     return problems
+
+
+def _what(info: TableInfo, unique: tuple[str, ...]) -> str:
+    return "primary key" if unique == info.primary_key else "unique key"

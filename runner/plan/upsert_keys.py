@@ -27,6 +27,11 @@ def _rows(numbers: Sequence[int], total: int) -> str:
     )
 
 
+def key_value(row: dict[str, object], cols: Sequence[str]) -> str:
+    """``k=1, c='a'``: a key's value as the checks show it (redacted)."""
+    return ", ".join(f"{c}={redact(repr(row[c]))}" for c in cols)
+
+
 def null_rows(rows: pl.LazyFrame, col: str) -> str:
     """``N result row(s) (rows a, b, ...)`` where ``col`` is null, or ""."""
     nulls = rows.filter(pl.col(col).is_null()).select(ROW).collect()[ROW]
@@ -49,7 +54,7 @@ def repeats(rows: pl.LazyFrame, cols: list[str]) -> str:
     if not repeated.height:
         return ""
     first = repeated.row(0, named=True)
-    value = ", ".join(f"{c}={redact(repr(first[c]))}" for c in cols)
+    value = key_value(first, cols)
     at = first[ROW]
     return (
         f"{repeated.height:,} key value(s) on more than one row, such as {value} in "

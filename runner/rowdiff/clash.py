@@ -3,8 +3,8 @@
 ``load`` and ``createAndLoad`` add rows to a table that exists: a key the table already
 holds under its primary key or a unique index fails the INSERT at apply. The plan knows
 the incoming rows (a preview), so it reads the key columns of the table (narrow, in
-batches, canonical as the row diff compares them) and names the first clashing value and
-its rows instead.
+batches, canonical as the row diff compares them); :mod:`runner.plan.table_rules` names
+the first clashing value and its rows.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import polars as pl
 from runner.results import ResultSet
 from runner.rowdiff import readers, results_rows, sqlite_arrow
 from runner.rowdiff.staging import LOC
-from runner.spec.secrets import redact
 from runner.targets.base import TableInfo, TableTarget
 
 
@@ -50,25 +49,20 @@ def _held(target: TableTarget, table: TableInfo, columns: list[tuple[str, str]])
         return read(False)
 
 
-def clash(results: ResultSet, target: TableTarget, table: TableInfo, key: tuple[str, ...]) -> str:
-    """``N incoming row(s) ... such as k=1 (result rows a, b)``, or "" when none clash."""
+def clash(
+    results: ResultSet, target: TableTarget, table: TableInfo, key: tuple[str, ...]
+) -> pl.DataFrame | None:
+    """The incoming rows whose ``key`` the table already holds (key columns and their row
+    number from 0 in :data:`LOC`, in order), or None when none clash."""
+    if not readers.supports(target):
+        return None
     logical = {c.name: c.type for c in results.schema.columns}
     names = list(key)
     incoming = _incoming(results, target.vendor, names)
-    if not incoming.height or not readers.supports(target):
-        return ""
+    if not incoming.height:
+        return None
     held = _held(target, table, [(n, logical[n]) for n in names])
     if not held.height:
-        return ""
+        return None
     hits = incoming.join(held.cast(incoming.select(names).schema), on=names, how="semi")
-    if not hits.height:
-        return ""
-    hits = hits.sort(LOC)
-    first = hits.row(0, named=True)
-    value = ", ".join(f"{c}={redact(repr(first[c]))}" for c in names)
-    rows = [str(r + 1) for r in hits[LOC].head(5).to_list()]
-    more = f" and {hits.height - 5:,} more" if hits.height > 5 else ""
-    return (
-        f"{hits.height:,} result row(s) hold a value of ({', '.join(names)}) that the table "
-        f"already holds, such as {value} (result row(s) {', '.join(rows)}{more})"
-    )
+    return hits.sort(LOC) if hits.height else None
