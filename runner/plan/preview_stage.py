@@ -223,12 +223,11 @@ class Previewer:
                 self.problems.append(f"{target.address}: cannot compare rows: {exc}")
         if target.action == "upsert" and diff is not None and diff.duplicated == "table":
             self.problems.append(locate(self.spec, upsert_table_problem(target, info), "key"))
+        frame = results_frame(results)  # once: without parquet it reads the rows
         if target.action == "upsert":
-            found = key_problems(target.address, target.key, results_frame(results))
+            found = key_problems(target.address, target.key, frame)
             self.problems += [locate(self.spec, p, "key") for p in found]
-        found = constraint_problems(
-            target.address, target.action, target.key, info, results_frame(results)
-        )
+        found = constraint_problems(target.address, target.action, target.key, info, frame)
         if known and not found and info is not None and info.rows <= self.settings.rows_limit:
             table = self.pool.get(self.spec.connections[target.connection])
             try:
@@ -237,7 +236,7 @@ class Previewer:
                 found = [f"{target.address}: cannot read the table's keys: {exc}"]
         self.problems += [locate(self.spec, p) for p in found]
         dialect = dialect_for(self.spec.connections[target.connection].vendor)
-        refused = refused_in(results_frame(results), dialect) if dialect else None
+        refused = refused_in(frame, dialect) if dialect else None
         if refused:  # apply would refuse it before touching the table: say so now
             self.problems.append(locate(self.spec, f"{target.address}: {refused}"))
         checks = self.data_checks(
