@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 
 from runner.platforms.local import avro_read
+from runner.platforms.local.shape import known_sha256
 from runner.result_types import is_text_logical
 from runner.spec.inputs import INPUT_EXTENSIONS
 
@@ -26,10 +27,13 @@ def _file_key(path: Path) -> tuple[str, int, int]:
 
 
 def file_sha256(path: Path) -> str:
-    """The sha256 of a file's content, cached per (path, size, mtime_ns) in this process."""
+    """The sha256 of a file's content, cached per (path, size, mtime_ns) in this process.
+
+    An input the job's fingerprint hashed (:func:`~.shape.checked_sha256`) is not read again.
+    """
     key = _file_key(path)
     with _hash_lock:
-        cached = _hash_cache.get(key)
+        cached = _hash_cache.get(key) or known_sha256(key)
     if cached is not None:
         return cached
     digest = hashlib.sha256()

@@ -71,6 +71,12 @@ class _CsvShape:
         return self.good and not self.in_quote
 
 
+def known_sha256(key: tuple[str, int, int]) -> str | None:
+    """The sha256 :func:`checked_sha256` found for (resolved path, size, mtime_ns), if any."""
+    with _lock:
+        return _cache.get(key)
+
+
 def checked_sha256(path: Path, file: str) -> str:
     """The sha256 of an input; InputShapeError when its encoding or shape is wrong.
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import pytest
 
-from runner.platforms.local.shape import _CsvShape
+from runner.platforms.local import inputs
+from runner.platforms.local.shape import _CsvShape, checked_sha256
 
 GOOD = b'id,name,note\n1,"a, b","x\n""y"", z"\n\n2,,\r\n3,"",last'
 
@@ -27,3 +31,19 @@ def test_a_ragged_row_or_an_open_quote_fails_the_fast_path(size: int) -> None:
     assert not _feed(GOOD + b"\n4,a,b,c\n", size)
     assert not _feed(GOOD + b"\n4,a\n", size)
     assert not _feed(GOOD + b'\n4,"a,b\n', size)
+
+
+def test_an_input_the_fingerprint_hashed_is_not_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plan's input hashes (file_sha256) reuse the fingerprint's pass over the file."""
+    path = tmp_path / "orders.csv"
+    path.write_text("id,name\n1,a\n", encoding="utf-8")
+    sha = checked_sha256(path, "orders.csv")
+    assert sha == hashlib.sha256(path.read_bytes()).hexdigest()
+
+    def no_read(*args: object, **kwargs: object) -> None:
+        raise AssertionError("read again")
+
+    monkeypatch.setattr(inputs.hashlib, "sha256", no_read)
+    assert inputs.file_sha256(path) == sha
