@@ -83,7 +83,33 @@ def _scan_csv(path: Path) -> pl.LazyFrame:
             return inferring  # not cached: the error is raised where it was before
         with _hash_lock:
             _csv_schemas[key] = schema
-    return pl.scan_csv(path, schema=schema, try_parse_dates=True)
+    frame = pl.scan_csv(path, schema=_dates_as_text(schema), try_parse_dates=True)
+    return _parse_dates(frame, schema)
+
+
+def _dates_as_text(schema: pl.Schema) -> pl.Schema:
+    """The schema with its date and datetime columns read as text (parsed after the read)."""
+    return pl.Schema(
+        {k: pl.String() if isinstance(v, pl.Date | pl.Datetime) else v for k, v in schema.items()}
+    )
+
+
+def _parse_dates(frame: pl.LazyFrame, schema: pl.Schema) -> pl.LazyFrame:
+    """The date and datetime columns of ``schema`` parsed from the text read.
+
+    Reading them as text and parsing each column with ``str.to_date``/``to_datetime``
+    gives the same values (and refuses the same values) as the CSV reader parsing them
+    itself with ``try_parse_dates``, which is about 3x slower: ~0.8 s of CPU for the two
+    datetime columns of a 1M-row file.
+    """
+    parsed = [
+        pl.col(k).str.to_date()
+        if isinstance(v, pl.Date)
+        else pl.col(k).str.to_datetime(time_unit=v.time_unit, time_zone=v.time_zone)
+        for k, v in schema.items()
+        if isinstance(v, pl.Date | pl.Datetime)
+    ]
+    return frame.with_columns(parsed) if parsed else frame
 
 
 def scan_input(

@@ -68,3 +68,50 @@ def test_an_unreadable_csv_is_not_cached(tmp_path: Path) -> None:
         inputs.scan_input(path).collect_schema()
     path.write_text("id\n1\n", encoding="utf-8")
     assert inputs.scan_input(path).collect()["id"].to_list() == [1]
+
+
+DATES = (
+    "id,day,at,at_tz\n"
+    "1,2024-01-02,2024-01-02T03:04:05,2024-01-02T03:04:05+00:00\n"
+    "2,,2024-01-02T03:04:05.25,2024-01-02T03:04:05+02:00\n"
+    "3,2024-02-29,,\n"
+    '4,"2024-03-01","2024-01-02T03:04:05.123456",2024-01-02T03:04:05Z\n'
+)
+
+
+def _by_the_reader(path: Path, schema: pl.Schema) -> pl.DataFrame:
+    return pl.scan_csv(path, schema=schema, try_parse_dates=True).collect()
+
+
+def test_dates_parsed_after_the_read_are_the_readers(tmp_path: Path) -> None:
+    """Date columns are read as text and parsed per column: the reader's values."""
+    path = tmp_path / "dates.csv"
+    path.write_text(DATES, encoding="utf-8")
+    frame = inputs.scan_input(path).collect()
+    assert frame.schema["day"] == pl.Date
+    assert frame.schema["at"] == pl.Datetime("us")
+    assert frame.schema["at_tz"] == pl.Datetime("us", "UTC")
+    assert frame.equals(_by_the_reader(path, frame.schema))
+    assert frame["at_tz"][1].hour == 1  # +02:00 converted to UTC
+
+
+@pytest.mark.parametrize(
+    "late",
+    ["2024-02-30T03:04:05", "not a time", "2024/01/02", "2024-01-02", "2024-01-02 03:04:05.5"],
+)
+def test_a_date_past_the_inferred_rows_reads_as_the_reader_reads_it(
+    tmp_path: Path, late: str
+) -> None:
+    """Refused where the reader refuses it, the reader's value where it takes it."""
+    path = tmp_path / "dates.csv"
+    rows = "".join(f"{i},2024-01-02T03:04:05\n" for i in range(10_000))
+    path.write_text(f"id,at\n{rows}10000,{late}\n", encoding="utf-8")
+    schema = inputs.scan_input(path).collect_schema()
+    assert schema["at"] == pl.Datetime("us")
+    try:
+        want = _by_the_reader(path, schema)
+    except pl.exceptions.PolarsError:
+        with pytest.raises(pl.exceptions.PolarsError):
+            inputs.scan_input(path).collect()
+    else:
+        assert inputs.scan_input(path).collect().equals(want)
