@@ -25,11 +25,7 @@ from runner.platforms.base import (
     RunProgress,
 )
 from runner.platforms.local.avro_blocks import AvroReadError
-from runner.platforms.local.inputs import (
-    INPUT_EXTENSIONS,
-    marked_columns,
-    scan_input,
-)
+from runner.platforms.local.inputs import INPUT_EXTENSIONS, inferring, marked_columns, scan_input
 from runner.platforms.local.logical import carried
 from runner.platforms.local.preview import Preview, PreviewStore
 from runner.platforms.local.shape import InputShapeError, checked_sha256, json_problem
@@ -116,7 +112,8 @@ class LocalPlatform:
         for table in sorted(job.inputs):
             path = self._input_path(job, table)
             try:
-                sha = checked_sha256(path, job.inputs[table])
+                with inferring(path):  # a plan that runs the job asks for its schema next
+                    sha = checked_sha256(path, job.inputs[table])
             except InputShapeError as exc:
                 raise PlatformError(f"{job.address}: input {table}: {exc}") from None
             digest.update(f"\0{table}\0{sha}".encode())

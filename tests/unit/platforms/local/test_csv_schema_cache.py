@@ -115,3 +115,26 @@ def test_a_date_past_the_inferred_rows_reads_as_the_reader_reads_it(
             inputs.scan_input(path).collect()
     else:
         assert inputs.scan_input(path).collect().equals(want)
+
+
+def test_a_schema_inferred_while_the_input_is_hashed_is_inferred_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text(CSV, encoding="utf-8")
+    seen = _inferring(monkeypatch)
+    with inputs.inferring(path):
+        frame = inputs.scan_input(path).collect()  # waits for the worker's inference
+    assert seen == [path]
+    assert frame.schema["created_at"] == pl.Datetime("us", "UTC")
+
+
+def test_an_input_that_cannot_be_inferred_while_hashed_fails_where_it_is_scanned(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    with inputs.inferring(path), inputs.inferring(tmp_path / "gone.csv"):
+        pass  # nothing raised (or printed) by the workers
+    with pytest.raises(pl.exceptions.PolarsError):
+        inputs.scan_input(path).collect_schema()
