@@ -10,9 +10,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from runner import results as results_module
 from runner.results import (
     ResultsCancelled,
     ResultSet,
+    _encode_expr,
     iter_frames,
     polars_dtype,
     write_results,
@@ -195,3 +197,37 @@ def test_cancel_stops_between_steps(tmp_path: Path) -> None:
     cancel.set()
     with pytest.raises(ResultsCancelled):
         write_results(pl.DataFrame({"a": [1]}), tmp_path, ["avro"], cancel=cancel)
+
+
+def test_avro_parts_written_two_at_a_time_are_those_written_one_by_one(tmp_path: Path) -> None:
+    """Each part's bytes are its slice written alone, in order (the parallel writer's)."""
+    frame = pl.concat([every_type()] * 7).drop("nested")
+    written = write_results(frame, tmp_path / "run", ["avro", "parquet"], slice_rows=2)["avro"]
+    assert [f.name for f in written.files] == [f"part-{i:05d}.avro" for i in range(11)]
+    encode = [_encode_expr(c, "avro") for c in written.schema.columns]
+    stage = pl.read_parquet(tmp_path / "run" / "parquet" / "part-00000.parquet")
+    for index, part in enumerate(written.files):
+        alone = tmp_path / f"alone-{index}.avro"
+        stage.slice(index * 2, 2).select(encode).write_avro(alone, compression="uncompressed")
+        assert part.read_bytes() == alone.read_bytes(), part.name
+    assert read_all(written).equals(read_all(write_results(frame, tmp_path / "b", ["csv"])["csv"]))
+
+
+def test_a_failing_avro_part_fails_the_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error in the part-writing thread is raised by write_results, not lost."""
+    real = results_module._write_avro_part
+    calls: list[Path] = []
+
+    def failing(frame: pl.DataFrame, encode: list[pl.Expr], path: Path) -> None:
+        calls.append(path)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        real(frame, encode, path)
+
+    monkeypatch.setattr(results_module, "_write_avro_part", failing)
+    frame = pl.DataFrame({"id": range(20)})
+    with pytest.raises(OSError, match="No space left"):
+        write_results(frame, tmp_path, ["avro"], slice_rows=2)
+    assert len(calls) < 10  # stopped at the failure, not after every slice
