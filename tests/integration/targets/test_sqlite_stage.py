@@ -263,3 +263,21 @@ def test_a_typed_staging_table_is_not_copied_into_a_table_made_meanwhile(
     )
     target.publish(request(res, "truncateAndLoad", "t"))
     assert _stored(target) == [("real", 2.0)]
+
+
+@needs_driver
+def test_staging_does_not_import_the_drivers_dbapi(tmp_path: Path) -> None:
+    """Its DB-API module imports pyarrow.dataset and pandas (~0.3 s at the first publish)."""
+    script = f"""
+import sys
+from pathlib import Path
+import polars as pl
+from runner.targets import sqlite_stage
+staged = sqlite_stage.stage(Path({str(tmp_path / "wh.db")!r}), iter([pl.DataFrame({{"a": [1]}})]), None)
+assert staged is not None and staged.rows == 1, staged
+print(sorted(m for m in ("adbc_driver_manager.dbapi", "pandas") if m in sys.modules))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"
