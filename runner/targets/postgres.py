@@ -22,9 +22,8 @@ column):
   one into place.
 - ``upsert``: COPY into a TEMP staging table (``LIKE`` the target, so bad values still
   fail at COPY with their row), then :meth:`PostgresTarget.merge`: a unique index on the
-  key if none exists, and ``INSERT ... SELECT ... ON CONFLICT (key) DO UPDATE ... WHERE``
-  the values differ: a row whose values are all the same is left alone (no new row
-  version; a row trigger does not fire for it).
+  key if none exists, and ``MERGE`` (PostgreSQL 15+; else ``INSERT ... ON CONFLICT``)
+  that updates a row only where a value differs (:mod:`.postgres_merge`).
 
 The ledger ``_publish_ledger`` lives in the target's schema. Leftover ``_pub_*`` tables
 of the same target (older versions or other writers may have left some) are dropped.
@@ -38,7 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -61,6 +60,7 @@ from runner.targets.postgres_catalog import (
     unique_keys,
 )
 from runner.targets.postgres_copy import COPY_BATCH_ROWS, Copy, CopyFailed, copy_in
+from runner.targets.postgres_merge import upsert
 from runner.targets.postgres_types import DIALECT, pg_type_matches, row_of_line
 from runner.targets.skeleton import TableTargetBase
 
@@ -274,7 +274,7 @@ class PostgresTarget(TableTargetBase, common.PerThreadConnection):
         )
         cur.execute(sql.SQL(self.STAGE_LIKE).format(stage, target))
         rows = self.copy_rows(cur, Copy(stage, request, progress, columns=types))
-        self.merge(cur, request, stage)
+        self.merge(cur, request, stage, types)
         return rows
 
     def _create_table(
@@ -326,9 +326,14 @@ class PostgresTarget(TableTargetBase, common.PerThreadConnection):
         return rows
 
     def merge(
-        self, cur: psycopg.Cursor[Any], request: PublishRequest, stage: sql.Identifier
+        self,
+        cur: psycopg.Cursor[Any],
+        request: PublishRequest,
+        stage: sql.Identifier,
+        types: Mapping[str, str],
     ) -> None:
-        """Hook (upsert): the staged rows into the table, replacing rows with their key."""
+        """Hook (upsert): the staged rows into the table, replacing rows with their key
+        (:mod:`.postgres_merge`)."""
         ref, key = request.ref, request.key
         if sorted(key) not in unique_keys(cur, self._schema(ref), ref.table):
             index = common.staging_name("key", ref.table, "", self.name_limit)
@@ -339,35 +344,7 @@ class PostgresTarget(TableTargetBase, common.PerThreadConnection):
                     sql.SQL(", ").join(map(sql.Identifier, key)),
                 )
             )
-        names = request.results.schema.names
-        cols = sql.SQL(", ").join(map(sql.Identifier, names))
-        values = [n for n in names if n not in key]
-        action: sql.Composable = sql.SQL("do nothing")
-        if values:
-            # rows whose values are all the same are left alone (no new row version, no
-            # index entry, no dead tuple): compared as text in "C", so -0 and 0, or two
-            # strings a case-insensitive collation calls equal, still count as changed
-            set_, old, new = (
-                sql.SQL(", ").join(sql.SQL(f).format(sql.Identifier(n)) for n in values)
-                for f in (
-                    "{0} = excluded.{0}",
-                    't.{}::text collate "C"',
-                    'excluded.{}::text collate "C"',
-                )
-            )
-            action = sql.SQL("do update set {} where ({}) is distinct from ({})").format(
-                set_, old, new
-            )
-        cur.execute(
-            sql.SQL("insert into {} as t ({}) select {} from {} on conflict ({}) {}").format(
-                self._ident(ref),
-                cols,
-                cols,
-                stage,
-                sql.SQL(", ").join(map(sql.Identifier, key)),
-                action,
-            )
-        )
+        upsert(cur, self._ident(ref), stage, request.results.schema.names, key, types)
 
     def _drop_leftovers(self, cur: psycopg.Cursor[Any], ref: TableRef) -> None:
         (new, size), (stg, _) = (

@@ -31,7 +31,7 @@ import importlib
 import json
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -286,7 +286,11 @@ class RedshiftTarget(PostgresTarget):
                     continue
 
     def merge(
-        self, cur: psycopg.Cursor[Any], request: PublishRequest, stage: sql.Identifier
+        self,
+        cur: psycopg.Cursor[Any],
+        request: PublishRequest,
+        stage: sql.Identifier,
+        types: Mapping[str, str],
     ) -> None:
         """Redshift enforces no unique keys: delete the staged keys, then insert."""
         target = self._ident(request.ref)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,3 +62,107 @@ def test_upsert_rewrites_changed_rows_only_and_minus_zero_is_a_change(
     after = {r[0]: r[3] for r in rows}
     assert after[2] == before[2]  # the same values: not written again
     assert after[1] != before[1] and after[3] != before[3]
+
+
+def _upsert(pg_schema: str, tmp_path: Path, frame: pl.DataFrame, run: str = "run-1") -> Any:
+    target = PostgresTarget(CONN)
+    try:
+        ref = TableRef("pg", (pg_schema,), "t")
+        results = make_results(tmp_path / run, frame)
+        return target.publish(PublishRequest("out", ref, "upsert", results, run, ("id",)))
+    finally:
+        target.close()
+
+
+@pytest.fixture(params=["merge", "update then insert"])
+def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways: MERGE (PostgreSQL 15+) and UPDATE then INSERT (older servers)."""
+    from runner.targets import postgres_merge
+
+    if request.param == "update then insert":
+        monkeypatch.setattr(postgres_merge, "MERGE_VERSION", 10**9)
+    else:
+        with psycopg.connect(host=HOST, port=PORT, user="postgres", dbname="test") as c:
+            if c.info.server_version < postgres_merge.MERGE_VERSION:
+                pytest.skip("MERGE needs PostgreSQL 15 or later")
+    return str(request.param)
+
+
+def test_every_type_is_compared_exactly(
+    path: str, pg_schema: str, db: psycopg.Connection[Any], tmp_path: Path
+) -> None:
+    """A value that its type calls equal but that is stored differently is a change."""
+    db.execute(
+        "create collation if not exists publish_ci "
+        "(provider = icu, locale = 'und-u-ks-level2', deterministic = false)"
+    )
+    db.execute(
+        "create table t (id bigint primary key, n numeric(10, 2), c text collate publish_ci,"
+        " j json, ts timestamptz, f real, k integer)"
+    )
+    db.execute(
+        "insert into t values"
+        " (1, 1.5, 'a', '{\"a\": 1}', '2024-01-01 00:00:00+00', 0, 1),"  # all the same
+        " (2, 1.5, 'a', '{\"a\": 1}', '2024-01-01 00:00:00+00', 0, 1),"  # text case
+        " (3, 1.5, 'a', '{\"a\": 1}', '2024-01-01 00:00:00+00', 0, 1),"  # json spacing
+        " (4, 1.5, 'a', '{\"a\": 1}', '2024-01-01 00:00:00+00', 0, 1),"  # real -0
+        " (5, null, null, null, null, null, null),"  # nulls stay nulls
+        " (6, null, 'a', '{\"a\": 1}', '2024-01-01 00:00:00+00', 0, 1)"  # null to a value
+    )
+    before = dict(db.execute("select id, xmin::text from t").fetchall())
+    frame = pl.DataFrame(
+        {
+            "id": [1, 2, 3, 4, 5, 6],
+            "n": ["1.50", "1.50", "1.50", "1.50", None, "1.50"],
+            "c": ["a", "A", "a", "a", None, "a"],
+            "j": ['{"a": 1}', '{"a": 1}', '{"a":1}', '{"a": 1}', None, '{"a": 1}'],
+            "ts": [datetime(2024, 1, 1, tzinfo=UTC)] * 4 + [None, datetime(2024, 1, 1, tzinfo=UTC)],
+            "f": [0.0, 0.0, 0.0, -0.0, None, 0.0],
+            "k": [1, 1, 1, 1, None, 1],
+        }
+    ).with_columns(
+        pl.col("n").cast(pl.Decimal(10, 2)),
+        pl.col("f").cast(pl.Float32),
+        pl.col("k").cast(pl.Int32),
+    )
+    result = _upsert(pg_schema, tmp_path, frame)
+    assert (result.rows_loaded, result.rows_after) == (6, 6)
+    rows = db.execute("select id, c, j::text, f::text, n::text, xmin::text from t order by id")
+    after = {r[0]: r for r in rows.fetchall()}
+    assert after[2][1] == "A" and after[3][2] == '{"a":1}' and after[4][3] == "-0"
+    assert after[6][4] == "1.50"
+    unchanged = {i for i in after if after[i][5] == before[i]}
+    assert unchanged == {1, 5}, path
+
+
+def test_a_table_merge_refuses_takes_on_conflict(
+    path: str, pg_schema: str, db: psycopg.Connection[Any], tmp_path: Path
+) -> None:
+    """A rule on the table: PostgreSQL refuses MERGE (and ON CONFLICT); the upsert still
+    works by UPDATE then INSERT."""
+    db.execute("create table t (id bigint primary key, s text)")
+    db.execute("create table seen (id bigint)")
+    db.execute("create rule r as on insert to t do also insert into seen values (new.id)")
+    db.execute("insert into t values (1, 'a'), (2, 'b')")
+    frame = pl.DataFrame({"id": [2, 3], "s": ["B", "c"]})
+    result = _upsert(pg_schema, tmp_path, frame)
+    assert result.rows_after == 3
+    assert db.execute("select id, s from t order by id").fetchall() == [
+        (1, "a"),
+        (2, "B"),
+        (3, "c"),
+    ]
+
+
+@pytest.mark.parametrize("repeated", [1, 9], ids=["key in the table", "new key"])
+def test_a_key_twice_in_the_results_names_it_and_changes_nothing(
+    path: str, repeated: int, pg_schema: str, db: psycopg.Connection[Any], tmp_path: Path
+) -> None:
+    from runner.errors import TargetError
+
+    db.execute("create table t (id bigint primary key, s text)")
+    db.execute("insert into t values (1, 'a'), (2, 'b')")
+    frame = pl.DataFrame({"id": [repeated, 5, repeated], "s": ["x", "y", "z"]})
+    with pytest.raises(TargetError, match=rf"id={repeated} at rows 1, 3.*table is unchanged"):
+        _upsert(pg_schema, tmp_path, frame)
+    assert db.execute("select id, s from t order by id").fetchall() == [(1, "a"), (2, "b")]
