@@ -82,13 +82,20 @@ def frame(start: int, n: int) -> pl.DataFrame:
     )
 
 
-def generate(folder: Path, start: int, rows: int, csv: bool) -> ResultSet:
+def generate(folder: Path, start: int, rows: int, csv: bool, changed: bool = False) -> ResultSet:
+    """Rows ``start .. start+rows`` as Avro parts (and one CSV); ``changed``: each row's
+    quantity and note differ from the data set's (an upsert rewrites every existing row)."""
     folder.mkdir(parents=True, exist_ok=True)
     files = []
     csv_path = folder / "all.csv"
     with open(csv_path, "wb") if csv else open(os.devnull, "wb") as out:
         for k, s in enumerate(range(start, start + rows, PART_ROWS)):
             f = frame(s, min(PART_ROWS, start + rows - s))
+            if changed:
+                f = f.with_columns(
+                    quantity=pl.col("quantity") + 1,
+                    note=pl.format("changed note {}", pl.col("id")),
+                )
             path = folder / f"part-{k:05d}.avro"
             f.write_avro(path)
             files.append(path)
@@ -181,7 +188,17 @@ def pg_columns(results: ResultSet) -> str:
     return ", ".join(f'"{c.name}" {t.sql_type(c.type)}' for c in results.schema.columns)
 
 
-def bench_postgres(base: ResultSet, overlap: ResultSet, fresh: ResultSet, work: Path) -> None:
+#: what the name of an action's measurement adds
+NOTES = {
+    "upsert": " (half new)",
+    "upsert-changed": " (half new, half changed)",
+    "load": " (into 1M rows + PK)",
+}
+
+
+def bench_postgres(
+    base: ResultSet, overlap: ResultSet, changed: ResultSet, fresh: ResultSet, work: Path
+) -> None:
     """Each action is timed right after a psql \\copy of the same rows (the machine is
     shared and noisy: a reference measured next to each run keeps the ratio honest)."""
     rows = base.rows
@@ -208,15 +225,16 @@ def bench_postgres(base: ResultSet, overlap: ResultSet, fresh: ResultSet, work: 
         "upsert": f"drop table if exists {T}; create table {T} as table {REF}; "
         f"alter table {T} add primary key (id)",
     }
+    setups["upsert-changed"] = setups["upsert"]
     for action, setup in setups.items():
         ref_s = reference()
         psql(setup)
         if action != "create":
             psql(f"vacuum analyze {T}")
         psql("checkpoint")
-        results = {"upsert": overlap, "load": fresh}.get(action, base)
-        r = run_child("postgres", T, action, results, work)
-        note = {"upsert": " (half new)", "load": " (into 1M rows + PK)"}.get(action, "")
+        results = {"upsert": overlap, "upsert-changed": changed, "load": fresh}.get(action, base)
+        r = run_child("postgres", T, action.removesuffix("-changed"), results, work)
+        note = NOTES.get(action, "")
         note = note.replace("1M", f"{rows:,}")
         print(
             f"  {action + note:34} {r['seconds']:6.2f} s {rows / r['seconds']:>9,.0f} rows/s"
@@ -249,7 +267,9 @@ def mysql(command: str) -> float:
     return time.perf_counter() - t0
 
 
-def bench_mysql(base: ResultSet, overlap: ResultSet, fresh: ResultSet, work: Path) -> None:
+def bench_mysql(
+    base: ResultSet, overlap: ResultSet, changed: ResultSet, fresh: ResultSet, work: Path
+) -> None:
     """As for Postgres, with ``mysql --local-infile=1`` LOAD DATA as the reference."""
     from runner.targets.mysql import MysqlTarget
 
@@ -280,12 +300,13 @@ def bench_mysql(base: ResultSet, overlap: ResultSet, fresh: ResultSet, work: Pat
         "dropAndLoad": copy,
         "upsert": copy + f"; alter table {T} add primary key (id)",
     }
+    setups["upsert-changed"] = setups["upsert"]
     for action, setup in setups.items():
         ref_s = reference()
         mysql(setup)
-        results = {"upsert": overlap, "load": fresh}.get(action, base)
-        r = run_child("mysql", T, action, results, work)
-        note = {"upsert": " (half new)", "load": f" (into {rows:,} rows + PK)"}.get(action, "")
+        results = {"upsert": overlap, "upsert-changed": changed, "load": fresh}.get(action, base)
+        r = run_child("mysql", T, action.removesuffix("-changed"), results, work)
+        note = NOTES.get(action, "").replace("1M", f"{rows:,}")
         print(
             f"  {action + note:34} {r['seconds']:6.2f} s {rows / r['seconds']:>9,.0f} rows/s"
             f" | mysql {ref_s:5.2f} s {rows / ref_s:>9,.0f} rows/s"
@@ -346,14 +367,16 @@ def main() -> None:
             return
         t0 = time.perf_counter()
         base = generate(work / "base", 0, args.rows, csv=True)
-        # upsert: the rows of the table's second half (updated) and as many new ones
+        # upsert: the rows of the table's second half (the same values) and as many new
+        # ones; upsert-changed: the same keys, the existing rows' values changed
         overlap = generate(work / "overlap", args.rows // 2, args.rows, csv=False)
+        changed = generate(work / "changed", args.rows // 2, args.rows, csv=False, changed=True)
         fresh = generate(work / "fresh", args.rows, args.rows, csv=False)
         print(f"generated {args.rows:,} rows as Avro + CSV in {time.perf_counter() - t0:.1f} s")
         if args.only in (None, "postgres"):
-            bench_postgres(base, overlap, fresh, work)
+            bench_postgres(base, overlap, changed, fresh, work)
         if args.only in (None, "mysql"):
-            bench_mysql(base, overlap, fresh, work)
+            bench_mysql(base, overlap, changed, fresh, work)
         write_json(args.json, "load", FIGURES)
     finally:
         if not args.keep:

@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 
 from runner.results import Column, ResultSchema
+from runner.targets import postgres_binary
 from runner.targets.postgres_binary import binary_plan, binary_rows
 
 
@@ -56,13 +57,16 @@ def test_fixed_width_columns_go_first_and_each_field_is_length_then_value() -> N
     assert data == row1 + row2
 
 
-def _reference(rows: list[tuple[int | None, str | None, str | None]]) -> bytes:
-    """Rows of (bigint, text, jsonb) encoded field by field with struct."""
+def _reference(
+    rows: list[tuple[int | None, str | None, str | None]], *, jsonb: bool = True
+) -> bytes:
+    """Rows of (bigint, text, jsonb) encoded field by field with struct (``jsonb`` False:
+    rows of (bigint, text))."""
     out = b""
     for number, text, document in rows:
-        out += struct.pack(">h", 3)
+        out += struct.pack(">h", 3 if jsonb else 2)
         out += struct.pack(">i", -1) if number is None else struct.pack(">iq", 8, number)
-        for value, prefix in ((text, b""), (document, b"\x01")):
+        for value, prefix in ((text, b""), (document, b"\x01"))[: 2 if jsonb else 1]:
             data = None if value is None else prefix + value.encode()
             out += struct.pack(">i", -1) if data is None else struct.pack(">i", len(data)) + data
     return out
@@ -85,3 +89,19 @@ def test_rows_of_any_width_and_slices_of_a_frame_encode_field_by_field() -> None
     for start in (1, 2, 3):  # a slice: Arrow arrays with an offset
         assert b"".join(binary_rows(frame[start:], plan)) == _reference(rows[start:])
     assert binary_rows(frame[:0], plan) == []
+
+
+def test_one_long_value_is_laid_out_apart_not_padding_every_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    plan = binary_plan(schema(("id", "int64"), ("s", "string")), {"id": "bigint", "s": "text"})
+    assert plan is not None
+    texts = ["x"] * 1_000
+    texts[500] = "y" * 100_000  # padding every row to it would take 100 MB
+    frame = pl.DataFrame({"id": range(1_000), "s": texts})
+    parts = binary_rows(frame, plan)
+    assert len(parts) > 1 and max(len(p) for p in parts) < 200_000
+    monkeypatch.setattr(postgres_binary, "_PADDED_BYTES", 1 << 40)
+    whole = binary_rows(frame, plan)
+    assert len(whole) == 1 and b"".join(parts) == b"".join(whole)
+    assert b"".join(whole) == _reference([(i, t, None) for i, t in enumerate(texts)], jsonb=False)
