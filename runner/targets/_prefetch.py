@@ -48,6 +48,10 @@ class Prefetch(Iterator[T]):
             self._put(_END)
         except BaseException as exc:  # handed to the consumer
             self._put(exc)
+        finally:  # a generator stopped early runs its own clean-up (an inner Prefetch's)
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
 
     def __next__(self) -> T:
         if self._done:
