@@ -30,7 +30,7 @@ import shutil
 import threading
 import uuid
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
@@ -65,6 +65,7 @@ __all__ = [
     "iter_frames",
     "logical_type",
     "normalise_format",
+    "opened_frames",
     "polars_dtype",
     "remove_results",
     "schema_of",
@@ -258,6 +259,7 @@ def write_results(
     slice_rows: int = SLICE_ROWS,
     cancel: threading.Event | None = None,
     logical: Mapping[str, str] | None = None,
+    on_parquet: Callable[[ResultSet], None] | None = None,
 ) -> dict[str, ResultSet]:
     """Write the rows in every format under ``run_dir/<format>/part-NNNNN.<ext>``.
 
@@ -265,7 +267,9 @@ def write_results(
     from that file slice by slice, so memory stays bounded whatever the row count.
     Keyed by format name ("pqt" is stored as "parquet"). Raises
     :class:`ResultsCancelled` when ``cancel`` is set between steps. ``logical`` marks
-    text columns carrying ``json`` or wide decimals (see :func:`conform`).
+    text columns carrying ``json`` or wide decimals (see :func:`conform`). ``on_parquet``
+    is called with the parquet file (its ``sha256`` empty) once the query is written to
+    it, before the other formats are made from it.
     """
     wanted = list(dict.fromkeys(normalise_format(f) for f in formats))
     for fmt in wanted:
@@ -289,6 +293,8 @@ def write_results(
         import pyarrow.parquet as pq
 
         rows = int(pq.read_metadata(stage).num_rows)
+        if on_parquet is not None:
+            on_parquet(ResultSet("parquet", (stage,), schema, rows, ""))
         for fmt in wanted:
             _check(cancel)
             folder = run_dir / fmt
@@ -360,12 +366,7 @@ def _read_part(
     elif fmt == "parquet":
         import pyarrow.parquet as pq
 
-        parquet = pq.ParquetFile(path)
-        try:
-            for batch in parquet.iter_batches(batch_size=batch_rows):
-                yield pl.DataFrame(pl.from_arrow(batch)).select(decode)
-        finally:
-            parquet.close()
+        yield from _parquet_frames(pq.ParquetFile(path), decode, batch_rows)
     elif fmt in ("csv", "json"):
         read_schema = {c.name: _read_dtype(c, fmt) for c in schema.columns}
         if fmt == "csv":
@@ -376,3 +377,22 @@ def _read_part(
         yield from lazy.select(decode).collect_batches(chunk_size=batch_rows)
     else:
         raise ValueError(f"cannot read results in format {fmt!r}")
+
+
+def _parquet_frames(parquet: Any, decode: list[pl.Expr], batch_rows: int) -> Iterator[pl.DataFrame]:
+    try:
+        for batch in parquet.iter_batches(batch_size=batch_rows):
+            yield pl.DataFrame(pl.from_arrow(batch)).select(decode)
+    finally:
+        parquet.close()
+
+
+def opened_frames(results: ResultSet, batch_rows: int = 250_000) -> Iterator[pl.DataFrame]:
+    """:func:`iter_frames` of a parquet result file opened now, before the first frame is
+    asked for: the frames stay readable when the file is moved or removed meanwhile."""
+    import pyarrow.parquet as pq
+
+    if normalise_format(results.format) != "parquet" or len(results.files) != 1:
+        raise ValueError(f"opened_frames reads one parquet file, not {results.format} results")
+    parquet = pq.ParquetFile(results.files[0])
+    return _parquet_frames(parquet, _decoder(results.schema, "parquet"), batch_rows)

@@ -17,6 +17,7 @@ from runner.plan.planfile import read_plan_file
 from runner.plan.render import render_plan
 from runner.plan.replan import check_inputs_unchanged
 from runner.plan.stale import check_spec_unchanged, check_state_unchanged, check_tables_unchanged
+from runner.targets import sqlite_ahead
 
 
 def approve(echo: Echo) -> None:
@@ -48,7 +49,8 @@ def apply_command(args: ApplyArgs, *, echo: Echo) -> None:
         _apply_saved(saved, given, args, echo=echo)
         return
     ctx = open_context(args.plan.spec)
-    with ctx.backend.lock("apply", timeout=args.lock_timeout):
+    # SQLite targets stage the previewed rows while the plan runs (taken if it is applied)
+    with ctx.backend.lock("apply", timeout=args.lock_timeout), sqlite_ahead.session():
         state = ctx.backend.read()
         plan = build_plan(ctx, state, args.plan)
         echo(render_plan(plan, "text", color=use_color()), nl=False)

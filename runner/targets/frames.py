@@ -79,13 +79,17 @@ def refused_in(frame: pl.LazyFrame, dialect: Dialect) -> str | None:
 
 
 def checked_batches(
-    request: PublishRequest, dialect: Dialect, rows: int = BATCH_ROWS
+    request: PublishRequest,
+    dialect: Dialect,
+    rows: int = BATCH_ROWS,
+    frames: Iterable[pl.DataFrame] | None = None,
 ) -> Iterator[pl.DataFrame]:
-    """:func:`batches`, failing on the first value the database cannot store (the
-    dialect's :attr:`~runner.targets.dialect.Dialect.refused_values`), naming its column
-    and its row of the results, before anything of that batch reaches the database."""
+    """:func:`batches` (or ``frames`` of the request's results), failing on the first value
+    the database cannot store (the dialect's
+    :attr:`~runner.targets.dialect.Dialect.refused_values`), naming its column and its row
+    of the results, before anything of that batch reaches the database."""
     done = 0
-    for frame in batches(request, rows):
+    for frame in batches(request, rows) if frames is None else frames:
         bad = first_refused(frame, dialect.refused_values)
         if bad is not None:
             row, column, kind = bad

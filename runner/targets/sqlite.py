@@ -21,8 +21,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from runner.errors import TargetError
+from runner.results import opened_frames
 from runner.spec.model import Connection
-from runner.targets import _ledger, sqlite_stage
+from runner.targets import _ledger, sqlite_ahead, sqlite_stage
 from runner.targets._prefetch import Prefetch
 from runner.targets.base import (
     ColumnInfo,
@@ -34,6 +35,7 @@ from runner.targets.base import (
 )
 from runner.targets.skeleton import TableTargetBase, column_problems, refuse_columns
 from runner.targets.sqlite_rows import (
+    BATCH_ROWS,
     Upsert,
     bindable_frames,
     create_sql,
@@ -246,6 +248,9 @@ class SqliteTarget(TableTargetBase):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         progress = getattr(self._local, "progress", None)
         create = self._new_table_sql(request)
+        ahead = sqlite_ahead.take(self.path, request.results.sha256, create)
+        if ahead is not None:
+            return ahead
         with Prefetch(bindable_frames(request), depth=1, name="sqlite-prefetch") as ready:
             try:
                 return sqlite_stage.stage(self.path, ready, progress, create)
@@ -254,6 +259,20 @@ class SqliteTarget(TableTargetBase):
                     f"target.{request.target}: {request.ref}: cannot stage the rows beside "
                     f"{self.path}: {exc}; the table is unchanged"
                 ) from None
+
+    def stage_ahead(self, request: PublishRequest) -> sqlite_ahead.Ahead | None:
+        """Start staging the rows of ``request`` (parquet results) in a worker thread, for a
+        publish of the same rows later in this apply (see :mod:`runner.targets.sqlite_ahead`)."""
+        if not (sqlite_ahead.active() and self.stage_rows and sqlite_stage.available()):
+            return None
+        try:
+            self._check_path(request.ref)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            create = self._new_table_sql(request)
+        except (TargetError, sqlite3.Error, OSError):
+            return None  # the publish meets it
+        frames = bindable_frames(request, opened_frames(request.results, BATCH_ROWS))
+        return sqlite_ahead.start(self.path, create, frames)
 
     def _new_table_sql(self, request: PublishRequest) -> str | None:
         """The staging table's CREATE TABLE when the publish will create the target table.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import polars as pl
 
@@ -106,9 +106,12 @@ def _bind_rows(
     return loaded
 
 
-def bindable_frames(request: PublishRequest) -> Iterator[pl.DataFrame]:
-    """The result frames, checked (NaN: SQLite stores it as NULL) and bindable."""
-    for frame in checked_batches(request, DIALECT, BATCH_ROWS):
+def bindable_frames(
+    request: PublishRequest, frames: Iterable[pl.DataFrame] | None = None
+) -> Iterator[pl.DataFrame]:
+    """The result frames (or ``frames`` of them), checked (NaN: SQLite stores it as NULL)
+    and bindable."""
+    for frame in checked_batches(request, DIALECT, BATCH_ROWS, frames):
         yield bindable(frame, request.results.schema)
 
 

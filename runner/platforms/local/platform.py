@@ -17,13 +17,8 @@ import polars as pl
 
 from runner.errors import PlatformError
 from runner.plan.words import plural
-from runner.platforms.base import (
-    ApiCall,
-    CancelEvent,
-    ConnectionResult,
-    JobRun,
-    RunProgress,
-)
+from runner.platforms.base import ApiCall, CancelEvent, ConnectionResult, JobRun, RunProgress
+from runner.platforms.local.ahead import StageAhead
 from runner.platforms.local.avro_blocks import AvroReadError
 from runner.platforms.local.inputs import INPUT_EXTENSIONS, inferring, marked_columns, scan_input
 from runner.platforms.local.logical import carried
@@ -337,6 +332,7 @@ class LocalPlatform:
         cancel: CancelEvent | None,
         say: Callable[[str], None],
         staging: Path,
+        on_parquet: Callable[[ResultSet], None] | None = None,
     ) -> dict[str, ResultSet]:
         """Run the recipe into ``folder`` in ``formats``; nothing is left behind on failure."""
         make_dirs(self.state_dir, staging)
@@ -345,7 +341,9 @@ class LocalPlatform:
             raise PlatformError(f"{job.address}: cancelled before it ran")
         say(f"writing {', '.join(formats)}")
         try:
-            return write_results(query, folder, formats, cancel=cancel, logical=marks)
+            return write_results(
+                query, folder, formats, cancel=cancel, logical=marks, on_parquet=on_parquet
+            )
         except ResultsCancelled:
             remove_tree(self.state_dir, folder)
             raise PlatformError(
@@ -364,7 +362,7 @@ class LocalPlatform:
                 f"{job.address}: cannot write results under {folder}: {exc}"
             ) from None
 
-    # --- preview (plan time, side-effect free: the preview store only) ------------------
+    # --- preview (plan time; side-effect free but the preview store and StageAhead) -----
     def preview(self, job: Job, fingerprint: str) -> Preview:
         """The job's results for this fingerprint, run now unless the store has them."""
         store = PreviewStore(self.state_dir)
@@ -373,9 +371,11 @@ class LocalPlatform:
             return found
         staged = store.staging(job.name)
         inputs = staged.parent / f".inputs-{staged.name}"
+        ahead = StageAhead(self.spec, job, self._targets)  # in publish apply SPEC only
         try:
             formats = [*job.outputs, "parquet"]
-            results = self._write_results(job, staged, formats, None, lambda _: None, inputs)
+            results = self._write_results(job, staged, formats, None, lambda _: None, inputs, ahead)
+            ahead.written(results)
         except BaseException:
             remove_tree(self.state_dir, staged)
             raise
