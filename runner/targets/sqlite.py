@@ -250,6 +250,12 @@ class SqliteTarget(TableTargetBase):
         create = self._new_table_sql(request)
         ahead = sqlite_ahead.take(self.path, request.results.sha256, create)
         if ahead is not None:
+            try:
+                if progress is not None:
+                    progress(ahead.rows)  # staged while apply planned: all rows at once
+            except BaseException:
+                ahead.discard()
+                raise
             return ahead
         with Prefetch(bindable_frames(request), depth=1, name="sqlite-prefetch") as ready:
             try:

@@ -157,3 +157,29 @@ def test_an_apply_that_ends_first_stops_the_staging_and_removes_its_file(
     with sqlite_ahead.session():
         ahead_of(target, res, "create")
     assert staging_files(target) == []
+
+
+def test_rows_staged_ahead_are_reported_and_an_interrupt_then_removes_them(
+    target: SqliteTarget, tmp_path: Path
+) -> None:
+    res = written(tmp_path, pl.DataFrame({"id": [1, 2, 3]}))
+    reported: list[int] = []
+    with sqlite_ahead.session():
+        ahead = ahead_of(target, res, "create")
+        ahead.bind(res["avro"].sha256)
+        assert ahead.wait() is not None
+        target.publish(request(res["avro"], "create", "t"), reported.append)
+    assert reported == [3]
+
+    def stop(done: int) -> None:
+        raise KeyboardInterrupt
+
+    with sqlite_ahead.session():
+        ahead = ahead_of(target, res, "dropAndLoad")
+        ahead.bind(res["avro"].sha256)
+        staged = ahead.wait()
+        assert staged is not None
+        with pytest.raises(KeyboardInterrupt):
+            target.publish(request(res["avro"], "dropAndLoad", "t"), stop)
+        assert not staged.path.exists()
+    assert staging_files(target) == []
