@@ -260,6 +260,7 @@ def write_results(
     cancel: threading.Event | None = None,
     logical: Mapping[str, str] | None = None,
     on_parquet: Callable[[ResultSet], None] | None = None,
+    internal_parquet: bool = False,
 ) -> dict[str, ResultSet]:
     """Write the rows in every format under ``run_dir/<format>/part-NNNNN.<ext>``.
 
@@ -269,7 +270,11 @@ def write_results(
     :class:`ResultsCancelled` when ``cancel`` is set between steps. ``logical`` marks
     text columns carrying ``json`` or wide decimals (see :func:`conform`). ``on_parquet``
     is called with the parquet file (its ``sha256`` empty) once the query is written to
-    it, before the other formats are made from it.
+    it, before the other formats are made from it. ``internal_parquet``: parquet is asked
+    for by the caller (a preview), not as one of the job's declared outputs.
+
+    A parquet file that is not a declared output is compressed with lz4, not polars'
+    default zstd: ~0.35 s less CPU to write 1M rows of 10 columns and less to read back.
     """
     wanted = list(dict.fromkeys(normalise_format(f) for f in formats))
     for fmt in wanted:
@@ -289,7 +294,12 @@ def write_results(
     out: dict[str, ResultSet] = {}
     try:
         _check(cancel)
-        lazy.sink_parquet(stage, row_group_size=min(slice_rows, 100_000))
+        declared = keep_stage and not internal_parquet
+        lazy.sink_parquet(
+            stage,
+            row_group_size=min(slice_rows, 100_000),
+            compression="zstd" if declared else "lz4",
+        )
         import pyarrow.parquet as pq
 
         rows = int(pq.read_metadata(stage).num_rows)

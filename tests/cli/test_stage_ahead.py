@@ -64,3 +64,20 @@ def test_apply_spec_publishes_the_rows_staged_while_it_planned(
     for table in ("orders", "orders_copy"):
         got = _rows(ahead.parent / "warehouse.db", table)
         assert got == _rows(saved.parent / "warehouse.db", table) and len(got) == 3
+
+
+@pytest.mark.parametrize(("outputs", "codec"), [("[avro, csv]", "LZ4"), ("[parquet]", "ZSTD")])
+def test_a_previews_parquet_is_lz4_unless_it_is_a_declared_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], outputs: str, codec: str
+) -> None:
+    import pyarrow.parquet as pq
+
+    body = BASIC.replace("outputs: [avro, csv]", f"outputs: {outputs}")
+    body = body.replace("inputFormat: csv", "inputFormat: avro")
+    if outputs == "[parquet]":
+        body = body.replace("inputFormat: avro", "inputFormat: parquet")
+    spec = write_spec(tmp_path, body)
+    assert publish(capsys, "plan", str(spec)).code == 0
+    (part,) = (tmp_path / ".publish" / "previews").rglob("parquet/*.parquet")
+    compression = pq.ParquetFile(part).metadata.row_group(0).column(0).compression
+    assert str(compression).startswith(codec)

@@ -231,3 +231,24 @@ def test_a_failing_avro_part_fails_the_write(
     with pytest.raises(OSError, match="No space left"):
         write_results(frame, tmp_path, ["avro"], slice_rows=2)
     assert len(calls) < 10  # stopped at the failure, not after every slice
+
+
+def _codec(path: Path) -> str:
+    import pyarrow.parquet as pq
+
+    return str(pq.ParquetFile(path).metadata.row_group(0).column(0).compression)
+
+
+def test_a_declared_parquet_output_is_written_as_before_and_a_preview_one_with_lz4(
+    tmp_path: Path,
+) -> None:
+    """Declared: polars' default (zstd), the bytes users had; only read by publish: lz4."""
+    frame = pl.DataFrame({"id": range(1000), "s": [str(i) for i in range(1000)]})
+    declared = write_results(frame, tmp_path / "a", ["parquet"])["parquet"]
+    assert _codec(declared.files[0]) == "ZSTD"
+    polars_default = tmp_path / "default.parquet"
+    frame.lazy().sink_parquet(polars_default, row_group_size=50_000)
+    assert declared.files[0].read_bytes() == polars_default.read_bytes()
+    internal = write_results(frame, tmp_path / "b", ["avro", "parquet"], internal_parquet=True)
+    assert _codec(internal["parquet"].files[0]).startswith("LZ4")
+    assert read_all(internal["parquet"]).equals(read_all(declared))

@@ -41,10 +41,7 @@ from runner.state.model import JobRunRecord
 from runner.targets.base import Progress, PublishRequest, PublishResult, TableRef
 from runner.targets.pool import TargetPool
 
-_POLARS_ERRORS: tuple[type[BaseException], ...] = (
-    pl.exceptions.PolarsError,
-    pl.exceptions.PanicException,
-)
+_POLARS_ERRORS = (pl.exceptions.PolarsError, pl.exceptions.PanicException)
 
 
 def _polars_message(exc: BaseException) -> str:
@@ -332,7 +329,7 @@ class LocalPlatform:
         cancel: CancelEvent | None,
         say: Callable[[str], None],
         staging: Path,
-        on_parquet: Callable[[ResultSet], None] | None = None,
+        **written: Any,  # write_results' on_parquet, internal_parquet
     ) -> dict[str, ResultSet]:
         """Run the recipe into ``folder`` in ``formats``; nothing is left behind on failure."""
         make_dirs(self.state_dir, staging)
@@ -341,9 +338,7 @@ class LocalPlatform:
             raise PlatformError(f"{job.address}: cancelled before it ran")
         say(f"writing {', '.join(formats)}")
         try:
-            return write_results(
-                query, folder, formats, cancel=cancel, logical=marks, on_parquet=on_parquet
-            )
+            return write_results(query, folder, formats, cancel=cancel, logical=marks, **written)
         except ResultsCancelled:
             remove_tree(self.state_dir, folder)
             raise PlatformError(
@@ -372,9 +367,19 @@ class LocalPlatform:
         staged = store.staging(job.name)
         inputs = staged.parent / f".inputs-{staged.name}"
         ahead = StageAhead(self.spec, job, self._targets)  # in publish apply SPEC only
+        internal = "parquet" not in {normalise_format(f) for f in job.outputs}
         try:
             formats = [*job.outputs, "parquet"]
-            results = self._write_results(job, staged, formats, None, lambda _: None, inputs, ahead)
+            results = self._write_results(
+                job,
+                staged,
+                formats,
+                None,
+                lambda _: None,
+                inputs,
+                on_parquet=ahead,
+                internal_parquet=internal,
+            )
             ahead.written(results)
         except BaseException:
             remove_tree(self.state_dir, staged)
