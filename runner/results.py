@@ -246,6 +246,10 @@ def _write_avro_part(frame: pl.DataFrame | pl.Series, encode: list[pl.Expr], pat
     pl.DataFrame(frame).select(encode).write_avro(path, compression=AVRO_COMPRESSION)
 
 
+def _import_parquet() -> None:
+    import pyarrow.parquet  # noqa: F401
+
+
 def _check(cancel: threading.Event | None) -> None:
     if cancel is not None and cancel.is_set():
         raise ResultsCancelled("cancelled")
@@ -295,11 +299,16 @@ def write_results(
     try:
         _check(cancel)
         declared = keep_stage and not internal_parquet
+        # pyarrow.parquet (~0.2 s to import the first time) is imported while polars writes,
+        # which it does without the GIL
+        importing = threading.Thread(target=_import_parquet, name="import-pyarrow", daemon=True)
+        importing.start()
         lazy.sink_parquet(
             stage,
             row_group_size=min(slice_rows, 100_000),
             compression="zstd" if declared else "lz4",
         )
+        importing.join()
         import pyarrow.parquet as pq
 
         rows = int(pq.read_metadata(stage).num_rows)
