@@ -30,8 +30,6 @@ _WRITE_CHUNK = 1 << 20  # bytes per copy.write: measured faster than one write p
 #: 150 MB (it peaked near 300 MB with 6 x 100k CSV batches and 500k-row Avro parts)
 COPY_BATCH_ROWS = 25_000
 COPY_PREFETCH = 3
-#: batches read and checked ahead of the encoding
-READ_PREFETCH = 2
 
 
 @dataclass(frozen=True)
@@ -59,18 +57,15 @@ def column_types(job: Copy, dialect: Dialect) -> dict[str, str]:
 def _chunks(
     job: Copy, dialect: Dialect, plan: Any, rows: int
 ) -> Iterator[tuple[int, Sequence[bytes | memoryview]]]:
-    """``(rows, COPY data)`` batches; a NUL in a text value fails here, naming its row.
-
-    Two stages, each in its own thread: the results are read and checked ahead (this
-    Prefetch) while the batch before is encoded (the caller's Prefetch runs this
-    generator) and the one before that is sent.
-    """
+    """``(rows, COPY data)`` batches; a NUL in a text value fails here, naming its row."""
+    if plan is None:
+        for frame in checked_batches(job.request, dialect, rows):
+            yield len(frame), [csv_bytes(frame)]
+        return
     from runner.targets.postgres_binary import binary_rows
 
-    read = checked_batches(job.request, dialect, rows)
-    with Prefetch(read, READ_PREFETCH, name="publish-read") as frames:
-        for frame in frames:
-            yield len(frame), [csv_bytes(frame)] if plan is None else binary_rows(frame, plan)
+    for frame in checked_batches(job.request, dialect, rows):
+        yield len(frame), binary_rows(frame, plan)
 
 
 def copy_in(cur: psycopg.Cursor[Any], job: Copy, dialect: Dialect, *, binary: bool) -> int:
