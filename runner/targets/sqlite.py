@@ -257,7 +257,8 @@ class SqliteTarget(TableTargetBase):
                 ahead.discard()
                 raise
             return ahead
-        with Prefetch(bindable_frames(request), depth=1, name="sqlite-prefetch") as ready:
+        frames = sqlite_stage.to_arrow(bindable_frames(request))
+        with Prefetch(frames, depth=1, name="sqlite-prefetch") as ready:
             try:
                 return sqlite_stage.stage(self.path, ready, progress, create)
             except sqlite_stage.StageError as exc:
@@ -278,7 +279,7 @@ class SqliteTarget(TableTargetBase):
         except (TargetError, sqlite3.Error, OSError):
             return None  # the publish meets it
         frames = bindable_frames(request, opened_frames(request.results, BATCH_ROWS))
-        return sqlite_ahead.start(self.path, create, frames)
+        return sqlite_ahead.start(self.path, create, sqlite_stage.to_arrow(frames))
 
     def _new_table_sql(self, request: PublishRequest) -> str | None:
         """The staging table's CREATE TABLE when the publish will create the target table.

@@ -23,8 +23,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import polars as pl
+from typing import Any
 
 from runner.targets import sqlite_stage
 from runner.targets._prefetch import Prefetch
@@ -54,14 +53,14 @@ class Ahead:
         with _lock:
             self.sha256.add(sha256)
 
-    def run(self, frames: Iterator[pl.DataFrame]) -> None:
+    def run(self, frames: Iterator[Any]) -> None:
         try:
             with Prefetch(self._until(frames), depth=1, name="sqlite-prefetch") as ready:
                 self.staged = sqlite_stage.stage(self.database, ready, None, self.create)
         except Exception:  # the publish stages the rows itself and meets it there
             self.staged = None
 
-    def _until(self, frames: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+    def _until(self, frames: Iterator[Any]) -> Iterator[Any]:
         for frame in frames:
             if self.cancel.is_set():
                 raise _Discarded
@@ -90,8 +89,9 @@ def session() -> Iterator[None]:
         discard()
 
 
-def start(database: Path, create: str | None, frames: Iterator[pl.DataFrame]) -> Ahead:
-    """Stage ``frames`` (bindable) beside ``database`` in a worker thread, from now."""
+def start(database: Path, create: str | None, frames: Iterator[Any]) -> Ahead:
+    """Stage ``frames`` (bindable; see :func:`.sqlite_stage.stage`) beside ``database`` in a
+    worker thread, from now."""
     ahead = Ahead(database, create)
     ahead.thread = threading.Thread(
         target=ahead.run, args=(frames,), name="sqlite-stage-ahead", daemon=True

@@ -23,7 +23,7 @@ import glob
 import os
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,9 +71,18 @@ def available() -> bool:
     return _driver() is not None
 
 
-def bindable_by_driver(frame: pl.DataFrame) -> bool:
-    """Whether every column of ``frame`` has an Arrow type of :data:`_ARROW_TYPES`."""
-    return all(_ARROW_TYPES.match(str(field.type)) for field in frame.head(0).to_arrow().schema)
+def bindable_by_driver(frame: pl.DataFrame | Any) -> bool:
+    """Whether every column of ``frame`` (or Arrow table) has a type of :data:`_ARROW_TYPES`."""
+    schema = frame.head(0).to_arrow().schema if isinstance(frame, pl.DataFrame) else frame.schema
+    return all(_ARROW_TYPES.match(str(field.type)) for field in schema)
+
+
+def to_arrow(frames: Iterable[pl.DataFrame]) -> Iterator[Any]:
+    """The frames as the Arrow tables the driver binds, converted where this is iterated:
+    in the Prefetch worker that makes the frames, not in the thread writing the staging
+    file (~0.25 s of CPU per 1M rows of 10 columns off that thread)."""
+    for frame in frames:
+        yield frame.to_arrow()
 
 
 def _sweep(folder: Path, database: str) -> None:
@@ -97,11 +106,12 @@ class StageError(Exception):
 
 def stage(
     database: Path,
-    frames: Iterator[pl.DataFrame],
+    frames: Iterator[Any],
     progress: Callable[[int], None] | None,
     create: str | None = None,
 ) -> Staged | None:
-    """Write ``frames`` into a new staging file beside ``database``; None: bind rows instead.
+    """Write ``frames`` (polars frames, or Arrow tables from :func:`to_arrow`) into a new
+    staging file beside ``database``; None: bind rows instead.
 
     ``create``: the CREATE TABLE statement of :data:`TABLE` (typed like a new target
     table), run before the rows are written; otherwise the driver makes the table from
@@ -134,7 +144,7 @@ def stage(
 def _ingest(
     driver: tuple[Any, Any],
     path: Path,
-    frames: Iterator[pl.DataFrame],
+    frames: Iterator[Any],
     progress: Callable[[int], None] | None,
     create: str | None,
 ) -> int:
@@ -164,7 +174,7 @@ def _ingest(
                     manager.INGEST_OPTION_MODE: mode or manager.INGEST_OPTION_MODE_APPEND,
                 }
             )
-            ingest.bind_stream(frame.to_arrow())
+            ingest.bind_stream(frame.to_arrow() if isinstance(frame, pl.DataFrame) else frame)
             rows += int(ingest.execute_update())
             mode = None
             if progress is not None:
@@ -173,6 +183,6 @@ def _ingest(
     return rows
 
 
-def _chain(first: pl.DataFrame, rest: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
     yield first
     yield from rest

@@ -4,6 +4,7 @@ publish as it was (it stages the rows itself) and no file behind."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import sqlite3
 from collections.abc import Iterator
@@ -183,3 +184,13 @@ def test_rows_staged_ahead_are_reported_and_an_interrupt_then_removes_them(
             target.publish(request(res["avro"], "dropAndLoad", "t"), stop)
         assert not staged.path.exists()
     assert staging_files(target) == []
+
+
+def test_frames_are_handed_to_the_staging_thread_as_arrow_tables() -> None:
+    """Converted in the worker that makes them: the same checks as for polars frames."""
+    frames = [pl.DataFrame({"a": [1], "s": ["x"]}), pl.DataFrame({"a": [2], "s": [None]})]
+    tables = list(sqlite_stage.to_arrow(iter(frames)))
+    assert [t.num_rows for t in tables] == [1, 1]
+    assert sqlite_stage.bindable_by_driver(tables[0])
+    dates = sqlite_stage.to_arrow(iter([pl.DataFrame({"d": [dt.date(2020, 1, 1)]})]))
+    assert not sqlite_stage.bindable_by_driver(next(dates))
