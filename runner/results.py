@@ -246,6 +246,27 @@ def _write_avro_part(frame: pl.DataFrame | pl.Series, encode: list[pl.Expr], pat
     pl.DataFrame(frame).select(encode).write_avro(path, compression=AVRO_COMPRESSION)
 
 
+def _sink(lazy: pl.LazyFrame, stage: Path, slice_rows: int, *, declared: bool) -> int:
+    """Run the query into the parquet file ``stage``; its number of rows.
+
+    lz4 unless it is a declared output (see :func:`write_results`). pyarrow.parquet (~0.2 s
+    to import the first time) is imported meanwhile: polars writes without the GIL.
+    """
+    importing = threading.Thread(target=_import_parquet, name="import-pyarrow", daemon=True)
+    importing.start()
+    try:
+        lazy.sink_parquet(
+            stage,
+            row_group_size=min(slice_rows, 100_000),
+            compression="zstd" if declared else "lz4",
+        )
+    finally:
+        importing.join()
+    import pyarrow.parquet as pq
+
+    return int(pq.read_metadata(stage).num_rows)
+
+
 def _import_parquet() -> None:
     import pyarrow.parquet  # noqa: F401
 
@@ -298,20 +319,7 @@ def write_results(
     out: dict[str, ResultSet] = {}
     try:
         _check(cancel)
-        declared = keep_stage and not internal_parquet
-        # pyarrow.parquet (~0.2 s to import the first time) is imported while polars writes,
-        # which it does without the GIL
-        importing = threading.Thread(target=_import_parquet, name="import-pyarrow", daemon=True)
-        importing.start()
-        lazy.sink_parquet(
-            stage,
-            row_group_size=min(slice_rows, 100_000),
-            compression="zstd" if declared else "lz4",
-        )
-        importing.join()
-        import pyarrow.parquet as pq
-
-        rows = int(pq.read_metadata(stage).num_rows)
+        rows = _sink(lazy, stage, slice_rows, declared=keep_stage and not internal_parquet)
         if on_parquet is not None:
             on_parquet(ResultSet("parquet", (stage,), schema, rows, ""))
         for fmt in wanted:
