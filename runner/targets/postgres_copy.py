@@ -25,11 +25,12 @@ from runner.targets.frames import checked_batches
 from runner.targets.postgres_types import csv_bytes
 
 _WRITE_CHUNK = 1 << 20  # bytes per copy.write: measured faster than one write per batch
-#: rows per batch, and batches encoded ahead: 25k rows of 10 columns are ~3 MB of COPY
+#: rows per batch, and batches encoded ahead (2: with 3 the 1M-row publish peaked at
+#: 149-153 MB on a loaded machine, no faster): 25k rows of 10 columns are ~3 MB of COPY
 #: data and ~15 MB while being encoded, so a publish of 1M or 10M rows peaks below
 #: 150 MB (it peaked near 300 MB with 6 x 100k CSV batches and 500k-row Avro parts)
 COPY_BATCH_ROWS = 25_000
-COPY_PREFETCH = 3
+COPY_PREFETCH = 2
 
 
 @dataclass(frozen=True)
