@@ -7,6 +7,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,6 +56,18 @@ def pg_schema() -> Iterator[str]:
             host=PG_HOST, port=PG_PORT, user="postgres", dbname="test", autocommit=True
         ) as c:
             c.execute(f'drop schema if exists "{schema}" cascade')
+
+
+@pytest.fixture
+def pg_db(pg_schema: str) -> Iterator[Any]:
+    """An autocommit connection to database `test` whose search_path is ``pg_schema``."""
+    import psycopg
+
+    with psycopg.connect(
+        host=PG_HOST, port=PG_PORT, user="postgres", dbname="test", autocommit=True
+    ) as c:
+        c.execute(f'set search_path to "{pg_schema}"')
+        yield c
 
 
 @pytest.fixture

@@ -25,6 +25,10 @@ PG_HOST = os.environ.get("PUBLISH_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("PUBLISH_TEST_PG_PORT", "5432"))
 MY_HOST = os.environ.get("PUBLISH_TEST_MYSQL_HOST", "127.0.0.1")
 MY_PORT = int(os.environ.get("PUBLISH_TEST_MYSQL_PORT", "3306"))
+#: the local PostgreSQL's database `test`, as a target's connection
+PG_CONNECTION = Connection(
+    name="pg", vendor="postgres", host=PG_HOST, port=PG_PORT, database="test", username="postgres"
+)
 _runs = itertools.count()
 
 

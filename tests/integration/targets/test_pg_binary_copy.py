@@ -5,39 +5,24 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import psycopg
 import pytest
+from _three_dbs import PG_CONNECTION
 from _warehouse_data import make_results
 
 from runner.errors import TargetError
 from runner.results import Column, ResultSchema, ResultSet
-from runner.spec.model import Connection
 from runner.targets import postgres_binary
 from runner.targets.base import PublishRequest, TableRef
 from runner.targets.postgres import PostgresTarget
 
 pytestmark = pytest.mark.postgres
 
-HOST = os.environ.get("PUBLISH_TEST_PG_HOST", "127.0.0.1")
-PORT = int(os.environ.get("PUBLISH_TEST_PG_PORT", "5432"))
-CONN = Connection(
-    name="pg", vendor="postgres", host=HOST, port=PORT, database="test", username="postgres"
-)
-
-
-@pytest.fixture
-def db(pg_schema: str) -> Iterator[psycopg.Connection[Any]]:
-    with psycopg.connect(
-        host=HOST, port=PORT, user="postgres", dbname="test", autocommit=True
-    ) as c:
-        c.execute(f'set search_path to "{pg_schema}"')
-        yield c
+CONN = PG_CONNECTION
 
 
 @pytest.fixture
@@ -66,9 +51,9 @@ def publish(
         target.close()
 
 
-def same_rows(db: psycopg.Connection[Any], a: str, b: str) -> None:
+def same_rows(pg_db: psycopg.Connection[Any], a: str, b: str) -> None:
     for x, y in ((a, b), (b, a)):
-        diff = db.execute(f'select * from "{x}" except all select * from "{y}"').fetchall()
+        diff = pg_db.execute(f'select * from "{x}" except all select * from "{y}"').fetchall()
         assert diff == [], f"{x} has rows {y} lacks"
 
 
@@ -95,7 +80,7 @@ def _every_type() -> pl.DataFrame:
 
 
 def test_binary_copy_stores_what_csv_stores_for_every_binary_type(
-    pg_schema: str, db: psycopg.Connection[Any], tmp_path: Path, encoded: list[int]
+    pg_schema: str, pg_db: psycopg.Connection[Any], tmp_path: Path, encoded: list[int]
 ) -> None:
     results = make_results(tmp_path / "r", _every_type())
     columns = [Column("j", "json") if c.name == "j" else c for c in results.schema.columns]
@@ -104,14 +89,14 @@ def test_binary_copy_stores_what_csv_stores_for_every_binary_type(
     assert encoded == [3]
     publish(pg_schema, results, "create", "via_csv", binary=False)
     assert encoded == [3]
-    same_rows(db, "via_binary", "via_csv")
-    row = db.execute('select u, j, f32, tz from "via_binary" where id = 1').fetchone()
+    same_rows(pg_db, "via_binary", "via_csv")
+    row = pg_db.execute('select u, j, f32, tz from "via_binary" where id = 1').fetchone()
     assert row is not None and row[0] == "ünï©ødé 🎉" and row[1] == {"a": [1, 2.5, None]}
     assert math.isnan(row[2]) and row[3] == dt.datetime(1999, 12, 31, 23, 59, 59, 999999, dt.UTC)
 
 
 def test_existing_columns_wider_or_bounded_load_binary_and_the_rest_csv(
-    pg_schema: str, db: psycopg.Connection[Any], tmp_path: Path, encoded: list[int]
+    pg_schema: str, pg_db: psycopg.Connection[Any], tmp_path: Path, encoded: list[int]
 ) -> None:
     frame = pl.DataFrame(
         {
@@ -123,17 +108,17 @@ def test_existing_columns_wider_or_bounded_load_binary_and_the_rest_csv(
     )
     results = make_results(tmp_path / "r", frame)
     for table in ("a", "b"):
-        db.execute(
+        pg_db.execute(
             f'create table "{table}" (id bigint primary key, n integer, s varchar(3), c char(2))'
         )
     publish(pg_schema, results, "upsert", "a")
     assert encoded == [2]
-    db.execute('alter table "b" alter column n type numeric')  # no binary form sent
+    pg_db.execute('alter table "b" alter column n type numeric')  # no binary form sent
     publish(pg_schema, results, "load", "b")
     assert encoded == [2]
-    db.execute('alter table "b" alter column n type integer')
-    same_rows(db, "a", "b")
-    assert db.execute('select c from "a" order by id').fetchall() == [("x ",), (None,)]
+    pg_db.execute('alter table "b" alter column n type integer')
+    same_rows(pg_db, "a", "b")
+    assert pg_db.execute('select c from "a" order by id').fetchall() == [("x ",), (None,)]
 
 
 @pytest.mark.parametrize(
@@ -150,7 +135,7 @@ def test_existing_columns_wider_or_bounded_load_binary_and_the_rest_csv(
 )
 def test_an_instant_postgres_cannot_store_fails_not_infinity(
     pg_schema: str,
-    db: psycopg.Connection[Any],
+    pg_db: psycopg.Connection[Any],
     tmp_path: Path,
     encoded: list[int],
     dtype: pl.DataType,
@@ -163,4 +148,4 @@ def test_an_instant_postgres_cannot_store_fails_not_infinity(
         publish(pg_schema, make_results(tmp_path / "r", frame), "create", "t")
     assert encoded == [2]
     assert message in str(err.value) and "at row 2, column 'v'" in str(err.value)
-    assert db.execute("select to_regclass('t')").fetchone() == (None,)
+    assert pg_db.execute("select to_regclass('t')").fetchone() == (None,)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,36 +9,23 @@ from typing import Any
 import polars as pl
 import psycopg
 import pytest
+from _three_dbs import PG_CONNECTION, PG_HOST, PG_PORT
 from _warehouse_data import make_results
 
-from runner.spec.model import Connection
 from runner.targets.base import PublishRequest, TableRef
 from runner.targets.postgres import PostgresTarget
 
 pytestmark = pytest.mark.postgres
 
-HOST = os.environ.get("PUBLISH_TEST_PG_HOST", "127.0.0.1")
-PORT = int(os.environ.get("PUBLISH_TEST_PG_PORT", "5432"))
-CONN = Connection(
-    name="pg", vendor="postgres", host=HOST, port=PORT, database="test", username="postgres"
-)
-
-
-@pytest.fixture
-def db(pg_schema: str) -> Iterator[psycopg.Connection[Any]]:
-    with psycopg.connect(
-        host=HOST, port=PORT, user="postgres", dbname="test", autocommit=True
-    ) as c:
-        c.execute(f'set search_path to "{pg_schema}"')
-        yield c
+CONN = PG_CONNECTION
 
 
 def test_upsert_rewrites_changed_rows_only_and_minus_zero_is_a_change(
-    pg_schema: str, db: psycopg.Connection[Any], tmp_path: Path
+    pg_schema: str, pg_db: psycopg.Connection[Any], tmp_path: Path
 ) -> None:
-    db.execute("create table t (id bigint primary key, x double precision, s text)")
-    db.execute("insert into t values (1, 0.0, 'a'), (2, 1.5, 'b'), (3, 2.5, 'c')")
-    before = dict(db.execute("select id, xmin::text from t").fetchall())
+    pg_db.execute("create table t (id bigint primary key, x double precision, s text)")
+    pg_db.execute("insert into t values (1, 0.0, 'a'), (2, 1.5, 'b'), (3, 2.5, 'c')")
+    before = dict(pg_db.execute("select id, xmin::text from t").fetchall())
     frame = pl.DataFrame(
         {"id": [1, 2, 3, 4], "x": [-0.0, 1.5, 2.5, 9.0], "s": ["a", "b", "C", "d"]}
     )
@@ -52,7 +37,7 @@ def test_upsert_rewrites_changed_rows_only_and_minus_zero_is_a_change(
     finally:
         target.close()
     assert (result.rows_loaded, result.rows_after) == (4, 4)
-    rows = db.execute("select id, x::text, s, xmin::text from t order by id").fetchall()
+    rows = pg_db.execute("select id, x::text, s, xmin::text from t order by id").fetchall()
     assert [r[:3] for r in rows] == [
         (1, "-0", "a"),
         (2, "1.5", "b"),
@@ -82,25 +67,25 @@ def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
     if request.param == "update then insert":
         monkeypatch.setattr(postgres_merge, "MERGE_VERSION", 10**9)
     else:
-        with psycopg.connect(host=HOST, port=PORT, user="postgres", dbname="test") as c:
+        with psycopg.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname="test") as c:
             if c.info.server_version < postgres_merge.MERGE_VERSION:
                 pytest.skip("MERGE needs PostgreSQL 15 or later")
     return str(request.param)
 
 
 def test_every_type_is_compared_exactly(
-    path: str, pg_schema: str, db: psycopg.Connection[Any], tmp_path: Path
+    path: str, pg_schema: str, pg_db: psycopg.Connection[Any], tmp_path: Path
 ) -> None:
     """A value that its type calls equal but that is stored differently is a change."""
-    db.execute(
+    pg_db.execute(
         "create collation if not exists publish_ci "
         "(provider = icu, locale = 'und-u-ks-level2', deterministic = false)"
     )
-    db.execute(
+    pg_db.execute(
         "create table t (id bigint primary key, n numeric(10, 2), c text collate publish_ci,"
         " j json, ts timestamptz, f real, k integer)"
     )
-    db.execute(
+    pg_db.execute(
         "insert into t values"
         " (1, 1.5, 'a', '{\"a\": 1}', '2024-01-01 00:00:00+00', 0, 1),"  # all the same
         " (2, 1.5, 'a', '{\"a\": 1}', '2024-01-01 00:00:00+00', 0, 1),"  # text case
@@ -109,7 +94,7 @@ def test_every_type_is_compared_exactly(
         " (5, null, null, null, null, null, null),"  # nulls stay nulls
         " (6, null, 'a', '{\"a\": 1}', '2024-01-01 00:00:00+00', 0, 1)"  # null to a value
     )
-    before = dict(db.execute("select id, xmin::text from t").fetchall())
+    before = dict(pg_db.execute("select id, xmin::text from t").fetchall())
     frame = pl.DataFrame(
         {
             "id": [1, 2, 3, 4, 5, 6],
@@ -127,7 +112,7 @@ def test_every_type_is_compared_exactly(
     )
     result = _upsert(pg_schema, tmp_path, frame)
     assert (result.rows_loaded, result.rows_after) == (6, 6)
-    rows = db.execute("select id, c, j::text, f::text, n::text, xmin::text from t order by id")
+    rows = pg_db.execute("select id, c, j::text, f::text, n::text, xmin::text from t order by id")
     after = {r[0]: r for r in rows.fetchall()}
     assert after[2][1] == "A" and after[3][2] == '{"a":1}' and after[4][3] == "-0"
     assert after[6][4] == "1.50"
@@ -136,18 +121,18 @@ def test_every_type_is_compared_exactly(
 
 
 def test_a_table_merge_refuses_takes_on_conflict(
-    path: str, pg_schema: str, db: psycopg.Connection[Any], tmp_path: Path
+    path: str, pg_schema: str, pg_db: psycopg.Connection[Any], tmp_path: Path
 ) -> None:
     """A rule on the table: PostgreSQL refuses MERGE (and ON CONFLICT); the upsert still
     works by UPDATE then INSERT."""
-    db.execute("create table t (id bigint primary key, s text)")
-    db.execute("create table seen (id bigint)")
-    db.execute("create rule r as on insert to t do also insert into seen values (new.id)")
-    db.execute("insert into t values (1, 'a'), (2, 'b')")
+    pg_db.execute("create table t (id bigint primary key, s text)")
+    pg_db.execute("create table seen (id bigint)")
+    pg_db.execute("create rule r as on insert to t do also insert into seen values (new.id)")
+    pg_db.execute("insert into t values (1, 'a'), (2, 'b')")
     frame = pl.DataFrame({"id": [2, 3], "s": ["B", "c"]})
     result = _upsert(pg_schema, tmp_path, frame)
     assert result.rows_after == 3
-    assert db.execute("select id, s from t order by id").fetchall() == [
+    assert pg_db.execute("select id, s from t order by id").fetchall() == [
         (1, "a"),
         (2, "B"),
         (3, "c"),
@@ -156,13 +141,13 @@ def test_a_table_merge_refuses_takes_on_conflict(
 
 @pytest.mark.parametrize("repeated", [1, 9], ids=["key in the table", "new key"])
 def test_a_key_twice_in_the_results_names_it_and_changes_nothing(
-    path: str, repeated: int, pg_schema: str, db: psycopg.Connection[Any], tmp_path: Path
+    path: str, repeated: int, pg_schema: str, pg_db: psycopg.Connection[Any], tmp_path: Path
 ) -> None:
     from runner.errors import TargetError
 
-    db.execute("create table t (id bigint primary key, s text)")
-    db.execute("insert into t values (1, 'a'), (2, 'b')")
+    pg_db.execute("create table t (id bigint primary key, s text)")
+    pg_db.execute("insert into t values (1, 'a'), (2, 'b')")
     frame = pl.DataFrame({"id": [repeated, 5, repeated], "s": ["x", "y", "z"]})
     with pytest.raises(TargetError, match=rf"id={repeated} at rows 1, 3.*table is unchanged"):
         _upsert(pg_schema, tmp_path, frame)
-    assert db.execute("select id, s from t order by id").fetchall() == [(1, "a"), (2, "b")]
+    assert pg_db.execute("select id, s from t order by id").fetchall() == [(1, "a"), (2, "b")]
