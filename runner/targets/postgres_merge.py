@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -84,6 +85,7 @@ def upsert(
     types: Mapping[str, str],
 ) -> None:
     """The staged rows into ``table`` (which has a unique index on ``key``)."""
+    merge = Merge(table, stage, tuple(names), tuple(key), types)
     cur.execute(sql.SQL("lock table {} in share row exclusive mode").format(table))
     cur.execute("select setting::bigint from pg_settings where name = 'work_mem'")
     row = cur.fetchone()
@@ -92,89 +94,85 @@ def upsert(
     if cur.connection.info.server_version >= MERGE_VERSION:
         cur.execute("savepoint publish_merge")
         try:
-            cur.execute(merge_statement(table, stage, names, key, types))
+            cur.execute(merge.merge())
             cur.execute("release savepoint publish_merge")
             return
         except psycopg.errors.FeatureNotSupported:  # a rule on the table, for one
             cur.execute("rollback to savepoint publish_merge")
-    for statement in update_then_insert(table, stage, names, key, types):
-        cur.execute(statement)
-        if cur.description is not None and cur.fetchone() is not None:
-            raise psycopg.errors.CardinalityViolation("the staged rows repeat a key of the table")
+    # MERGE missing or refused: an UPDATE would apply one of two staged rows with the same
+    # key silently, so that is refused first; a repeated new key fails on the unique index
+    if cur.execute(merge.repeated_key()).fetchone() is not None:
+        raise psycopg.errors.CardinalityViolation("the staged rows repeat a key of the table")
+    if merge.values:
+        cur.execute(merge.update())
+    cur.execute(merge.insert())
 
 
-def merge_statement(
-    table: sql.Composable,
-    stage: sql.Identifier,
-    names: Sequence[str],
-    key: Sequence[str],
-    types: Mapping[str, str],
-) -> sql.Composed:
-    """``MERGE INTO table t USING stage s ON key ... WHEN MATCHED AND differs ... UPDATE
-    ... WHEN NOT MATCHED THEN INSERT ...``."""
-    values = [n for n in names if n not in key]
-    matched: sql.Composable = sql.SQL("")
-    if values:
-        matched = sql.SQL(" when matched and {} then update set {}").format(
-            differs(values, types, "t", "s"), _assignments(values)
-        )
-    return sql.SQL(
-        "merge into {} as t using {} as s on {}{} when not matched then insert ({}) values ({})"
-    ).format(
-        table,
-        stage,
-        _match(key),
-        matched,
-        sql.SQL(", ").join(map(sql.Identifier, names)),
-        sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(n)) for n in names),
-    )
+@dataclass(frozen=True)
+class Merge:
+    """The statements that bring the rows of ``stage`` into ``table`` (aliases s and t)."""
 
+    table: sql.Composable
+    stage: sql.Identifier
+    names: tuple[str, ...]
+    key: tuple[str, ...]
+    #: the table's column types by name (``format_type``)
+    types: Mapping[str, str]
 
-def update_then_insert(
-    table: sql.Composable,
-    stage: sql.Identifier,
-    names: Sequence[str],
-    key: Sequence[str],
-    types: Mapping[str, str],
-) -> list[sql.Composed]:
-    """Where MERGE is missing or refused: a query that returns a row when the stage repeats
-    a key of the table (an UPDATE would pick one of them silently), the UPDATE of the
-    rows whose values differ, and the INSERT of the rows whose key is not in the table
-    (a repeated new key fails on the unique index)."""
-    keys = sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(k)) for k in key)
-    statements = [
-        sql.SQL(
+    @property
+    def values(self) -> list[str]:
+        """The columns that are not the key."""
+        return [n for n in self.names if n not in self.key]
+
+    def merge(self) -> sql.Composed:
+        """``MERGE INTO table t USING stage s ON key WHEN MATCHED AND differs THEN UPDATE
+        ... WHEN NOT MATCHED THEN INSERT ...``."""
+        matched: sql.Composable = sql.SQL("")
+        if self.values:
+            matched = sql.SQL(" when matched and {} then update set {}").format(
+                differs(self.values, self.types, "t", "s"), self._assignments()
+            )
+        return sql.SQL(
+            "merge into {} as t using {} as s on {}{} when not matched then insert ({}) values ({})"
+        ).format(self.table, self.stage, self._match(), matched, self._columns(), self._staged())
+
+    def repeated_key(self) -> sql.Composed:
+        """A query returning a row when two staged rows have the key of one table row."""
+        keys = sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(k)) for k in self.key)
+        return sql.SQL(
             "select 1 from {} as s where exists (select from {} as t where {}) "
             "group by {} having count(*) > 1 limit 1"
-        ).format(stage, table, _match(key), keys)
-    ]
-    values = [n for n in names if n not in key]
-    if values:
-        statements.append(
-            sql.SQL("update {} as t set {} from {} as s where {} and {}").format(
-                table, _assignments(values), stage, _match(key), differs(values, types, "t", "s")
-            )
+        ).format(self.stage, self.table, self._match(), keys)
+
+    def update(self) -> sql.Composed:
+        """The UPDATE of the table's rows whose staged values differ."""
+        return sql.SQL("update {} as t set {} from {} as s where {} and {}").format(
+            self.table,
+            self._assignments(),
+            self.stage,
+            self._match(),
+            differs(self.values, self.types, "t", "s"),
         )
-    cols = sql.SQL(", ").join(map(sql.Identifier, names))
-    statements.append(
-        sql.SQL(
+
+    def insert(self) -> sql.Composed:
+        """The INSERT of the staged rows whose key is not in the table."""
+        return sql.SQL(
             "insert into {} ({}) select {} from {} as s where not exists "
             "(select from {} as t where {})"
-        ).format(
-            table,
-            cols,
-            sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(n)) for n in names),
-            stage,
-            table,
-            _match(key),
+        ).format(self.table, self._columns(), self._staged(), self.stage, self.table, self._match())
+
+    def _match(self) -> sql.Composed:
+        return sql.SQL(" and ").join(
+            sql.SQL("t.{0} = s.{0}").format(sql.Identifier(k)) for k in self.key
         )
-    )
-    return statements
 
+    def _assignments(self) -> sql.Composed:
+        return sql.SQL(", ").join(
+            sql.SQL("{0} = s.{0}").format(sql.Identifier(n)) for n in self.values
+        )
 
-def _match(key: Sequence[str]) -> sql.Composed:
-    return sql.SQL(" and ").join(sql.SQL("t.{0} = s.{0}").format(sql.Identifier(k)) for k in key)
+    def _columns(self) -> sql.Composed:
+        return sql.SQL(", ").join(map(sql.Identifier, self.names))
 
-
-def _assignments(values: Sequence[str]) -> sql.Composed:
-    return sql.SQL(", ").join(sql.SQL("{0} = s.{0}").format(sql.Identifier(n)) for n in values)
+    def _staged(self) -> sql.Composed:
+        return sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(n)) for n in self.names)
