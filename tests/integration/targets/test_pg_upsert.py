@@ -151,3 +151,35 @@ def test_a_key_twice_in_the_results_names_it_and_changes_nothing(
     with pytest.raises(TargetError, match=rf"id={repeated} at rows 1, 3.*table is unchanged"):
         _upsert(pg_schema, tmp_path, frame)
     assert pg_db.execute("select id, s from t order by id").fetchall() == [(1, "a"), (2, "b")]
+
+
+def test_the_merge_runs_without_jit_with_work_mem_raised_for_its_transaction_only(
+    path: str, pg_schema: str, pg_db: psycopg.Connection[Any], tmp_path: Path
+) -> None:
+    """The settings hold for the upsert's statements (a trigger records them) and end with
+    its transaction: the target's connection is back at the server's defaults."""
+    pg_db.execute("create table t (id bigint primary key, x text)")
+    pg_db.execute("insert into t values (1, 'a')")
+    pg_db.execute("create table seen (jit text, work_mem text)")
+    pg_db.execute(
+        "create function record_settings() returns trigger language plpgsql as $$ begin "
+        f"insert into {pg_schema}.seen values (current_setting('jit'), "
+        "current_setting('work_mem')); return null; end $$"
+    )
+    pg_db.execute(
+        "create trigger record after insert or update on t "
+        "for each statement execute function record_settings()"
+    )
+    default_jit = pg_db.execute("show jit").fetchone()
+    target = PostgresTarget(CONN)
+    try:
+        frame = pl.DataFrame({"id": [1, 2], "x": ["b", "c"]})
+        results = make_results(tmp_path / "r", frame)
+        ref = TableRef("pg", (pg_schema,), "t")
+        target.publish(PublishRequest("out", ref, "upsert", results, "run-1", ("id",)))
+        after = target.conn.execute("show jit").fetchone()
+    finally:
+        target.close()
+    assert pg_db.execute("select id, x from t order by id").fetchall() == [(1, "b"), (2, "c")]
+    assert set(pg_db.execute("select jit, work_mem from seen").fetchall()) == {("off", "256MB")}
+    assert after == default_jit
