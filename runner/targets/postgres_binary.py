@@ -105,7 +105,7 @@ def binary_plan(schema: ResultSchema, column_types: Mapping[str, str]) -> Binary
 #: Each batch's values, lengths and texts are computed once and the runs are slices of
 #: them (halving the frame and starting again computed them at every level: ~40 % of
 #: the encoding time of 1M rows)
-_PADDED_BYTES = 2 << 20  # a 25k-row batch of ~130-byte rows is laid out in two runs
+_PADDED_BYTES = 2 << 20  # a 16k-row batch of ~130-byte rows is laid out in two runs
 
 
 def _values(name: str, kind: str) -> pl.Expr:

@@ -26,10 +26,12 @@ from runner.targets.postgres_types import csv_bytes
 
 _WRITE_CHUNK = 1 << 20  # bytes per copy.write: measured faster than one write per batch
 #: rows per batch, and batches encoded ahead (2: with 3 the 1M-row publish peaked at
-#: 149-153 MB on a loaded machine, no faster): 25k rows of 10 columns are ~3 MB of COPY
-#: data and ~15 MB while being encoded, so a publish of 1M or 10M rows peaks below
-#: 150 MB (it peaked near 300 MB with 6 x 100k CSV batches and 500k-row Avro parts)
-COPY_BATCH_ROWS = 25_000
+#: 149-153 MB on a loaded machine, no faster): 16k rows of 10 columns are ~2 MB of COPY
+#: data and ~10 MB while being encoded, so a publish of 1M or 10M rows peaks below
+#: 150 MB (it peaked near 300 MB with 6 x 100k CSV batches and 500k-row Avro parts;
+#: 10M rows peaked at 139-140 MB with 16k-row batches, 143-146 MB with 25k, at the same
+#: encoding CPU per row)
+COPY_BATCH_ROWS = 16_384
 COPY_PREFETCH = 2
 
 
