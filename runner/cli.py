@@ -121,10 +121,16 @@ def validate(spec: SpecArgs, fmt: str, require_secrets: bool) -> None:
     Secrets need not be set: an unset secret() is an opaque placeholder, and the secrets
     plan and apply will need are listed.
     """
-    from runner.commands.validate import validate_command
+    from runner.spec.recipe_helper import recipe_checker
 
-    report = cast("ReportFormat", fmt)
-    if not validate_command(spec, fmt=report, echo=echo, require_secrets=require_secrets):
+    with recipe_checker(spec.path) as check:  # polars imported meanwhile, when needed
+        from runner.commands.validate import validate_command
+
+        report = cast("ReportFormat", fmt)
+        valid = validate_command(
+            spec, fmt=report, echo=echo, require_secrets=require_secrets, check_recipes=check
+        )
+    if not valid:
         raise Exit(exitcodes.ERROR)
 
 

@@ -12,6 +12,7 @@ from runner.spec.api import Validation, check_spec, render_for_display
 
 if TYPE_CHECKING:
     from runner.commands.context import Echo
+    from runner.spec.recipes import CheckRecipes
 
 ReportFormat = Literal["text", "json"]
 
@@ -60,7 +61,12 @@ class SpecReporter:
 
 
 def validate_command(
-    args: SpecArgs, *, fmt: ReportFormat, echo: Echo, require_secrets: bool = False
+    args: SpecArgs,
+    *,
+    fmt: ReportFormat,
+    echo: Echo,
+    require_secrets: bool = False,
+    check_recipes: CheckRecipes | None = None,
 ) -> bool:
     """Check the spec and report; returns whether it is valid (secrets need not be set)."""
     reporter = SpecReporter(args.path, fmt, echo)
@@ -71,6 +77,7 @@ def validate_command(
             cli_vars=args.cli_vars,
             var_files=args.var_files,
             require_secrets=require_secrets,
+            check_recipes=check_recipes,
         )
     except SpecError as exc:
         reporter.invalid(exc)

@@ -15,6 +15,7 @@ from runner.spec import paths
 from runner.spec.build import build_spec
 from runner.spec.load import Document, load_file, parse_bytes, read_limited
 from runner.spec.model import Spec
+from runner.spec.recipes import CheckRecipes
 from runner.spec.render import Rendered, render
 from runner.spec.secrets import MASK, Secret, redact
 from runner.spec.validate import sort_issues, validate
@@ -81,12 +82,14 @@ def check_spec(
     cli_vars: Mapping[str, str] | None = None,
     var_files: Sequence[str | Path] = (),
     require_secrets: bool = False,
+    check_recipes: CheckRecipes | None = None,
 ) -> Validation:
     """Validate a spec (SpecError with every issue); secrets need not be set.
 
     An unset ``secret()`` is an opaque placeholder: structure, references and templates are
     checked, the value holding it is not, and the secret is listed as missing. With
     ``require_secrets`` an unset secret is an error, as ``plan`` and ``apply`` make it.
+    ``check_recipes`` checks the local recipes (default: in this process).
     """
     file = resolve_spec_path(path)
     doc, raw = _read(file)
@@ -97,7 +100,7 @@ def check_spec(
         var_files=var_files,
         require_secrets=require_secrets,
     )
-    issues = validate(doc, rendered, file.parent)
+    issues = validate(doc, rendered, file.parent, check_recipes=check_recipes)
     if issues:
         raise SpecError(issues)
     if not rendered.missing_secrets:  # complete: build it, as plan would

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -200,13 +200,25 @@ def _second_statement(recipe: str) -> int | None:
     return None
 
 
+#: recipes checked at once: each rendered recipe with its inputs
+Requests = Sequence[tuple[str, list[JobInput]]]
+#: checks each request, in order (:func:`check_recipes` here, or in a helper process)
+CheckRecipes = Callable[[Requests], list[RecipeProblem | None]]
+
+
+def check_recipes(requests: Requests) -> list[RecipeProblem | None]:
+    """:func:`check_recipe` of each request, in this process."""
+    from runner.quiet import quiet_stderr
+
+    with quiet_stderr():  # a panic inside polars' SQL planner prints on fd 2
+        return [check_recipe(recipe, inputs) for recipe, inputs in requests]
+
+
 def recipe_issue(
-    at: str, recipe: str, written: str, inputs: list[JobInput], start: Position | None
-) -> SpecIssue | None:
-    """The issue of the recipe at JSON path ``at`` (``written``: before templates)."""
-    problem = check_recipe(recipe, inputs)
-    if problem is None:
-        return None
+    at: str, recipe: str, written: str, problem: RecipeProblem, start: Position | None
+) -> SpecIssue:
+    """The issue of ``problem`` in the recipe at JSON path ``at`` (``written``: before
+    templates), placed in the spec file."""
     if start is None:
         return SpecIssue("", None, None, at, problem.message)
     found = place(start, written, recipe, problem.offset)

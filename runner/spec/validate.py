@@ -16,9 +16,9 @@ from runner.spec import paths
 from runner.spec.headers import Header, HeaderError, read_header
 from runner.spec.inputs import InputRefused, check_input, extension_problem, input_roots
 from runner.spec.load import Document
-from runner.spec.model import LOCAL_FORMATS, SPARK_FORMATS, VENDORS
+from runner.spec.model import LOCAL_FORMATS, SPARK_FORMATS, VENDORS, Position
 from runner.spec.params import DRIVER_PARAMS, allowed_params
-from runner.spec.recipes import JobInput
+from runner.spec.recipes import CheckRecipes, JobInput
 from runner.spec.render import Rendered
 from runner.spec.schema import IssueMaker, coerce, did_you_mean, schema_issues, type_at
 from runner.spec.secrets import Secret
@@ -356,36 +356,43 @@ def check_references(data: Mapping[str, Any], maker: IssueMaker, base_dir: Path)
     return _Checker(data, maker, base_dir).run()
 
 
-def _recipe_issues(checker: _Checker, raw: Document, rendered: Rendered) -> list[SpecIssue]:
+def _recipe_issues(
+    checker: _Checker, raw: Document, rendered: Rendered, check: CheckRecipes | None
+) -> list[SpecIssue]:
     """Each local recipe over its inputs' headers (polars is imported only when one exists)."""
     jobs = {
         name: found
         for name, found in checker.readable.items()
         if found and isinstance(_mapping(checker.jobs[name]).get("recipe"), str)
     }
-    if not jobs:
+    todo: list[tuple[str, str, str, list[JobInput], Position | None]] = []
+    for name, found in jobs.items():
+        at = paths.child(paths.child("$.jobs", name), "recipe")
+        if at in rendered.failed:
+            continue
+        written = _mapping(_mapping(raw.data.get("jobs")).get(name)).get("recipe")
+        recipe = checker.jobs[name]["recipe"]
+        where = rendered.positions.get(at) or raw.positions.get(at)
+        todo.append((at, recipe, written if isinstance(written, str) else recipe, found, where))
+    if not todo:
         return []
-    from runner.quiet import quiet_stderr
-    from runner.spec.recipes import recipe_issue
+    from runner.spec.recipes import check_recipes, recipe_issue
 
-    issues = []
-    with quiet_stderr():  # a panic inside polars' SQL planner prints on fd 2
-        for name, found in jobs.items():
-            at = paths.child(paths.child("$.jobs", name), "recipe")
-            if at in rendered.failed:
-                continue
-            written = _mapping(_mapping(raw.data.get("jobs")).get(name)).get("recipe")
-            recipe = checker.jobs[name]["recipe"]
-            where = rendered.positions.get(at) or raw.positions.get(at)
-            raw_text = written if isinstance(written, str) else recipe
-            issue = recipe_issue(at, recipe, raw_text, found, where)
-            if issue is not None:
-                issues.append(issue)
-    return issues
+    problems = (check or check_recipes)([(t[1], t[3]) for t in todo])
+    return [
+        recipe_issue(at, recipe, written, problem, where)
+        for (at, recipe, written, _, where), problem in zip(todo, problems, strict=True)
+        if problem is not None
+    ]
 
 
-def validate(raw: Document, rendered: Rendered, base_dir: Path) -> list[SpecIssue]:
-    """Every issue of a rendered spec, sorted by position (empty when it is valid)."""
+def validate(
+    raw: Document, rendered: Rendered, base_dir: Path, *, check_recipes: CheckRecipes | None = None
+) -> list[SpecIssue]:
+    """Every issue of a rendered spec, sorted by position (empty when it is valid).
+
+    ``check_recipes`` checks the local recipes (default: in this process).
+    """
     issues = list(rendered.issues)
     raw_maker = IssueMaker(raw.label, raw.positions, raw.key_positions)
     issues += schema_issues(raw.data, raw_maker, loose_environments=True)
@@ -396,5 +403,5 @@ def validate(raw: Document, rendered: Rendered, base_dir: Path) -> list[SpecIssu
     issues += schema_found
     checker = _Checker(plain, maker, base_dir)
     issues += checker.run()
-    issues += _recipe_issues(checker, raw, rendered)
+    issues += _recipe_issues(checker, raw, rendered, check_recipes)
     return sort_issues(issues)
