@@ -25,6 +25,7 @@ import yaml
 
 from runner.errors import SpecError, SpecIssue
 from runner.spec import paths
+from runner.spec.gcpause import gc_paused
 from runner.spec.model import Position
 
 #: the most values an expanded document may hold (aliases count each time they are used)
@@ -299,6 +300,11 @@ def _yaml_issue(exc: yaml.YAMLError, label: str) -> SpecIssue:
 
 def parse_text(text: str, label: str, *, what: str = "a spec") -> Document:
     """Parse YAML text into a :class:`Document`; raises SpecError with every issue found."""
+    with gc_paused():
+        return _parse_text(text, label, what)
+
+
+def _parse_text(text: str, label: str, what: str) -> Document:
     try:
         root = yaml.compose(text, Loader=SpecLoader)
     except yaml.YAMLError as exc:

@@ -209,3 +209,29 @@ def test_missing_file_and_folder(tmp_path: Path) -> None:
 def test_non_string_keys_are_refused() -> None:
     (issue,) = _issues("? [a, b]\n: 1\n")
     assert "keys must be plain strings" in issue
+
+
+def test_the_garbage_collector_is_paused_while_parsing_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Parsing runs without the cyclic collector; it is on again after, even after an error."""
+    import gc
+
+    seen: list[bool] = []
+    compose = load.yaml.compose
+
+    def watched(*args: object, **kwargs: object) -> object:
+        seen.append(gc.isenabled())
+        return compose(*args, **kwargs)
+
+    monkeypatch.setattr(load.yaml, "compose", watched)
+    assert gc.isenabled()
+    assert parse_text("a: 1\n", "s.yaml").data == {"a": 1}
+    assert _issues("a: 1\na: 2\n")[0].startswith("s.yaml:2:1: $.a: duplicate key 'a'")
+    assert seen == [False, False] and gc.isenabled()
+    gc.disable()
+    try:
+        parse_text("a: 1\n", "s.yaml")
+        assert not gc.isenabled()  # left off when it was off
+    finally:
+        gc.enable()
