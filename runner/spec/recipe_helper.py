@@ -154,6 +154,8 @@ def start() -> RecipeHelper | None:
     """Fork a helper importing polars; None where that is not done (see the module's doc)."""
     if sys.platform != "linux" or "polars" in sys.modules or threading.active_count() > 1:
         return None
+    import runner.spec.recipes  # noqa: F401  (both need it: the helper then imports polars only)
+
     for stream in (sys.stdout, sys.stderr):  # nothing buffered now is printed twice
         with suppress(OSError, ValueError):
             if stream is not None:
