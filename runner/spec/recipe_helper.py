@@ -101,7 +101,8 @@ class RecipeHelper:
             pid, self.pid = self.pid, None
             with suppress(OSError):
                 os.kill(pid, 9)  # it has answered, or is not needed any more
-            os.waitpid(pid, 0)
+            with suppress(ChildProcessError):  # reaped already (SIGCHLD ignored)
+                os.waitpid(pid, 0)
 
 
 def answers(data: bytes, count: int) -> list[RecipeProblem | None] | None:

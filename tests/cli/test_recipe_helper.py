@@ -47,6 +47,12 @@ _PROBE = textwrap.dedent(
         def bug(recipe, inputs):
             raise RuntimeError("a bug in the recipe check")
         recipes.check_recipe = bug
+    if "nopolars" in modes:
+        class Refuse:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] == "polars":
+                    raise ImportError("polars cannot be imported here")
+        sys.meta_path.insert(0, Refuse())
     if "thread" in modes:
         threading.Thread(target=threading.Event().wait, daemon=True).start()
     from runner.cli import run
@@ -142,6 +148,20 @@ def test_a_bug_in_the_recipe_check_crashes_as_it_does_without_the_helper(tmp_pat
     )
     assert code == 3
     assert "Internal error: RuntimeError: a bug in the recipe check" in err
+
+
+def test_polars_failing_to_import_fails_as_it_does_without_the_helper(tmp_path: Path) -> None:
+    spec = str(_bad_spec(tmp_path))
+    code, out, err, facts = probe("nopolars", "validate", spec, log_dir=tmp_path)
+    assert facts["forks"] == 1
+    here = probe("nopolars,off", "validate", spec, log_dir=tmp_path)
+    crash_log = re.compile(r"publish-crash-\S+\.log")
+    assert (code, out, crash_log.sub("LOG", err)) == (
+        here[0],
+        here[1],
+        crash_log.sub("LOG", here[2]),
+    )
+    assert code == 3 and "polars cannot be imported here" in err
 
 
 def test_no_helper_without_a_recipe_nor_beside_another_thread(tmp_path: Path) -> None:
