@@ -193,3 +193,23 @@ def test_tables_above_the_diff_rows_limit_are_counted_in_the_database(
     assert diffs[0]["counts"] == {"added": 0, "removed": 0, "changed": 1, "unchanged": 15}
     assert diffs[0]["skipped"] is None and diffs[0]["samples"] == {}
     assert "counted inside the database" in diffs[0]["note"]
+
+
+def test_a_preview_edited_after_the_plan_in_the_same_process_is_not_published(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the plan's process remembers the hashes of the previews it wrote (apply then skips
+    # reading them again): a file changed since, even to the same size, is hashed again
+    spec = write_spec(tmp_path, BASIC)
+    planfile = tmp_path / "plan.json"
+    assert publish(capsys, "plan", str(spec), "--out", str(planfile)).code == 0
+    (part,) = (tmp_path / ".publish" / "previews").rglob("csv/*.csv")
+    text = part.read_text()
+    assert text.count("alice") == 1
+    part.write_text(text.replace("alice", "alicf"))
+    r = publish(capsys, "apply", str(planfile))
+    assert r.code == 0, r.err + r.out
+    assert "the job did not run again" not in r.out
+    with sqlite3.connect(tmp_path / "warehouse.db") as c:
+        names = {n for (n,) in c.execute("select customer from orders_copy")}
+    assert "alice" in names and "alicf" not in names

@@ -302,7 +302,7 @@ class LocalPlatform:
         staging: Path,
     ) -> JobRun:
         store = PreviewStore(self.state_dir)
-        preview = store.load(job.name, fingerprint, verify=True)
+        preview = store.load(job.name, fingerprint, verify=job.outputs)
         if preview is not None:
             results = store.materialise(preview, run_dir, job.outputs)
             say("the results previewed at plan (the job did not run again)")
