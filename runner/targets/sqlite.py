@@ -37,10 +37,10 @@ from runner.targets.skeleton import TableTargetBase, column_problems, refuse_col
 from runner.targets.sqlite_rows import (
     BATCH_ROWS,
     Upsert,
-    bindable_frames,
     create_sql,
     create_table,
     insert_rows,
+    staged_tables,
 )
 from runner.targets.sqlite_types import (
     DIALECT,
@@ -257,7 +257,7 @@ class SqliteTarget(TableTargetBase):
                 ahead.discard()
                 raise
             return ahead
-        frames = sqlite_stage.to_arrow(bindable_frames(request))
+        frames = staged_tables(request)
         with Prefetch(frames, depth=1, name="sqlite-prefetch") as ready:
             try:
                 return sqlite_stage.stage(self.path, ready, progress, create)
@@ -278,8 +278,8 @@ class SqliteTarget(TableTargetBase):
             create = self._new_table_sql(request)
         except (TargetError, sqlite3.Error, OSError):
             return None  # the publish meets it
-        frames = bindable_frames(request, opened_frames(request.results, BATCH_ROWS))
-        return sqlite_ahead.start(self.path, create, sqlite_stage.to_arrow(frames))
+        frames = staged_tables(request, opened_frames(request.results, BATCH_ROWS))
+        return sqlite_ahead.start(self.path, create, frames)
 
     def _new_table_sql(self, request: PublishRequest) -> str | None:
         """The staging table's CREATE TABLE when the publish will create the target table.

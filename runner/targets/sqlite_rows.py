@@ -12,6 +12,7 @@ import hashlib
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 import polars as pl
 
@@ -107,12 +108,20 @@ def _bind_rows(
 
 
 def bindable_frames(
-    request: PublishRequest, frames: Iterable[pl.DataFrame] | None = None
+    request: PublishRequest, frames: Iterable[pl.DataFrame] | None = None, *, dates: bool = True
 ) -> Iterator[pl.DataFrame]:
     """The result frames (or ``frames`` of them), checked (NaN: SQLite stores it as NULL)
-    and bindable."""
+    and bindable (``dates``: see :func:`~runner.targets.sqlite_types.bindable`)."""
     for frame in checked_batches(request, DIALECT, BATCH_ROWS, frames):
-        yield bindable(frame, request.results.schema)
+        yield bindable(frame, request.results.schema, dates=dates)
+
+
+def staged_tables(
+    request: PublishRequest, frames: Iterable[pl.DataFrame] | None = None
+) -> Iterator[Any]:
+    """:func:`bindable_frames` as the Arrow tables :func:`.sqlite_stage.stage` writes."""
+    schema = request.results.schema
+    return sqlite_stage.to_arrow(bindable_frames(request, frames, dates=False), schema)
 
 
 class Upsert:

@@ -103,8 +103,23 @@ def type_matches(declared_type: str, logical: str) -> bool:
     return declared in _SPELLINGS.get(logical, ())
 
 
-def bindable(frame: pl.DataFrame, schema: ResultSchema) -> pl.DataFrame:
-    """Every column as a type sqlite3 binds without adapters (columnar)."""
+#: the text :func:`bindable` writes dates, times and timestamps as
+TIME_TEXT = {
+    "date": "%Y-%m-%d",
+    "time": "%H:%M:%S%.6f",
+    "timestamp": "%Y-%m-%d %H:%M:%S%.6f",
+    "timestamptz": "%Y-%m-%d %H:%M:%S%.6f+00:00",
+}
+#: what ``bindable(..., dates=False)`` leaves as they are (in UTC for timestamptz)
+LATE_TEXT = frozenset({"date", "timestamp", "timestamptz"})
+
+
+def bindable(frame: pl.DataFrame, schema: ResultSchema, *, dates: bool = True) -> pl.DataFrame:
+    """Every column as a type sqlite3 binds without adapters (columnar).
+
+    ``dates`` False: columns of :data:`LATE_TEXT` stay dates and timestamps, for the
+    caller to write as the text of :data:`TIME_TEXT` (see ``sqlite_stage.to_arrow``).
+    """
     frame = prepare(frame, booleans_as_int=True)
     exprs: list[pl.Expr] = []
     for c in schema.columns:
@@ -114,14 +129,8 @@ def bindable(frame: pl.DataFrame, schema: ResultSchema) -> pl.DataFrame:
             # 15 digits a bound float stores the same value for less work; wider decimals
             # go as text into a TEXT-affinity column (numeric_text(P,S)), which keeps it
             col = col.cast(pl.Float64) if dec[0] <= 15 else col.cast(pl.String)
-        elif c.type == "date":
-            col = col.dt.to_string("%Y-%m-%d")
-        elif c.type == "time":
-            col = col.dt.to_string("%H:%M:%S%.6f")
-        elif c.type == "timestamp":
-            col = col.dt.to_string("%Y-%m-%d %H:%M:%S%.6f")
-        elif c.type == "timestamptz":
-            col = col.dt.to_string("%Y-%m-%d %H:%M:%S%.6f+00:00")
+        elif c.type in TIME_TEXT and (dates or c.type not in LATE_TEXT):
+            col = col.dt.to_string(TIME_TEXT[c.type])
         elif c.type == "float32":
             col = col.cast(pl.Float64)
         exprs.append(col)

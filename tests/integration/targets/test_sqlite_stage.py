@@ -16,12 +16,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from runner.results import ResultSet, write_results
+from runner.results import Column, ResultSchema, ResultSet, write_results
 from runner.spec.model import Connection
 from runner.targets import sqlite_stage
 from runner.targets.base import PublishRequest, TableRef
 from runner.targets.sqlite import SqliteTarget
 from runner.targets.sqlite_rows import create_sql
+from runner.targets.sqlite_types import bindable
 
 EVERY_TYPE = pl.DataFrame(
     {
@@ -182,6 +183,32 @@ def test_only_types_the_driver_binds_like_sqlite3_are_staged() -> None:
     assert not sqlite_stage.bindable_by_driver(pl.DataFrame({"d": [dt.date(2020, 1, 1)]}))
     frames = iter([pl.DataFrame({"d": [dt.date(2020, 1, 1)]})])
     assert sqlite_stage.stage(Path("unused.db"), frames, None) is None
+
+
+@pytest.mark.parametrize(
+    "micros",
+    [
+        [0, None, 1_600_000_000_123_456],  # Arrow's cast writes them
+        [-62_135_596_800_000_001, None, 0],  # year 0: polars writes them
+        [253_402_300_800_000_000, 0, None],  # year 10000: polars' "+10000"
+        [None, None, None],
+    ],
+)
+def test_dates_and_timestamps_are_staged_as_the_text_bound_rows_get(micros: list[int]) -> None:
+    frame = pl.DataFrame(
+        {
+            "ts": pl.Series(micros, dtype=pl.Datetime("us")),
+            "tz": pl.Series(micros, dtype=pl.Datetime("us", "UTC")),
+            "d": pl.Series(micros, dtype=pl.Datetime("us")).dt.date(),
+        }
+    )
+    schema = ResultSchema(
+        (Column("ts", "timestamp"), Column("tz", "timestamptz"), Column("d", "date"))
+    )
+    bound = bindable(frame, schema).to_dicts()
+    (staged,) = sqlite_stage.to_arrow(iter([bindable(frame, schema, dates=False)]), schema)
+    assert staged.to_pylist() == bound
+    assert sqlite_stage.bindable_by_driver(staged)
 
 
 @pytest.mark.parametrize("action", ["create", "createAndLoad", "dropAndLoad", "truncateAndLoad"])
