@@ -208,8 +208,10 @@ def _write_avro(
     schema: ResultSchema,
     slice_rows: int,
     cancel: threading.Event | None,
+    workers: int = _AVRO_WORKERS,
 ) -> tuple[Path, ...]:
-    """Avro parts of ``slice_rows`` rows from the staged parquet, two written at a time.
+    """Avro parts of ``slice_rows`` rows from the staged parquet, ``workers`` written at a
+    time.
 
     polars encodes and writes a part without the GIL, so on two cores a worker thread
     writes one part while this thread reads the next slice; each part's bytes are those
@@ -220,7 +222,7 @@ def _write_avro(
     encode = [_encode_expr(c, "avro") for c in schema.columns]
     files: list[Path] = []
     parquet = pq.ParquetFile(stage)
-    pool = ThreadPoolExecutor(max_workers=_AVRO_WORKERS, thread_name_prefix="avro-part")
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="avro-part")
     writing: deque[Future[None]] = deque()
     try:
         for batch in parquet.iter_batches(batch_size=slice_rows):
@@ -228,7 +230,7 @@ def _write_avro(
             path = _part(folder, len(files), "avro")
             writing.append(pool.submit(_write_avro_part, pl.from_arrow(batch), encode, path))
             files.append(path)
-            while len(writing) > _AVRO_WORKERS:  # bounded: a few slices in memory
+            while len(writing) > workers:  # bounded: a few slices in memory
                 writing.popleft().result()
         while writing:
             writing.popleft().result()
@@ -284,7 +286,7 @@ def write_results(
     slice_rows: int = SLICE_ROWS,
     cancel: threading.Event | None = None,
     logical: Mapping[str, str] | None = None,
-    on_parquet: Callable[[ResultSet], None] | None = None,
+    on_parquet: Callable[[ResultSet], bool | None] | None = None,
     internal_parquet: bool = False,
 ) -> dict[str, ResultSet]:
     """Write the rows in every format under ``run_dir/<format>/part-NNNNN.<ext>``.
@@ -295,7 +297,9 @@ def write_results(
     :class:`ResultsCancelled` when ``cancel`` is set between steps. ``logical`` marks
     text columns carrying ``json`` or wide decimals (see :func:`conform`). ``on_parquet``
     is called with the parquet file (its ``sha256`` empty) once the query is written to
-    it, before the other formats are made from it. ``internal_parquet``: parquet is asked
+    it, before the other formats are made from it; when it returns True (other threads
+    read the file meanwhile) Avro parts are written one at a time, not two (fewer threads
+    on two cores; the bytes are the same). ``internal_parquet``: parquet is asked
     for by the caller (a preview), not as one of the job's declared outputs (its
     ``sha256`` is then empty: nothing publishes it).
 
@@ -321,8 +325,10 @@ def write_results(
     try:
         _check(cancel)
         rows = _sink(lazy, stage, slice_rows, declared=keep_stage and not internal_parquet)
-        if on_parquet is not None:
-            on_parquet(ResultSet("parquet", (stage,), schema, rows, ""))
+        shared = on_parquet is not None and on_parquet(
+            ResultSet("parquet", (stage,), schema, rows, "")
+        )
+        workers = 1 if shared else _AVRO_WORKERS
         for fmt in wanted:
             _check(cancel)
             folder = run_dir / fmt
@@ -330,7 +336,7 @@ def write_results(
             if fmt == "parquet":
                 files: tuple[Path, ...] = (stage,)
             elif fmt == "avro":
-                files = _write_avro(stage, folder, schema, slice_rows, cancel)
+                files = _write_avro(stage, folder, schema, slice_rows, cancel, workers)
             else:
                 path = _part(folder, 0, fmt)
                 encoded = pl.scan_parquet(stage).select(

@@ -213,6 +213,32 @@ def test_avro_parts_written_two_at_a_time_are_those_written_one_by_one(tmp_path:
     assert read_all(written).equals(read_all(write_results(frame, tmp_path / "b", ["csv"])["csv"]))
 
 
+def test_avro_parts_are_the_same_when_the_parquet_file_is_read_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """on_parquet returning True (a reader started) makes one avro writer, same bytes."""
+    pools: list[int] = []
+    real_pool = results_module.ThreadPoolExecutor
+
+    def pool(max_workers: int, thread_name_prefix: str) -> object:
+        pools.append(max_workers)
+        return real_pool(max_workers=max_workers, thread_name_prefix=thread_name_prefix)
+
+    monkeypatch.setattr(results_module, "ThreadPoolExecutor", pool)
+    frame = pl.concat([every_type()] * 7).drop("nested")
+    seen: list[int] = []
+
+    def reading(parquet: ResultSet) -> bool:
+        seen.append(parquet.rows)
+        return True
+
+    one = write_results(frame, tmp_path / "a", ["avro"], slice_rows=2, on_parquet=reading)
+    two = write_results(frame, tmp_path / "b", ["avro"], slice_rows=2)
+    assert seen == [frame.height] and pools == [1, 2]
+    assert one["avro"].sha256 == two["avro"].sha256
+    assert len(one["avro"].files) == 11
+
+
 def test_a_failing_avro_part_fails_the_write(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -26,9 +26,10 @@ class StageAhead:
         self.spec, self.job, self.targets = spec, job, targets
         self.started: list[tuple[str, Any]] = []  # (format the target publishes, its staging)
 
-    def __call__(self, parquet: ResultSet) -> None:
+    def __call__(self, parquet: ResultSet) -> bool:
+        """Start the stagings; whether any reads the parquet file meanwhile."""
         if not sqlite_ahead.active():
-            return
+            return False
         for target in self.spec.targets.values():
             connection = self.spec.connections.get(target.connection)
             if target.job != self.job.name or connection is None:
@@ -54,6 +55,7 @@ class StageAhead:
                 continue
             if ahead is not None:
                 self.started.append((normalise_format(target.input_format), ahead))
+        return bool(self.started)
 
     def written(self, results: Mapping[str, ResultSet]) -> None:
         """The preview's results: the hash of the format each target publishes."""
