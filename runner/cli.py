@@ -309,7 +309,12 @@ for _command in cli.commands.values():  # the command list shows each first line
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns (and exits with) the exit code."""
+    import gc
+
     code = run(argv)
+    # the process ends: Python's collections on the way out would walk every object left
+    # (~0.15-0.3 s after a 1M-row apply); frozen ones are skipped
+    gc.freeze()
     sys.exit(code)
 
 
