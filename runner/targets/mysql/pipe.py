@@ -23,6 +23,8 @@ from runner.targets._prefetch import Prefetch
 
 #: rows encoded at a time (a few MB of CSV; up to 4 such chunks wait for the pipe)
 _SLICE_ROWS = 25_000
+#: sorted key hashes compared at a time by :meth:`RowPipe.keys_unique`
+COMPARE_ROWS = 1 << 20
 
 
 class RowPipe:
@@ -84,8 +86,22 @@ class RowPipe:
         False: a key may be repeated, or two keys share a hash)."""
         if not self._hashes:
             return True
-        hashes = pl.concat(self._hashes).sort()
-        return not bool((hashes.slice(1) == hashes.slice(0, len(hashes) - 1)).any())
+        import numpy as np
+
+        # one array of 8 bytes a row, sorted in place, compared a slice at a time: the
+        # frames' hashes are freed as they are copied, and nothing else is row-sized
+        hashes = np.empty(sum(len(h) for h in self._hashes), np.uint64)
+        at = 0
+        while self._hashes:
+            part = self._hashes.pop(0).to_numpy()
+            hashes[at : at + len(part)] = part
+            at += len(part)
+        hashes.sort()
+        last, step = len(hashes) - 1, COMPARE_ROWS
+        return not any(
+            (hashes[a + 1 : min(a + step, last) + 1] == hashes[a : min(a + step, last)]).any()
+            for a in range(0, last, step)
+        )
 
     def close(self) -> None:
         """Stop and wait for the worker, and remove the pipe."""

@@ -34,6 +34,8 @@ from runner.targets.mysql.types import DIALECT, mysql_type_matches, normalise_ty
 from runner.targets.skeleton import TableTargetBase, place
 
 _COLUMN = re.compile(r"column '([^']+)'")
+#: the most rows an upsert takes by ``LOAD DATA ... REPLACE`` (16 MB of key hashes)
+REPLACE_MAX_ROWS = 2_000_000
 
 #: columns, row estimate, primary key and unique keys (other than the primary key, plain
 #: columns only: names joined by \x1f, keys by \x1e) of named tables of one database
@@ -222,7 +224,11 @@ class MysqlTarget(TableTargetBase, SwapPolicy, common.PerThreadConnection):
         info: TableInfo | None,
         progress: Progress | None,
     ) -> int:
-        return self._load(cur, request, info, progress, replace=True)
+        # REPLACE keeps an 8-byte hash of each row's key to prove no key repeats: past
+        # REPLACE_MAX_ROWS the staging path (whose check runs in the server) keeps the
+        # publish's memory flat
+        replace = request.results.rows <= REPLACE_MAX_ROWS
+        return self._load(cur, request, info, progress, replace=replace)
 
     def _load(
         self,

@@ -163,3 +163,25 @@ def test_text_key_goes_through_staging(
     upsert(target, mysql_database, data, tmp_path / "r")
     assert rows(db, "u") == [("a", "new"), ("b", "nb")]
     assert replaced == [False]
+
+
+def test_results_past_the_replace_limit_go_through_staging(
+    target: MysqlTarget,
+    mysql_database: str,
+    db: Any,
+    tmp_path: Path,
+    replaced: list[bool],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """REPLACE keeps a hash of every key; more rows than REPLACE_MAX_ROWS take the
+    staging path, whose repeated-key check runs in the server, with the same rows."""
+    monkeypatch.setattr(target_module, "REPLACE_MAX_ROWS", 2)
+    db.execute(_TABLE)
+    db.execute(_ROW)
+    result = upsert(target, mysql_database, names([1, 2, 3], "new"), tmp_path / "r")
+    assert replaced == [False]
+    assert (result.rows_loaded, result.rows_after) == (3, 3)
+    assert rows(db, "u") == [(1, "new1"), (2, "new2"), (3, "new3")]
+    with pytest.raises(TargetError, match="repeat 1 key value: id=2"):
+        upsert(target, mysql_database, names([4, 2, 2], "again"), tmp_path / "r2")
+    assert rows(db, "u") == [(1, "new1"), (2, "new2"), (3, "new3")]

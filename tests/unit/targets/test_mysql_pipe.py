@@ -71,3 +71,23 @@ def test_an_error_reading_the_results_reaches_the_caller_and_ends_the_file() -> 
             assert reader.read() == b"1\n2\n"  # the server sees the end of the file, then
         with pytest.raises(ValueError, match="cannot read part 2"):
             pipe.finish()  # the load fails with the cause
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 1 << 20])
+def test_repeated_keys_are_seen_at_every_place_of_the_sorted_hashes(
+    step: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sorted hashes are compared a slice at a time: a repeat is seen wherever it
+    falls, at a slice's edge too, and no repeat is reported where there is none."""
+    from runner.targets.mysql import pipe as pipe_module
+
+    monkeypatch.setattr(pipe_module, "COMPARE_ROWS", step)
+    for n in range(1, 9):
+        for repeat in [None, *range(n)]:
+            ids = list(range(n)) + ([repeat] if repeat is not None else [])
+            data = [pl.DataFrame({"id": ids[:3]}), pl.DataFrame({"id": ids[3:]})]
+            with RowPipe(iter(data), csv, keys=("id",)) as pipe:
+                with open(pipe.path, "rb") as reader:
+                    reader.read()
+                pipe.finish()
+            assert pipe.keys_unique() is (repeat is None), (n, repeat)
