@@ -183,3 +183,40 @@ def test_the_merge_runs_without_jit_with_work_mem_raised_for_its_transaction_onl
     assert pg_db.execute("select id, x from t order by id").fetchall() == [(1, "b"), (2, "c")]
     assert set(pg_db.execute("select jit, work_mem from seen").fetchall()) == {("off", "256MB")}
     assert after == default_jit
+
+
+def test_floats_differ_by_sign_of_zero_and_nan_payload_not_by_equal_numbers(
+    path: str, pg_schema: str, pg_db: psycopg.Connection[Any], tmp_path: Path
+) -> None:
+    """Floats are compared as numbers, and at 0 and NaN by their bits: -0 replaces 0,
+    another NaN replaces a NaN, the same bits leave the row alone."""
+    import numpy as np
+
+    pg_db.execute("create table t (id bigint primary key, x double precision, y real)")
+    pg_db.execute(
+        "insert into t values (1, 0, 0), (2, 'NaN', 'NaN'), (3, 'NaN', 1), (4, 2.5, 'NaN'),"
+        " (5, '-0', 3), (6, 7, 7)"
+    )
+    canonical = pg_db.execute("select float8send(x) from t where id = 2").fetchone()
+    assert canonical is not None
+    other_nan = np.frombuffer(bytes.fromhex("7ff8000000000001"), ">f8").astype("<f8")[0]
+    before = dict(pg_db.execute("select id, xmin::text from t").fetchall())
+    frame = pl.DataFrame(
+        {
+            "id": [1, 2, 3, 4, 5, 6],
+            "x": [0.0, float("nan"), float(other_nan), 2.5, 0.0, 7.0],
+            "y": [-0.0, float("nan"), 1.0, float("nan"), 3.0, 7.5],
+        }
+    ).with_columns(pl.col("y").cast(pl.Float32))
+    sent = frame.get_column("x").to_numpy()[2].tobytes()[::-1].hex()
+    if sent != "7ff8000000000001":
+        pytest.skip(f"this polars/numpy build does not keep a NaN's payload ({sent})")
+    _upsert(pg_schema, tmp_path, frame)
+    rows = pg_db.execute(
+        "select id, encode(float8send(x), 'hex'), y::text, xmin::text from t order by id"
+    ).fetchall()
+    after = {r[0]: r for r in rows}
+    assert after[3][1] == "7ff8000000000001" and after[5][1] == "0000000000000000"
+    assert after[1][2] == "-0" and after[6][2] == "7.5"
+    changed = {i for i in after if after[i][3] != before[i]}
+    assert changed == {1, 3, 5, 6}, path
