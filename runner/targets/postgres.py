@@ -22,8 +22,9 @@ column):
   one into place.
 - ``upsert``: COPY into a TEMP staging table (``LIKE`` the target, so bad values still
   fail at COPY with their row), then :meth:`PostgresTarget.merge`: a unique index on the
-  key if none exists, and ``MERGE`` (PostgreSQL 15+; else ``INSERT ... ON CONFLICT``)
-  that updates a row only where a value differs (:mod:`.postgres_merge`).
+  key if none exists, and ``MERGE`` (PostgreSQL 15+; else ``UPDATE ... FROM`` then
+  ``INSERT ... SELECT``) that updates a row only where a value differs
+  (:mod:`.postgres_merge`).
 
 The ledger ``_publish_ledger`` lives in the target's schema. Leftover ``_pub_*`` tables
 of the same target (older versions or other writers may have left some) are dropped.

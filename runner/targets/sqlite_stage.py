@@ -217,19 +217,19 @@ def _ingest(
         run("BEGIN")
         if create is not None:
             run(create)
-        rows = 0
-        mode = manager.INGEST_OPTION_MODE_CREATE if create is None else None
+        rows, append = 0, manager.INGEST_OPTION_MODE_APPEND
+        mode = manager.INGEST_OPTION_MODE_CREATE if create is None else append
         ingest = stack.enter_context(manager.AdbcStatement(conn))
         for frame in frames:
             ingest.set_options(
                 **{
                     manager.INGEST_OPTION_TARGET_TABLE: TABLE,
-                    manager.INGEST_OPTION_MODE: mode or manager.INGEST_OPTION_MODE_APPEND,
+                    manager.INGEST_OPTION_MODE: mode,
                 }
             )
             ingest.bind_stream(frame.to_arrow() if isinstance(frame, pl.DataFrame) else frame)
             rows += int(ingest.execute_update())
-            mode = None
+            mode = append
             if progress is not None:
                 progress(rows)
         run("COMMIT")

@@ -135,33 +135,27 @@ def test_a_helper_without_an_answer_changes_nothing(tmp_path: Path, failure: str
     assert code == 1 and "unknown table 'order'" in err
 
 
-def test_a_bug_in_the_recipe_check_crashes_as_it_does_without_the_helper(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "fault, message",
+    [
+        ("bug", "Internal error: RuntimeError: a bug in the recipe check"),  # in the check
+        ("nopolars", "polars cannot be imported here"),  # polars failing to import
+    ],
+)
+def test_a_crash_in_the_helper_crashes_as_it_does_without_it(
+    tmp_path: Path, fault: str, message: str
+) -> None:
     spec = str(_bad_spec(tmp_path))
-    code, out, err, facts = probe("bug", "validate", spec, log_dir=tmp_path)
+    code, out, err, facts = probe(fault, "validate", spec, log_dir=tmp_path)
     assert facts["forks"] == 1
-    here = probe("bug,off", "validate", spec, log_dir=tmp_path)
+    here = probe(f"{fault},off", "validate", spec, log_dir=tmp_path)
     crash_log = re.compile(r"publish-crash-\S+\.log")
     assert (code, out, crash_log.sub("LOG", err)) == (
         here[0],
         here[1],
         crash_log.sub("LOG", here[2]),
     )
-    assert code == 3
-    assert "Internal error: RuntimeError: a bug in the recipe check" in err
-
-
-def test_polars_failing_to_import_fails_as_it_does_without_the_helper(tmp_path: Path) -> None:
-    spec = str(_bad_spec(tmp_path))
-    code, out, err, facts = probe("nopolars", "validate", spec, log_dir=tmp_path)
-    assert facts["forks"] == 1
-    here = probe("nopolars,off", "validate", spec, log_dir=tmp_path)
-    crash_log = re.compile(r"publish-crash-\S+\.log")
-    assert (code, out, crash_log.sub("LOG", err)) == (
-        here[0],
-        here[1],
-        crash_log.sub("LOG", here[2]),
-    )
-    assert code == 3 and "polars cannot be imported here" in err
+    assert code == 3 and message in err
 
 
 def test_no_helper_without_a_recipe_nor_beside_another_thread(tmp_path: Path) -> None:

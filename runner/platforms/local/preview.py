@@ -146,6 +146,10 @@ class PreviewStore:
         return out
 
 
+def _names(files: Iterable[Path]) -> tuple[str, ...]:
+    return tuple(map(str, files))
+
+
 def _signature(files: Iterable[Path]) -> tuple[tuple[int, int, int], ...]:
     stats = [f.stat() for f in files]
     return tuple((s.st_ino, s.st_size, s.st_mtime_ns) for s in stats)
@@ -158,14 +162,14 @@ def _remember(results: ResultSet) -> None:
     except OSError:
         return
     with _written_lock:
-        _written[tuple(str(f) for f in results.files)] = (signature, results.sha256)
+        _written[_names(results.files)] = (signature, results.sha256)
 
 
 def _sha256(files: tuple[Path, ...]) -> str:
     """The content hash of ``files``: remembered when this process wrote them and their
     inode, size and mtime are unchanged since, otherwise read."""
     with _written_lock:
-        known = _written.get(tuple(str(f) for f in files))
+        known = _written.get(_names(files))
     if known is not None:
         try:
             if _signature(files) == known[0]:
